@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (lower never imports higher): CBLAS → Tensor → Autograd → NN → Training → Experiments → atx.
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "atx",
+    platforms: [.macOS(.v13)],
+    products: [.executable(name: "atx", targets: ["atx"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimize),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: optimize),
+        .target(name: "NN", dependencies: ["Autograd", "Tensor"], swiftSettings: optimize),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: optimize),
+        .executableTarget(name: "atx", dependencies: [
+            "Tensor", "Autograd", "NN", "Data",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "Autograd"]),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
+    ]
+)

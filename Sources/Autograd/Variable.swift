@@ -1,0 +1,137 @@
+// A define-by-run graph. Every op records its inputs and a vector-Jacobian product written in
+// differentiable ops, so gradients computed with `createGraph: true` can be differentiated
+// again (as PyTorch's `torch.autograd.grad(..., create_graph=True)`).
+import Tensor
+
+/// A tensor in the graph: a leaf (parameter or input), a constant, or an op's output.
+public final class Variable: @unchecked Sendable {
+    public let value: Tensor
+    /// Whether gradients flow to this variable (leaves marked so, or outputs of such).
+    public let requiresGrad: Bool
+    let node: Node?
+    /// A label used in error messages (parameter names, op names).
+    public let name: String
+
+    /// A leaf. Parameters and inputs whose gradient is wanted pass `requiresGrad: true`.
+    public init(_ value: Tensor, requiresGrad: Bool = false, name: String = "leaf") {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        self.node = nil
+        self.name = name
+    }
+
+    init(value: Tensor, node: Node) {
+        self.value = value
+        self.requiresGrad = true
+        self.node = node
+        self.name = node.op
+    }
+
+    public var shape: [Int] { value.shape }
+    public var isLeaf: Bool { node == nil }
+
+    /// The same value, cut off from the graph.
+    public func detached() -> Variable { Variable(value) }
+
+    /// Records an op: `vjp` maps the output gradient to one gradient per input (nil where the
+    /// input needs none), using differentiable ops. `fast`, when given, does the same on raw
+    /// tensors and is used when no graph of the gradient is requested.
+    public static func record(_ op: String, _ value: Tensor, inputs: [Variable],
+                       vjp: @escaping (Variable) -> [Variable?],
+                       fast: ((Tensor) -> [Tensor?])? = nil) -> Variable {
+        guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return Variable(value) }
+        return Variable(value: value, node: Node(op: op, inputs: inputs, vjp: vjp, fast: fast))
+    }
+}
+
+final class Node {
+    let op: String
+    let inputs: [Variable]
+    let vjp: (Variable) -> [Variable?]
+    let fast: ((Tensor) -> [Tensor?])?
+    init(op: String, inputs: [Variable], vjp: @escaping (Variable) -> [Variable?], fast: ((Tensor) -> [Tensor?])?) {
+        self.op = op; self.inputs = inputs; self.vjp = vjp; self.fast = fast
+    }
+}
+
+/// Whether ops record a graph. Off inside `withoutGraph` (frozen networks such as the teacher).
+public enum GradMode {
+    @TaskLocal static var enabled = true
+    @TaskLocal static var createGraph = false
+
+    public static var isEnabled: Bool { enabled }
+
+    /// Runs `body` with recording off: every op returns a constant, nothing is kept.
+    public static func withoutGraph<T>(_ body: () throws -> T) rethrows -> T {
+        try $enabled.withValue(false) { try body() }
+    }
+
+    /// True while a vector-Jacobian product is being built for `createGraph: true`.
+    public static var buildingHigherOrder: Bool { createGraph }
+}
+
+public enum AutogradError: Error, CustomStringConvertible, Equatable {
+    case notScalar(shape: [Int])
+    case notInGraph(name: String, shape: [Int])
+    case unsupportedSecondOrder(op: String)
+
+    public var description: String {
+        switch self {
+        case .notScalar(let s): return "gradients(of:): the loss must be a single value, got shape \(s)"
+        case .notInGraph(let n, let s):
+            return "gradients(of:wrt:): '\(n)' \(s) is not part of the loss's graph (it does not require gradients or the loss does not depend on it)"
+        case .unsupportedSecondOrder(let op): return "gradients: op '\(op)' does not support createGraph (second order)"
+        }
+    }
+}
+
+/// Gradients of a scalar `loss` with respect to `wrt`. With `createGraph`, the returned
+/// gradients are themselves differentiable functions of the graph's leaves.
+public func gradients(of loss: Variable, wrt: [Variable], createGraph: Bool = false,
+                      allowUnused: Bool = false) throws -> [Variable] {
+    guard loss.value.count == 1 else { throw AutogradError.notScalar(shape: loss.shape) }
+    // Topological order of the nodes the loss depends on (iterative DFS).
+    var order: [Variable] = []
+    var seen = Set<ObjectIdentifier>()
+    var stack: [(Variable, Int)] = []
+    if loss.requiresGrad { stack.append((loss, 0)); seen.insert(ObjectIdentifier(loss)) }
+    while let (v, i) = stack.popLast() {
+        if let node = v.node, i < node.inputs.count {
+            stack.append((v, i + 1))
+            let child = node.inputs[i]
+            if child.requiresGrad, seen.insert(ObjectIdentifier(child)).inserted { stack.append((child, 0)) }
+        } else {
+            order.append(v)
+        }
+    }
+    for w in wrt where !seen.contains(ObjectIdentifier(w)) && !allowUnused {
+        throw AutogradError.notInGraph(name: w.name, shape: w.shape)
+    }
+    let wanted = Set(wrt.map { ObjectIdentifier($0) })
+
+    func run() -> [Variable] {
+        var grads: [ObjectIdentifier: Variable] = [ObjectIdentifier(loss): Variable(Tensor(repeating: 1, shape: loss.shape))]
+        for v in order.reversed() {
+            guard let node = v.node, let g = grads[ObjectIdentifier(v)] else { continue }
+            if !wanted.contains(ObjectIdentifier(v)) { grads[ObjectIdentifier(v)] = nil }
+            let inputGrads: [Variable?]
+            if !createGraph, let fast = node.fast {
+                inputGrads = fast(g.value).map { $0.map { Variable($0) } }
+            } else {
+                inputGrads = node.vjp(g)
+            }
+            precondition(inputGrads.count == node.inputs.count, "autograd: op '\(node.op)' returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+            for (input, gi) in zip(node.inputs, inputGrads) {
+                guard input.requiresGrad, let gi else { continue }
+                precondition(gi.shape == input.shape, "autograd: op '\(node.op)' gave a gradient of shape \(gi.shape) for input '\(input.name)' of shape \(input.shape)")
+                let key = ObjectIdentifier(input)
+                grads[key] = grads[key].map { $0 + gi } ?? gi
+            }
+        }
+        return wrt.map { grads[ObjectIdentifier($0)] ?? Variable(Tensor(zeros: $0.shape)) }
+    }
+    if createGraph {
+        return GradMode.$enabled.withValue(true) { GradMode.$createGraph.withValue(true) { run() } }
+    }
+    return GradMode.$enabled.withValue(false) { run() }
+}

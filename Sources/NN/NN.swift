@@ -1,0 +1,1 @@
+// Models, layers, parameter naming and safetensors checkpoints.

@@ -1,0 +1,82 @@
+// Measures the convolution kernels against a bare cblas_sgemm of the same GEMM shape, in the
+// same process and run, so the ratio is meaningful on a shared, noisy machine.
+import Foundation
+
+public struct ConvBenchCase: Sendable {
+    public var name: String
+    public var geometry: ConvGeometry
+    public init(name: String, geometry: ConvGeometry) { self.name = name; self.geometry = geometry }
+
+    /// The distinct convolutions of WRN-16-k at 32×32 for a batch (stem, the three groups' convs and 1×1 shortcuts).
+    public static func wrn(depth: Int = 16, widen k: Int = 1, batch: Int, inChannels: Int = 3) -> [ConvBenchCase] {
+        let w = [16, 16 * k, 32 * k, 64 * k]
+        func g(_ name: String, _ cin: Int, _ cout: Int, _ size: Int, _ kernel: Int, _ stride: Int) -> ConvBenchCase {
+            ConvBenchCase(name: name, geometry: ConvGeometry(input: [batch, cin, size, size], weight: [cout, cin, kernel, kernel],
+                                                             stride: stride, padding: kernel / 2))
+        }
+        var cases = [g("conv0 \(inChannels)→16 3×3 @32", inChannels, 16, 32, 3, 1)]
+        if w[1] != 16 { cases.append(g("g0.b0.conv0 16→\(w[1]) 3×3 @32", 16, w[1], 32, 3, 1)) }
+        cases.append(g("g0 \(w[1])→\(w[1]) 3×3 @32", w[1], w[1], 32, 3, 1))
+        cases.append(g("g1.b0.conv0 \(w[1])→\(w[2]) 3×3 s2 @32", w[1], w[2], 32, 3, 2))
+        cases.append(g("g1.b0.convdim \(w[1])→\(w[2]) 1×1 s2 @32", w[1], w[2], 32, 1, 2))
+        cases.append(g("g1 \(w[2])→\(w[2]) 3×3 @16", w[2], w[2], 16, 3, 1))
+        cases.append(g("g2.b0.conv0 \(w[2])→\(w[3]) 3×3 s2 @16", w[2], w[3], 16, 3, 2))
+        cases.append(g("g2.b0.convdim \(w[2])→\(w[3]) 1×1 s2 @16", w[2], w[3], 16, 1, 2))
+        cases.append(g("g2 \(w[3])→\(w[3]) 3×3 @8", w[3], w[3], 8, 3, 1))
+        return cases
+    }
+}
+
+public struct ConvBenchRow: Sendable, Codable {
+    public var name: String
+    public var threads: Int
+    /// GFLOPS of the full kernel (im2col/col2im, transposes, GEMM) and of a bare sgemm of the same shape.
+    public var forward, backwardInput, backwardWeight: Double
+    public var sgemmForward, sgemmBackwardInput, sgemmBackwardWeight: Double
+}
+
+public enum ConvBenchmark {
+    /// Median seconds of `reps` runs of `body` after one warm-up run.
+    public static func time(reps: Int = 5, _ body: () -> Void) -> Double {
+        body()
+        var t: [Double] = []
+        for _ in 0..<reps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            t.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return t.sorted()[t.count / 2]
+    }
+
+    public static func run(_ c: ConvBenchCase, threads: Int, reps: Int = 5) -> ConvBenchRow {
+        Threads.set(threads)
+        let g = c.geometry
+        var rng = RNG(seed: 1)
+        let x = Tensor.normal(g.inputShape, rng: &rng), w = Tensor.normal(g.weightShape, rng: &rng)
+        let dy = Tensor.normal(g.outputShape, rng: &rng)
+        let flops = g.flops
+        let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding) }
+        let bwdIn = time(reps: reps) { _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding) }
+        let bwdW = time(reps: reps) { _ = Tensor.conv2dBackwardWeight(dy, x, weightShape: g.weightShape, stride: g.stride, padding: g.padding) }
+        // Bare GEMMs of the same shapes: W[O, CKK]·col[CKK, NL]; Wᵀ·dY; dY·colᵀ.
+        let a = [Float](repeating: 0.5, count: g.o * g.colRows)
+        let b = [Float](repeating: 0.25, count: g.colRows * g.colCols)
+        let d = [Float](repeating: 0.125, count: g.o * g.colCols)
+        var cOut = [Float](repeating: 0, count: Swift.max(g.o * g.colCols, g.colRows * g.colCols, g.o * g.colRows))
+        func gemmTime(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                      _ pa: [Float], _ lda: Int, _ pb: [Float], _ ldb: Int) -> Double {
+            time(reps: reps) {
+                pa.withUnsafeBufferPointer { ap in pb.withUnsafeBufferPointer { bp in cOut.withUnsafeMutableBufferPointer { cp in
+                    BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: lda,
+                              b: bp.baseAddress!, ldb: ldb, c: cp.baseAddress!, ldc: n)
+                } } }
+            }
+        }
+        let sF = gemmTime(false, false, g.o, g.colCols, g.colRows, a, g.colRows, b, g.colCols)
+        let sI = gemmTime(true, false, g.colRows, g.colCols, g.o, a, g.colRows, d, g.colCols)
+        let sW = gemmTime(false, true, g.o, g.colRows, g.colCols, d, g.colCols, b, g.colCols)
+        return ConvBenchRow(name: c.name, threads: threads,
+                            forward: flops / fwd / 1e9, backwardInput: flops / bwdIn / 1e9, backwardWeight: flops / bwdW / 1e9,
+                            sgemmForward: flops / sF / 1e9, sgemmBackwardInput: flops / sI / 1e9, sgemmBackwardWeight: flops / sW / 1e9)
+    }
+}

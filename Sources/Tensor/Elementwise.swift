@@ -1,0 +1,267 @@
+// Elementwise kernels with NumPy broadcasting, reductions over an axis, softmax, flips.
+
+public enum BinaryOp: Sendable {
+    case add, sub, mul, div, max
+
+    func apply(_ a: Float, _ b: Float) -> Float {
+        switch self {
+        case .add: return a + b
+        case .sub: return a - b
+        case .mul: return a * b
+        case .div: return a / b
+        case .max: return Swift.max(a, b)
+        }
+    }
+}
+
+extension Tensor {
+    /// The broadcast shape of two shapes (right-aligned, extents equal or 1), or a precondition
+    /// failure naming the operation and both shapes.
+    public static func broadcastShape(_ a: [Int], _ b: [Int], op: String = "broadcast") -> [Int] {
+        let r = Swift.max(a.count, b.count)
+        let pa = [Int](repeating: 1, count: r - a.count) + a
+        let pb = [Int](repeating: 1, count: r - b.count) + b
+        return (0..<r).map { i in
+            precondition(pa[i] == pb[i] || pa[i] == 1 || pb[i] == 1,
+                         "\(op): shapes \(a) and \(b) cannot be broadcast together")
+            return Swift.max(pa[i], pb[i])
+        }
+    }
+
+    /// Row-major strides of `shape` viewed inside `outShape` (0 along broadcast dimensions).
+    static func broadcastStrides(_ shape: [Int], in outShape: [Int]) -> [Int] {
+        let r = outShape.count
+        let padded = [Int](repeating: 1, count: r - shape.count) + shape
+        var strides = [Int](repeating: 0, count: r)
+        var s = 1
+        for i in stride(from: r - 1, through: 0, by: -1) {
+            strides[i] = padded[i] == 1 ? 0 : s
+            s *= padded[i]
+        }
+        return strides
+    }
+
+    /// Visits every element of `outShape` in row-major order, giving the offsets into two
+    /// broadcast operands. The innermost dimension is passed as a run (count, strides).
+    static func forEachBroadcastRun(_ outShape: [Int], _ sa: [Int], _ sb: [Int],
+                                    _ body: (_ out: Int, _ a: Int, _ b: Int, _ count: Int, _ da: Int, _ db: Int) -> Void) {
+        let r = outShape.count
+        if r == 0 { body(0, 0, 0, 1, 0, 0); return }
+        let inner = outShape[r - 1]
+        let outer = outShape.product / Swift.max(inner, 1)
+        if inner == 0 { return }
+        var idx = [Int](repeating: 0, count: r)
+        for o in 0..<outer {
+            var offA = 0, offB = 0
+            for d in 0..<(r - 1) { offA += idx[d] * sa[d]; offB += idx[d] * sb[d] }
+            body(o * inner, offA, offB, inner, sa[r - 1], sb[r - 1])
+            var d = r - 2
+            while d >= 0 {
+                idx[d] += 1
+                if idx[d] < outShape[d] { break }
+                idx[d] = 0; d -= 1
+            }
+        }
+    }
+
+    /// a ∘ b elementwise with broadcasting.
+    public static func binary(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
+        if a.shape == b.shape {
+            return Tensor(shape: a.shape) { out in
+                let o = SendablePointer(out.baseAddress!)
+                a.data.withUnsafeBufferPointer { pa in
+                    b.data.withUnsafeBufferPointer { pb in
+                        let pa = pa.baseAddress!, pb = pb.baseAddress!
+                        Threads.parallelFor(a.count) { r in
+                            switch op {
+                            case .add: for i in r { o.p[i] = pa[i] + pb[i] }
+                            case .sub: for i in r { o.p[i] = pa[i] - pb[i] }
+                            case .mul: for i in r { o.p[i] = pa[i] * pb[i] }
+                            case .div: for i in r { o.p[i] = pa[i] / pb[i] }
+                            case .max: for i in r { o.p[i] = Swift.max(pa[i], pb[i]) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let shape = broadcastShape(a.shape, b.shape, op: "\(op)")
+        let sa = broadcastStrides(a.shape, in: shape), sb = broadcastStrides(b.shape, in: shape)
+        return Tensor(shape: shape) { out in
+            a.data.withUnsafeBufferPointer { pa in
+                b.data.withUnsafeBufferPointer { pb in
+                    forEachBroadcastRun(shape, sa, sb) { o, ia, ib, n, da, db in
+                        var ia = ia, ib = ib
+                        for k in 0..<n { out[o + k] = op.apply(pa[ia], pb[ib]); ia += da; ib += db }
+                    }
+                }
+            }
+        }
+    }
+
+    /// f applied to every element (in parallel for large tensors).
+
+    public func map(_ f: (Float) -> Float) -> Tensor {
+        Tensor(shape: shape) { out in
+            let o = SendablePointer(out.baseAddress!)
+            data.withUnsafeBufferPointer { p in
+                let p = p.baseAddress!
+                Threads.parallelFor(count) { r in for i in r { o.p[i] = f(p[i]) } }
+            }
+        }
+    }
+
+    /// The tensor repeated along its broadcast dimensions to `target`.
+    public func broadcast(to target: [Int]) -> Tensor {
+        if shape == target { return self }
+        let s = Tensor.broadcastShape(shape, target, op: "broadcast(to:)")
+        precondition(s == target, "broadcast(to:): shape \(shape) cannot be broadcast to \(target)")
+        let sa = Tensor.broadcastStrides(shape, in: target)
+        return Tensor(shape: target) { out in
+            data.withUnsafeBufferPointer { p in
+                Tensor.forEachBroadcastRun(target, sa, sa) { o, ia, _, n, da, _ in
+                    var ia = ia
+                    for k in 0..<n { out[o + k] = p[ia]; ia += da }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `broadcast(to:)`: sums over the dimensions along which `target` broadcasts.
+    public func sum(toShape target: [Int]) -> Tensor {
+        if shape == target { return self }
+        let s = Tensor.broadcastShape(target, shape, op: "sum(toShape:)")
+        precondition(s == shape, "sum(toShape:): shape \(shape) does not reduce to \(target)")
+        let st = Tensor.broadcastStrides(target, in: shape)
+        var out = [Float](repeating: 0, count: target.product)
+        data.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { po in
+                Tensor.forEachBroadcastRun(shape, st, st) { o, it, _, n, dt, _ in
+                    var it = it
+                    for k in 0..<n { po[it] += p[o + k]; it += dt }
+                }
+            }
+        }
+        return Tensor(shape: target, data: out)
+    }
+
+    /// Splits the shape around `axis` into (outer, n, inner).
+    func axisSplit(_ axis: Int, op: String) -> (Int, Int, Int) {
+        precondition(axis >= 0 && axis < rank, "\(op): axis \(axis) out of range for shape \(shape)")
+        return (shape[..<axis].reduce(1, *), shape[axis], shape[(axis + 1)...].reduce(1, *))
+    }
+
+    func reducedShape(_ axis: Int, keepDims: Bool) -> [Int] {
+        var s = shape
+        if keepDims { s[axis] = 1 } else { s.remove(at: axis) }
+        return s
+    }
+
+    /// Sum over one axis.
+    public func sum(axis: Int, keepDims: Bool = false) -> Tensor {
+        let (outer, n, inner) = axisSplit(axis, op: "sum(axis:)")
+        return Tensor(shape: reducedShape(axis, keepDims: keepDims)) { out in
+            data.withUnsafeBufferPointer { p in
+                for o in 0..<outer {
+                    let dst = out.baseAddress! + o * inner
+                    dst.update(repeating: 0, count: inner)
+                    for k in 0..<n {
+                        let src = p.baseAddress! + (o * n + k) * inner
+                        for i in 0..<inner { dst[i] += src[i] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sum of all elements (accumulated in Double).
+    public func sum() -> Float {
+        data.withUnsafeBufferPointer { p in
+            var s = 0.0
+            for v in p { s += Double(v) }
+            return Float(s)
+        }
+    }
+
+    /// Maximum over one axis and the index (first maximum) along that axis.
+    public func max(axis: Int, keepDims: Bool = false) -> (values: Tensor, indices: [Int32]) {
+        let (outer, n, inner) = axisSplit(axis, op: "max(axis:)")
+        precondition(n > 0, "max(axis:): empty axis \(axis) in shape \(shape)")
+        var idx = [Int32](repeating: 0, count: outer * inner)
+        let values = Tensor(shape: reducedShape(axis, keepDims: keepDims)) { out in
+            data.withUnsafeBufferPointer { p in
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        var best = p[o * n * inner + i], bi: Int32 = 0
+                        for k in 1..<n where p[(o * n + k) * inner + i] > best {
+                            best = p[(o * n + k) * inner + i]; bi = Int32(k)
+                        }
+                        out[o * inner + i] = best
+                        idx[o * inner + i] = bi
+                    }
+                }
+            }
+        }
+        return (values, idx)
+    }
+
+    /// One-hot mask (same shape as self) of the first maximum along `axis`.
+    public func argmaxMask(axis: Int) -> Tensor {
+        let (outer, n, inner) = axisSplit(axis, op: "argmaxMask")
+        let (_, idx) = max(axis: axis)
+        var m = Tensor(zeros: shape)
+        for o in 0..<outer { for i in 0..<inner { m.data[(o * n + Int(idx[o * inner + i])) * inner + i] = 1 } }
+        return m
+    }
+
+    /// log-softmax along `axis`, computed stably.
+    public func logSoftmax(axis: Int) -> Tensor {
+        let (outer, n, inner) = axisSplit(axis, op: "logSoftmax")
+        return Tensor(shape: shape) { out in
+            data.withUnsafeBufferPointer { p in
+                for o in 0..<outer {
+                    for i in 0..<inner {
+                        var m = -Float.infinity
+                        for k in 0..<n { m = Swift.max(m, p[(o * n + k) * inner + i]) }
+                        var s: Double = 0
+                        for k in 0..<n { s += Double(expf(p[(o * n + k) * inner + i] - m)) }
+                        let lse = m + Float(log(s))
+                        for k in 0..<n { out[(o * n + k) * inner + i] = p[(o * n + k) * inner + i] - lse }
+                    }
+                }
+            }
+        }
+    }
+
+    public func softmax(axis: Int) -> Tensor { logSoftmax(axis: axis).map { expf($0) } }
+
+    /// Reverses the last axis (horizontal flip of NCHW images).
+    public func flippedLastAxis() -> Tensor {
+        precondition(rank >= 1, "flip: needs at least one dimension, got a scalar")
+        let w = shape[rank - 1], rows = count / Swift.max(w, 1)
+        return Tensor(shape: shape) { out in
+            data.withUnsafeBufferPointer { p in
+                for r in 0..<rows { for j in 0..<w { out[r * w + j] = p[r * w + w - 1 - j] } }
+            }
+        }
+    }
+
+    /// Permutes the dimensions: result.shape[i] = shape[perm[i]].
+    public func permuted(_ perm: [Int]) -> Tensor {
+        precondition(perm.sorted() == Array(0..<rank), "permute: \(perm) is not a permutation of the axes of \(shape)")
+        let newShape = perm.map { shape[$0] }
+        var srcStrides = [Int](repeating: 1, count: rank)
+        for i in stride(from: rank - 2, through: 0, by: -1) { srcStrides[i] = srcStrides[i + 1] * shape[i + 1] }
+        let st = perm.map { srcStrides[$0] }
+        return Tensor(shape: newShape) { out in
+            data.withUnsafeBufferPointer { p in
+                Tensor.forEachBroadcastRun(newShape, st, st) { o, ia, _, n, da, _ in
+                    var ia = ia
+                    for k in 0..<n { out[o + k] = p[ia]; ia += da }
+                }
+            }
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,125 @@
+// Pooling kernels. Max pooling returns the flat index (into x) of each window's maximum, so its
+// backward is a scatter-add and the adjoint of that scatter is a gather at the same indices.
+
+/// Window geometry of a 2-D pool over x: [N, C, H, W] → [N, C, OH, OW].
+public struct PoolGeometry: Equatable, Sendable {
+    public let n, c, h, w, kernel, stride, padding, oh, ow: Int
+    public init(input: [Int], kernel: Int, stride: Int, padding: Int, op: String) {
+        precondition(input.count == 4, "\(op): input must be [N, C, H, W], got \(input)")
+        precondition(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel,
+                     "\(op): kernel \(kernel), stride \(stride), padding \(padding) invalid (padding at most half the kernel)")
+        n = input[0]; c = input[1]; h = input[2]; w = input[3]
+        precondition(h + 2 * padding >= kernel && w + 2 * padding >= kernel,
+                     "\(op): kernel \(kernel) larger than padded input \(h)×\(w)")
+        self.kernel = kernel; self.stride = stride; self.padding = padding
+        oh = (h + 2 * padding - kernel) / stride + 1
+        ow = (w + 2 * padding - kernel) / stride + 1
+    }
+    public var outputShape: [Int] { [n, c, oh, ow] }
+}
+
+extension Tensor {
+    /// Max pool; padding never wins (it counts as −∞). Returns the flat argmax index per output.
+    public static func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> (Tensor, [Int32]) {
+        let g = PoolGeometry(input: x.shape, kernel: kernel, stride: stride, padding: padding, op: "maxPool2d")
+        precondition(x.count < Int(Int32.max), "maxPool2d: tensor too large for 32-bit indices")
+        var idx = [Int32](repeating: 0, count: g.outputShape.product)
+        let y = Tensor(shape: g.outputShape) { out in
+            let o = SendablePointer(out.baseAddress!)
+            idx.withUnsafeMutableBufferPointer { pi in
+                let ip = SendablePointer(pi.baseAddress!)
+                x.data.withUnsafeBufferPointer { px in
+                    let px = px.baseAddress!
+                    Threads.parallelFor(g.n * g.c, costPerItem: g.oh * g.ow * g.kernel * g.kernel) { planes in
+                        for plane in planes {
+                            let base = plane * g.h * g.w
+                            for oy in 0..<g.oh {
+                                for ox in 0..<g.ow {
+                                    var best = -Float.infinity, bi = -1
+                                    for ky in 0..<g.kernel {
+                                        let iy = oy * g.stride - g.padding + ky
+                                        if iy < 0 || iy >= g.h { continue }
+                                        for kx in 0..<g.kernel {
+                                            let ix = ox * g.stride - g.padding + kx
+                                            if ix < 0 || ix >= g.w { continue }
+                                            let v = px[base + iy * g.w + ix]
+                                            if v > best || bi < 0 { best = v; bi = base + iy * g.w + ix }
+                                        }
+                                    }
+                                    let k = (plane * g.oh + oy) * g.ow + ox
+                                    o.p[k] = best
+                                    ip.p[k] = Int32(bi)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (y, idx)
+    }
+
+    /// out = zeros(shape); out[indices[i]] += g[i].
+    public static func scatterAdd(_ g: Tensor, indices: [Int32], shape: [Int]) -> Tensor {
+        precondition(g.count == indices.count, "scatterAdd: \(g.count) values for \(indices.count) indices (g \(g.shape))")
+        var out = [Float](repeating: 0, count: shape.product)
+        g.data.withUnsafeBufferPointer { pg in
+            out.withUnsafeMutableBufferPointer { po in
+                for i in 0..<indices.count { po[Int(indices[i])] += pg[i] }
+            }
+        }
+        return Tensor(shape: shape, data: out)
+    }
+
+    /// y[i] = x[indices[i]], shaped `shape`.
+    public static func gather(_ x: Tensor, indices: [Int32], shape: [Int]) -> Tensor {
+        precondition(shape.product == indices.count, "gather: shape \(shape) for \(indices.count) indices")
+        return Tensor(shape: shape) { out in
+            x.data.withUnsafeBufferPointer { px in for i in 0..<indices.count { out[i] = px[Int(indices[i])] } }
+        }
+    }
+
+    /// Average pool; the divisor counts only the window's positions inside the input
+    /// (PyTorch's `count_include_pad=False`).
+    public static func avgPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
+        let g = PoolGeometry(input: x.shape, kernel: kernel, stride: stride, padding: padding, op: "avgPool2d")
+        return Tensor(shape: g.outputShape) { out in
+            x.data.withUnsafeBufferPointer { px in
+                avgPoolWindows(g) { plane, k, iy0, iy1, ix0, ix1 in
+                    var s: Float = 0
+                    for iy in iy0..<iy1 { for ix in ix0..<ix1 { s += px[plane * g.h * g.w + iy * g.w + ix] } }
+                    out[k] = s / Float((iy1 - iy0) * (ix1 - ix0))
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `avgPool2d`: spreads each output gradient over its window.
+    public static func avgPool2dBackward(_ dy: Tensor, inputShape: [Int], kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
+        let g = PoolGeometry(input: inputShape, kernel: kernel, stride: stride, padding: padding, op: "avgPool2dBackward")
+        precondition(dy.shape == g.outputShape, "avgPool2dBackward: dy \(dy.shape) does not match pooled shape \(g.outputShape) of \(inputShape)")
+        var out = [Float](repeating: 0, count: inputShape.product)
+        dy.data.withUnsafeBufferPointer { pg in
+            out.withUnsafeMutableBufferPointer { po in
+                avgPoolWindows(g) { plane, k, iy0, iy1, ix0, ix1 in
+                    let v = pg[k] / Float((iy1 - iy0) * (ix1 - ix0))
+                    for iy in iy0..<iy1 { for ix in ix0..<ix1 { po[plane * g.h * g.w + iy * g.w + ix] += v } }
+                }
+            }
+        }
+        return Tensor(shape: inputShape, data: out)
+    }
+
+    /// Calls body(plane, outputIndex, iy0, iy1, ix0, ix1) for every window, clipped to the input.
+    static func avgPoolWindows(_ g: PoolGeometry, _ body: (Int, Int, Int, Int, Int, Int) -> Void) {
+        for plane in 0..<(g.n * g.c) {
+            for oy in 0..<g.oh {
+                let iy0 = Swift.max(oy * g.stride - g.padding, 0), iy1 = Swift.min(oy * g.stride - g.padding + g.kernel, g.h)
+                for ox in 0..<g.ow {
+                    let ix0 = Swift.max(ox * g.stride - g.padding, 0), ix1 = Swift.min(ox * g.stride - g.padding + g.kernel, g.w)
+                    body(plane, (plane * g.oh + oy) * g.ow + ox, iy0, iy1, ix0, ix1)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+let atxVersion = "0.1.0"

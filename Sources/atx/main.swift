@@ -1,0 +1,25 @@
+// atx: the command-line shell. Parsing and calling the libraries, nothing else.
+import ArgumentParser
+import Foundation
+import Tensor
+
+struct ATX: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "atx",
+        abstract: "Reproduces the CIFAR-10 experiments of 'Paying More Attention to Attention'.",
+        version: atxVersion,
+        subcommands: [Bench.self])
+}
+
+/// Options every command that computes shares: the one place the thread count is set.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "BLAS and kernel threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+    func apply() { Threads.set(threads) }
+}
+
+ATX.main()

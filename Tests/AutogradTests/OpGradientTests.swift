@@ -1,0 +1,127 @@
+import XCTest
+import Tensor
+@testable import Autograd
+
+/// Every op at first order, and at second order where the paper's methods need it.
+final class OpGradientTests: XCTestCase {
+    var rng = RNG(seed: 2024)
+
+    func testArithmeticWithBroadcasting() {
+        let a = spread([2, 3, 4], &rng), b = spread([3, 1], &rng), p = positive([2, 3, 4], &rng)
+        assertGradients("add", [a, b], secondOrder: true, rng: &rng) { $0[0] + $0[1] }
+        assertGradients("sub", [a, b], secondOrder: true, rng: &rng) { $0[0] - $0[1] }
+        assertGradients("mul", [a, b], secondOrder: true, rng: &rng) { $0[0] * $0[1] }
+        assertGradients("div", [a, p], secondOrder: true, rng: &rng) { $0[0] / $0[1] }
+        assertGradients("scale+addScalar", [a], secondOrder: true, rng: &rng) { $0[0] * 3 + 1 }
+        assertGradients("maximum", [a, spread([2, 3, 4], &rng)], secondOrder: true, rng: &rng) { Variable.maximum($0[0], $0[1]) * $0[0] }
+        assertGradients("clamp", [a], secondOrder: true, rng: &rng) { $0[0].clamped(min: 0.14) * $0[0] }
+        assertGradients("broadcast", [b], secondOrder: true, rng: &rng) { $0[0].broadcast(to: [2, 3, 4]) * $0[0] }
+        assertGradients("sumToShape", [a], secondOrder: true, rng: &rng) { $0[0].sum(toShape: [3, 1]) * $0[0].sum(toShape: [3, 1]) }
+        assertGradients("reshape", [a], secondOrder: true, rng: &rng) { $0[0].reshaped([6, 4]) * $0[0].reshaped([6, 4]) }
+    }
+
+    func testUnaryOps() {
+        let x = spread([3, 5], &rng), p = positive([3, 5], &rng)
+        assertGradients("pow2", [x], secondOrder: true, rng: &rng) { $0[0].pow(2) }
+        assertGradients("pow4", [x], secondOrder: true, rng: &rng) { $0[0].pow(4) }
+        assertGradients("pow-0.5", [p], secondOrder: true, rng: &rng) { $0[0].pow(-0.5) }
+        assertGradients("abs", [x], secondOrder: true, rng: &rng) { $0[0].abs() * $0[0] }
+        assertGradients("sqrt", [p], secondOrder: true, rng: &rng) { $0[0].sqrt() }
+        assertGradients("exp", [x], secondOrder: true, rng: &rng) { $0[0].exp() }
+        assertGradients("log", [p], secondOrder: true, rng: &rng) { $0[0].log() }
+        // ReLU's second derivative is zero; the product makes its mask matter at second order.
+        assertGradients("relu", [x], secondOrder: true, rng: &rng) { $0[0].relu() * $0[0] }
+        assertGradients("neg", [x], secondOrder: false, rng: &rng) { -$0[0] }
+    }
+
+    func testReductions() {
+        let x = spread([2, 3, 4], &rng)
+        assertGradients("sum", [x], secondOrder: true, rng: &rng) { $0[0].sum() * $0[0].sum() }
+        assertGradients("mean", [x], secondOrder: true, rng: &rng) { $0[0].mean() * $0[0] }
+        for axis in 0..<3 {
+            assertGradients("sum(axis: \(axis))", [x], secondOrder: true, rng: &rng) { $0[0].sum(axis: axis).pow(2) }
+            assertGradients("mean(axis: \(axis))", [x], secondOrder: true, rng: &rng) { $0[0].mean(axis: axis, keepDims: true) * $0[0] }
+            assertGradients("max(axis: \(axis))", [x], secondOrder: true, rng: &rng) { $0[0].max(axis: axis).pow(2) }
+        }
+    }
+
+    func testSoftmaxFamilyNormaliseAndLosses() {
+        let z = spread([3, 5], &rng, scale: 4), t = spread([3, 5], &rng, scale: 4)
+        assertGradients("logSoftmax", [z], secondOrder: true, rng: &rng) { $0[0].logSoftmax(axis: 1) }
+        assertGradients("softmax", [z], secondOrder: true, rng: &rng) { $0[0].softmax(axis: 1) }
+        assertGradients("softmax(axis: 0)", [z], secondOrder: true, rng: &rng) { $0[0].softmax(axis: 0) }
+        assertGradients("norm", [z], secondOrder: true, rng: &rng) { $0[0].norm(axis: 1) }
+        assertGradients("normalise", [z], secondOrder: true, rng: &rng) { $0[0].normalized(axis: 1) }
+        assertGradients("crossEntropy", [z], secondOrder: true, rng: &rng) { crossEntropy($0[0], labels: [4, 0, 2]) }
+        assertGradients("klDivergence", [z, t], secondOrder: true, rng: &rng) { klDivergence(student: $0[0], teacher: $0[1], temperature: 4) }
+    }
+
+    func testMatmulAndLinear() {
+        let a = spread([3, 4], &rng), b = spread([4, 2], &rng), bt = spread([2, 4], &rng), at = spread([4, 3], &rng)
+        assertGradients("matmul", [a, b], secondOrder: true, rng: &rng) { Variable.matmul($0[0], $0[1]) }
+        assertGradients("matmul Bᵀ", [a, bt], secondOrder: true, rng: &rng) { Variable.matmul($0[0], $0[1], transB: true) }
+        assertGradients("matmul Aᵀ", [at, b], secondOrder: true, rng: &rng) { Variable.matmul($0[0], $0[1], transA: true) }
+        assertGradients("matmul AᵀBᵀ", [at, bt], secondOrder: true, rng: &rng) { Variable.matmul($0[0], $0[1], transA: true, transB: true) }
+        let bias = spread([2], &rng)
+        assertGradients("linear", [a, bt, bias], secondOrder: true, rng: &rng) { linear($0[0], weight: $0[1], bias: $0[2]).pow(2) }
+    }
+
+    func testConvolutionAndItsBackwardOps() {
+        for (k, s, p) in [(3, 1, 1), (3, 2, 1), (1, 2, 0), (5, 1, 2)] {
+            let x = spread([2, 2, 5, 6], &rng), w = spread([3, 2, k, k], &rng, scale: 0.5)
+            let g = ConvGeometry(input: x.shape, weight: w.shape, stride: s, padding: p)
+            let dy = spread(g.outputShape, &rng)
+            assertGradients("conv2d k\(k) s\(s) p\(p)", [x, w], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: s, padding: p) }
+            assertGradients("conv2dBackwardInput k\(k) s\(s) p\(p)", [dy, w], secondOrder: true, rng: &rng) {
+                conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: s, padding: p)
+            }
+            assertGradients("conv2dBackwardWeight k\(k) s\(s) p\(p)", [dy, x], secondOrder: true, rng: &rng) {
+                conv2dBackwardWeight($0[0], $0[1], weightShape: w.shape, stride: s, padding: p)
+            }
+        }
+        let x = spread([2, 3, 4, 4], &rng), b = spread([3], &rng)
+        assertGradients("addChannelBias", [x, b], secondOrder: true, rng: &rng) { addChannelBias($0[0], $0[1]).pow(2) }
+    }
+
+    func testPoolsAndFlip() {
+        let x = spread([2, 2, 5, 7], &rng)
+        assertGradients("maxPool2d 3/2/1", [x], secondOrder: true, rng: &rng) { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1).pow(2) }
+        assertGradients("maxPool2d 2/2/0", [x], secondOrder: true, rng: &rng) { maxPool2d($0[0], kernel: 2, stride: 2) * 1 }
+        assertGradients("avgPool2d 3/2/1", [x], secondOrder: true, rng: &rng) { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1).pow(2) }
+        assertGradients("avgPool2d 2/1/0", [x], secondOrder: true, rng: &rng) { avgPool2d($0[0], kernel: 2, stride: 1) * 1 }
+        let y = spread([2, 2, 3, 4], &rng)
+        assertGradients("avgPool2dBackward", [y], secondOrder: true, rng: &rng) {
+            avgPool2dBackward($0[0], inputShape: [2, 2, 5, 7], kernel: 3, stride: 2, padding: 1).pow(2)
+        }
+        let idx: [Int32] = [0, 5, 5, 9, 2, 11]
+        assertGradients("scatterAdd", [spread([2, 3], &rng)], secondOrder: true, rng: &rng) { scatterAdd($0[0], indices: idx, shape: [12]).pow(2) }
+        assertGradients("gather", [spread([12], &rng)], secondOrder: true, rng: &rng) { gather($0[0], indices: idx, shape: [2, 3]).pow(2) }
+        assertGradients("globalAvgPool", [x], secondOrder: true, rng: &rng) { globalAvgPool($0[0]).pow(2) }
+        assertGradients("flip", [x], secondOrder: true, rng: &rng) { flipHorizontal($0[0]) * $0[0] }
+    }
+
+    func testBatchNormTrainAndEvalAtBothOrders() {
+        let x = spread([3, 2, 3, 4], &rng), gamma = positive([2], &rng), beta = spread([2], &rng)
+        for training in [true, false] {
+            assertGradients("batchNorm training=\(training)", [x, gamma, beta], secondOrder: true, rng: &rng,
+                            tolerance: 3e-3) { v in
+                var rm = Tensor(shape: [2], data: [0.1, -0.2]), rv = Tensor(shape: [2], data: [0.8, 1.3])
+                return batchNorm(v[0], gamma: v[1], beta: v[2], runningMean: &rm, runningVar: &rv, training: training).pow(2)
+            }
+        }
+    }
+
+    /// The fused first-order BN backward equals the differentiable one.
+    func testBatchNormFastPathEqualsComposedVJP() throws {
+        let x = Variable(spread([4, 3, 2, 5], &rng), requiresGrad: true), gamma = Variable(positive([3], &rng), requiresGrad: true)
+        let beta = Variable(spread([3], &rng), requiresGrad: true)
+        var rm = Tensor(zeros: [3]), rv = Tensor(repeating: 1, shape: [3])
+        let u = Variable(spread([4, 3, 2, 5], &rng))
+        let loss = (batchNorm(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, training: true) * u).sum()
+        let fast = try gradients(of: loss, wrt: [x, gamma, beta])
+        let composed = try gradients(of: loss, wrt: [x, gamma, beta], createGraph: true)
+        for (f, c) in zip(fast, composed) {
+            for (a, b) in zip(f.value.data, c.value.data) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+        }
+    }
+}
