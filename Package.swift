@@ -19,13 +19,15 @@ let package = Package(
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"], swiftSettings: optimize),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["NN", "Data", "Autograd", "Tensor"], swiftSettings: optimize),
         .executableTarget(name: "atx", dependencies: [
-            "Tensor", "Autograd", "NN", "Data",
+            "Tensor", "Autograd", "NN", "Data", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Autograd"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Data", "Autograd", "Tensor"]),
     ]
 )

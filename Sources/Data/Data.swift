@@ -1,1 +1,0 @@
-// Dataset readers, augmentation and batching.

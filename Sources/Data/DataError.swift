@@ -1,0 +1,55 @@
+// Errors for bad or missing data: each message names the file (or dataset) and what is wrong.
+
+/// Why a dataset could not be opened or read.
+public enum DataError: Error, CustomStringConvertible, Equatable {
+    /// The file does not exist.
+    case missingFile(path: String)
+    /// The file exists but could not be opened or decompressed.
+    case unreadable(path: String, reason: String)
+    /// The gzip stream ends before its end marker.
+    case truncated(path: String, reason: String)
+    /// An IDX file starts with the wrong magic number.
+    case badMagic(path: String, found: UInt32, expected: UInt32)
+    /// A file of fixed-size records whose size is not a positive whole number of records.
+    case notWholeRecords(path: String, size: Int, recordSize: Int)
+    /// A header or payload that does not have the expected layout.
+    case malformed(path: String, reason: String)
+    /// A label byte outside `0..<numClasses`; `index` is the record's position in the file.
+    case labelOutOfRange(path: String, index: Int, label: Int, numClasses: Int)
+    /// An images file and its labels file hold different numbers of items.
+    case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
+    /// `Datasets.open` was given a name it does not know.
+    case unknownDataset(name: String, accepted: [String])
+    /// A stratified subset that cannot be drawn.
+    case badSubset(dataset: String, requested: Int, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .missingFile(path):
+            return "\(path): file not found"
+        case let .unreadable(path, reason):
+            return "\(path): cannot read: \(reason)"
+        case let .truncated(path, reason):
+            return "\(path): truncated gzip stream (\(reason))"
+        case let .badMagic(path, found, expected):
+            return "\(path): wrong IDX magic number 0x\(hex(found)), expected 0x\(hex(expected))"
+        case let .notWholeRecords(path, size, recordSize):
+            return "\(path): size \(size) bytes is not a positive whole number of \(recordSize)-byte records"
+        case let .malformed(path, reason):
+            return "\(path): \(reason)"
+        case let .labelOutOfRange(path, index, label, numClasses):
+            return "\(path): label \(label) of record \(index) is outside 0..<\(numClasses)"
+        case let .countMismatch(imagesPath, images, labelsPath, labels):
+            return "\(imagesPath) holds \(images) images but \(labelsPath) holds \(labels) labels"
+        case let .unknownDataset(name, accepted):
+            return "unknown dataset '\(name)'; accepted names: \(accepted.joined(separator: ", "))"
+        case let .badSubset(dataset, requested, reason):
+            return "\(dataset): cannot take a stratified subset of \(requested): \(reason)"
+        }
+    }
+}
+
+private func hex(_ x: UInt32) -> String {
+    let digits = String(x, radix: 16)
+    return String(repeating: "0", count: 8 - digits.count) + digits
+}

@@ -1,0 +1,177 @@
+// A model is an architecture (how the forward runs, which parameters it has) plus the tensors
+// of its parameters and buffers, named as in the official code so checkpoints map one to one.
+import Autograd
+import Tensor
+
+public enum Mode: String, Sendable, Codable { case train, eval }
+
+/// How a parameter is initialised (official attention-transfer code, `utils.py`).
+public enum Initializer: Sendable {
+    /// Kaiming normal, fan_in, gain √2: std = √(2 / fan_in), fan_in = product of dims after the first.
+    case kaimingNormal
+    /// U(0, 1) (batch-norm weights in the official code).
+    case uniform01
+    case zeros
+    case ones
+}
+
+public struct ParameterSpec: Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let initializer: Initializer
+    /// Buffers (BN running statistics) are state, not learnable parameters.
+    public let isBuffer: Bool
+}
+
+/// What a forward gives the methods: logits and the three group outputs that attention
+/// transfer matches.
+public struct ModelOutput {
+    public let logits: Variable
+    public let groups: [Variable]
+}
+
+/// A network family: its parameters and its forward.
+public protocol Architecture: Sendable {
+    var parameterSpecs: [ParameterSpec] { get }
+    func forward(_ x: Variable, _ layers: inout Layers) -> ModelOutput
+}
+
+/// The layers of one forward call: looks up parameters by name, updates BN buffers in training.
+public struct Layers {
+    public let parameters: [String: Variable]
+    public var buffers: [String: Tensor]
+    public let mode: Mode
+
+    func parameter(_ name: String) -> Variable {
+        guard let p = parameters[name] else { preconditionFailure("model: no parameter named '\(name)'") }
+        return p
+    }
+
+    /// Convolution by the parameter `name` (no `.weight` suffix, as the official code), with
+    /// `name.bias` added when the model has it.
+    public func conv(_ name: String, _ x: Variable, stride: Int = 1, padding: Int) -> Variable {
+        let y = conv2d(x, parameter(name), stride: stride, padding: padding)
+        guard let b = parameters[name + ".bias"] else { return y }
+        return addChannelBias(y, b)
+    }
+
+    public mutating func batchNorm(_ name: String, _ x: Variable) -> Variable {
+        guard var mean = buffers[name + ".running_mean"], var variance = buffers[name + ".running_var"] else {
+            preconditionFailure("model: no running statistics for '\(name)'")
+        }
+        let y = Autograd.batchNorm(x, gamma: parameter(name + ".weight"), beta: parameter(name + ".bias"),
+                                   runningMean: &mean, runningVar: &variance, training: mode == .train)
+        if mode == .train {
+            buffers[name + ".running_mean"] = mean
+            buffers[name + ".running_var"] = variance
+        }
+        return y
+    }
+
+    public func linear(_ name: String, _ x: Variable) -> Variable {
+        Autograd.linear(x, weight: parameter(name + ".weight"), bias: parameters[name + ".bias"])
+    }
+}
+
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case unknownModel(String)
+    case badDepth(name: String, depth: Int)
+    case badChannels(Int)
+
+    public static let accepted = "wrn-D-K (depth D = 6n+4, widen factor K ≥ 1, e.g. wrn-16-1, wrn-40-2), nin-wide, nin-wide-nobn, nin-thin, nin-thin-nobn"
+
+    public var description: String {
+        switch self {
+        case .unknownModel(let n): return "unknown model '\(n)'; accepted: \(Self.accepted)"
+        case .badDepth(let n, let d): return "model '\(n)': depth \(d) is not 6n+4 (accepted depths: 10, 16, 22, 28, 34, 40, …)"
+        case .badChannels(let c): return "input channels must be 1 or 3, got \(c)"
+        }
+    }
+}
+
+/// A network with its parameters and buffers.
+public final class Model {
+    /// The name users type: `wrn-16-1`, `nin-thin-nobn`, ….
+    public let name: String
+    public let architecture: any Architecture
+    public let inChannels: Int
+    public let numClasses: Int
+    /// Learnable parameters in a fixed order (the official code's names).
+    public let parameterNames: [String]
+    public var parameters: [String: Tensor]
+    /// BN running statistics.
+    public var buffers: [String: Tensor]
+
+    /// Builds a model from its name and initialises it from `rng`.
+    public init(name: String, inChannels: Int = 3, numClasses: Int = 10, rng: inout RNG) throws {
+        guard inChannels == 1 || inChannels == 3 else { throw ModelError.badChannels(inChannels) }
+        self.name = name
+        self.inChannels = inChannels
+        self.numClasses = numClasses
+        architecture = try Model.architecture(named: name, inChannels: inChannels, numClasses: numClasses)
+        var params: [String: Tensor] = [:], buffers: [String: Tensor] = [:], names: [String] = []
+        for spec in architecture.parameterSpecs {
+            let t: Tensor
+            switch spec.initializer {
+            case .kaimingNormal:
+                let fanIn = spec.shape.dropFirst().reduce(1, *)
+                t = Tensor.normal(spec.shape, std: (2 / Float(fanIn)).squareRoot(), rng: &rng)
+            case .uniform01: t = Tensor.uniform(spec.shape, rng: &rng)
+            case .zeros: t = Tensor(zeros: spec.shape)
+            case .ones: t = Tensor(repeating: 1, shape: spec.shape)
+            }
+            if spec.isBuffer { buffers[spec.name] = t } else { params[spec.name] = t; names.append(spec.name) }
+        }
+        parameters = params
+        self.buffers = buffers
+        parameterNames = names
+    }
+
+    static func architecture(named name: String, inChannels: Int, numClasses: Int) throws -> any Architecture {
+        let parts = name.lowercased().split(separator: "-").map(String.init)
+        if parts.count == 3, parts[0] == "wrn", let depth = Int(parts[1]), let k = Int(parts[2]), k >= 1 {
+            guard depth >= 10, (depth - 4) % 6 == 0 else { throw ModelError.badDepth(name: name, depth: depth) }
+            return WideResNet(depth: depth, widenFactor: k, inChannels: inChannels, numClasses: numClasses)
+        }
+        switch name.lowercased() {
+        case "nin-wide": return NetworkInNetwork(widths: NetworkInNetwork.wide, batchNorm: true, inChannels: inChannels, numClasses: numClasses)
+        case "nin-wide-nobn": return NetworkInNetwork(widths: NetworkInNetwork.wide, batchNorm: false, inChannels: inChannels, numClasses: numClasses)
+        case "nin-thin": return NetworkInNetwork(widths: NetworkInNetwork.thin, batchNorm: true, inChannels: inChannels, numClasses: numClasses)
+        case "nin-thin-nobn": return NetworkInNetwork(widths: NetworkInNetwork.thin, batchNorm: false, inChannels: inChannels, numClasses: numClasses)
+        default: throw ModelError.unknownModel(name)
+        }
+    }
+
+    /// Number of learnable parameters (BN running statistics excluded).
+    public var parameterCount: Int { parameterNames.reduce(0) { $0 + parameters[$1]!.count } }
+
+    /// Runs the network. In `.train` mode BN uses batch statistics and updates the running ones.
+    /// With `requiresGrad` the returned `parameters` are leaves to take gradients against;
+    /// for a frozen network (the teacher) pass false and call inside `GradMode.withoutGraph`.
+    public func forward(_ input: Variable, mode: Mode, requiresGrad: Bool = true) -> (output: ModelOutput, parameters: [Variable]) {
+        let leaves = parameterNames.map { Variable(parameters[$0]!, requiresGrad: requiresGrad, name: $0) }
+        var layers = self.layers(parameters: leaves, mode: mode)
+        let output = forward(input, &layers)
+        commit(layers, mode: mode)
+        return (output, leaves)
+    }
+
+    /// A second forward through the same parameter leaves (the symmetry norm runs the network
+    /// on the flipped batch with the parameters of the first forward).
+    public func forward(_ input: Variable, _ layers: inout Layers) -> ModelOutput {
+        precondition(input.shape.count == 4 && input.shape[1] == inChannels,
+                     "\(name): input must be [N, \(inChannels), H, W], got \(input.shape)")
+        return architecture.forward(input, &layers)
+    }
+
+    /// The layers of a forward over the given parameter leaves (in `parameterNames` order).
+    public func layers(parameters leaves: [Variable], mode: Mode) -> Layers {
+        precondition(leaves.count == parameterNames.count, "\(name): \(leaves.count) parameter leaves for \(parameterNames.count) parameters")
+        return Layers(parameters: Dictionary(uniqueKeysWithValues: zip(parameterNames, leaves)), buffers: buffers, mode: mode)
+    }
+
+    /// Keeps the BN running statistics a training-mode forward computed.
+    public func commit(_ layers: Layers, mode: Mode) {
+        if mode == .train { buffers = layers.buffers }
+    }
+}

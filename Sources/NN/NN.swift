@@ -1,1 +1,0 @@
-// Models, layers, parameter naming and safetensors checkpoints.

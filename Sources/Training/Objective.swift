@@ -1,0 +1,198 @@
+// One training objective evaluated on one batch: the method's total loss and its parts.
+import Autograd
+import NN
+import Tensor
+
+/// A method with its hyperparameters (PAPER.md §1–4; names as there).
+public enum Method: Hashable, Sendable, Codable {
+    case ce
+    case at(mapping: Mapping, beta: Float)
+    case kd(temperature: Float, alpha: Float)
+    /// AT + KD; the AT weight is β·betaDecay^(epoch − 1) (PAPER.md §2: the paper's decay is
+    /// unpublished, so the default 1 keeps β constant).
+    case atkd(mapping: Mapping, beta: Float, temperature: Float, alpha: Float, betaDecay: Float)
+    /// Full-activation transfer at the three groups, with 1×1 adapters on the student side
+    /// where channel counts differ (PAPER.md §3).
+    case factt(beta: Float)
+    case gradAT(beta: Float)
+    case minL2(beta: Float)
+    case symmetry(beta: Float)
+
+    public var needsTeacher: Bool {
+        switch self {
+        case .ce, .minL2, .symmetry: return false
+        case .at, .kd, .atkd, .factt, .gradAT: return true
+        }
+    }
+
+    /// The name used in specs, fixtures and the store.
+    public var name: String {
+        switch self {
+        case .ce: return "ce"
+        case .at: return "at"
+        case .kd: return "kd"
+        case .atkd: return "at+kd"
+        case .factt: return "factt"
+        case .gradAT: return "grad-at"
+        case .minL2: return "min-l2"
+        case .symmetry: return "symmetry"
+        }
+    }
+}
+
+/// The loss of one batch, with what the checks and the trainer need from the forward.
+public struct Objective {
+    public let loss: Variable
+    /// "ce", and where they apply "at", "kd", "factt", "penalty" (‖·‖² before β/2).
+    public let parts: [String: Float]
+    public let student: ModelOutput
+    /// Leaves of the student's parameters, in `Model.parameterNames` order.
+    public let parameters: [Variable]
+    public let inputGradient: Tensor?
+    public let teacherLogits: Tensor?
+    public let teacherInputGradient: Tensor?
+}
+
+public enum ObjectiveError: Error, CustomStringConvertible {
+    case missingTeacher(method: String)
+    public var description: String {
+        switch self {
+        case .missingTeacher(let m): return "method '\(m)' needs a teacher, none was given"
+        }
+    }
+}
+
+/// Evaluates `method` on one batch. The student runs in `mode` (train for training); the
+/// teacher is frozen: eval mode, no graph. `adapters` (F-ActT only) hold one 1×1 conv weight
+/// [C_teacher, C_student, 1, 1] per group whose channel counts differ, nil where they match.
+public func objective(_ method: Method, student: Model, teacher: Model?, input: Tensor, labels: [Int],
+                      mode: Mode = .train, adapters: [Variable?] = []) throws -> Objective {
+    if method.needsTeacher && teacher == nil { throw ObjectiveError.missingTeacher(method: method.name) }
+
+    func teacherForward() -> ModelOutput {
+        GradMode.withoutGraph { teacher!.forward(Variable(input), mode: .eval, requiresGrad: false).output }
+    }
+
+    switch method {
+    case .ce, .at, .kd, .atkd, .factt:
+        let (out, params) = student.forward(Variable(input), mode: mode)
+        let ce = crossEntropy(out.logits, labels: labels)
+        var parts: [String: Float] = ["ce": ce.value.scalar]
+        var loss = ce
+        var teacherLogits: Tensor?
+        if method != .ce {
+            let t = teacherForward()
+            teacherLogits = t.logits.value
+            switch method {
+            case .at(let mapping, let beta):
+                let at = matchedAttentionLoss(out.groups, t.groups, mapping)
+                parts["at"] = at.value.scalar
+                loss = ce + at * beta
+            case .kd(let temperature, let alpha):
+                let kd = distillationLoss(student: out.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
+                parts["kd"] = kd.value.scalar
+                loss = kd
+            case .atkd(let mapping, let beta, let temperature, let alpha, _):
+                let kd = distillationLoss(student: out.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
+                let at = matchedAttentionLoss(out.groups, t.groups, mapping)
+                parts["kd"] = kd.value.scalar
+                parts["at"] = at.value.scalar
+                loss = kd + at * beta
+            case .factt(let beta):
+                precondition(adapters.count == out.groups.count, "factt: \(adapters.count) adapters for \(out.groups.count) groups")
+                var total = Variable(Tensor(scalar: 0))
+                for (g, (s, t)) in zip(out.groups, t.groups).enumerated() {
+                    let mapped = adapters[g].map { conv2d(s, $0) } ?? s
+                    total = total + activationLoss(student: mapped, teacher: t)
+                }
+                parts["factt"] = total.value.scalar
+                loss = ce + total * beta
+            default: break
+            }
+        }
+        return Objective(loss: loss, parts: parts, student: out, parameters: params, inputGradient: nil,
+                         teacherLogits: teacherLogits, teacherInputGradient: nil)
+
+    case .gradAT(let beta), .minL2(let beta), .symmetry(let beta):
+        let s = try inputGradient(of: student, input: input, labels: labels, mode: mode, trainable: true, createGraph: true)
+        let diff: Variable
+        var teacherLogits: Tensor?, teacherJ: Tensor?
+        switch method {
+        case .gradAT:
+            let t = try inputGradient(of: teacher!, input: input, labels: labels, mode: .eval, trainable: false, createGraph: false)
+            teacherLogits = t.output.logits.value
+            teacherJ = t.j.value
+            diff = s.j - Variable(t.j.value)
+        case .minL2:
+            diff = s.j
+        default:
+            // J(x) − flip(J(flip(x))): the student's input gradient on the flipped batch,
+            // through the same parameters, flipped back.
+            let xf = Variable(input.flippedLastAxis(), requiresGrad: true, name: "flipped input")
+            var layers = student.layers(parameters: s.parameters, mode: mode)
+            let ceFlip = crossEntropy(student.forward(xf, &layers).logits, labels: labels)
+            student.commit(layers, mode: mode)
+            let jf = try gradients(of: ceFlip, wrt: [xf], createGraph: true)[0]
+            diff = s.j - flipHorizontal(jf)
+        }
+        let penalty = diff.pow(2).sum()
+        return Objective(loss: s.ce + penalty * (beta / 2), parts: ["ce": s.ce.value.scalar, "penalty": penalty.value.scalar],
+                         student: s.output, parameters: s.parameters, inputGradient: s.j.value,
+                         teacherLogits: teacherLogits, teacherInputGradient: teacherJ)
+    }
+}
+
+func matchedAttentionLoss(_ s: [Variable], _ t: [Variable], _ mapping: Mapping) -> Variable {
+    precondition(s.count == t.count, "attention transfer: student has \(s.count) groups, teacher \(t.count)")
+    return zip(s, t).map { attentionLoss(student: $0, teacher: $1, mapping: mapping) }.reduce(Variable(Tensor(scalar: 0))) { $0 + $1 }
+}
+
+extension Method {
+    /// Default hyperparameters (PAPER.md). Assumptions (unpublished in the paper): β of F-ActT
+    /// and of the gradient-based methods, and AT+KD's β decay (1 = constant β).
+    public static let defaults: [String: [String: Float]] = [
+        "ce": [:],
+        "at": ["beta": 1000],
+        "kd": ["temperature": 4, "alpha": 0.9],
+        "at+kd": ["beta": 1000, "temperature": 4, "alpha": 0.9, "beta_decay": 1],
+        "factt": ["beta": 1000],
+        "grad-at": ["beta": 2000],
+        "min-l2": ["beta": 2000],
+        "symmetry": ["beta": 2000],
+    ]
+
+    /// Builds a method from its name, mapping and hyperparameters; unknown names or
+    /// hyperparameters the method does not take are errors that list what is accepted.
+    public init(name: String, mapping: Mapping = .sum2, hyperparameters: [String: Float] = [:]) throws {
+        guard let defaults = Method.defaults[name] else {
+            throw MethodError.unknownMethod(name, accepted: Method.defaults.keys.sorted())
+        }
+        for key in hyperparameters.keys where defaults[key] == nil {
+            throw MethodError.unknownHyperparameter(method: name, key: key, accepted: defaults.keys.sorted())
+        }
+        let h = defaults.merging(hyperparameters) { $1 }
+        switch name {
+        case "ce": self = .ce
+        case "at": self = .at(mapping: mapping, beta: h["beta"]!)
+        case "kd": self = .kd(temperature: h["temperature"]!, alpha: h["alpha"]!)
+        case "at+kd": self = .atkd(mapping: mapping, beta: h["beta"]!, temperature: h["temperature"]!, alpha: h["alpha"]!,
+                                   betaDecay: h["beta_decay"]!)
+        case "factt": self = .factt(beta: h["beta"]!)
+        case "grad-at": self = .gradAT(beta: h["beta"]!)
+        case "min-l2": self = .minL2(beta: h["beta"]!)
+        default: self = .symmetry(beta: h["beta"]!)
+        }
+    }
+}
+
+public enum MethodError: Error, CustomStringConvertible, Equatable {
+    case unknownMethod(String, accepted: [String])
+    case unknownHyperparameter(method: String, key: String, accepted: [String])
+    public var description: String {
+        switch self {
+        case .unknownMethod(let m, let a): return "unknown method '\(m)'; accepted: \(a.joined(separator: ", "))"
+        case .unknownHyperparameter(let m, let k, let a):
+            return "method '\(m)' does not take hyperparameter '\(k)'; it takes: \(a.isEmpty ? "none" : a.joined(separator: ", "))"
+        }
+    }
+}

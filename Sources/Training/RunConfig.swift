@@ -1,0 +1,54 @@
+// Everything that defines one training run (the grid fills it from YAML; `atx train` from flags).
+import Data
+
+public struct RunConfig: Codable, Sendable, Equatable, Hashable {
+    public var student: String
+    /// The teacher's model name, when the method needs one (its weights come from a checkpoint).
+    public var teacher: String?
+    public var method: Method
+    /// "cifar10", "fashion-mnist", "synthetic" or "auto".
+    public var dataset: String
+    /// A stratified subset of the training split (same count per class), when set.
+    public var trainSubset: Int?
+    public var epochs: Int
+    public var batchSize: Int
+    public var learningRate: Float
+    public var momentum: Float
+    public var weightDecay: Float
+    /// 1-indexed epochs at whose start the learning rate is multiplied by `lrDecay` (and the
+    /// momentum buffers reset): the official code's [60, 120, 160] for 200 epochs.
+    public var milestones: [Int]
+    public var lrDecay: Float
+    public var flip: Bool
+    public var crop: Bool
+    public var seed: UInt64
+
+    public init(student: String, teacher: String? = nil, method: Method = .ce, dataset: String = "auto",
+                trainSubset: Int? = nil, epochs: Int = 200, batchSize: Int = 128, learningRate: Float = 0.1,
+                momentum: Float = 0.9, weightDecay: Float = 5e-4, milestones: [Int]? = nil, lrDecay: Float = 0.2,
+                flip: Bool = true, crop: Bool = true, seed: UInt64 = 0) {
+        self.student = student; self.teacher = teacher; self.method = method; self.dataset = dataset
+        self.trainSubset = trainSubset; self.epochs = epochs; self.batchSize = batchSize
+        self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
+        self.milestones = milestones ?? RunConfig.scaledMilestones(epochs: epochs)
+        self.lrDecay = lrDecay; self.flip = flip; self.crop = crop; self.seed = seed
+    }
+
+    /// The paper's schedule scaled to `epochs`: drops at 0.3, 0.6 and 0.8 of the run
+    /// (60, 120, 160 of 200), each at least epoch 2 and strictly increasing where possible.
+    public static func scaledMilestones(epochs: Int) -> [Int] {
+        var out: [Int] = []
+        for f in [0.3, 0.6, 0.8] {
+            let m = max(2, Int((Double(epochs) * f).rounded()))
+            if m <= epochs, m > (out.last ?? 1) { out.append(m) }
+        }
+        return out
+    }
+
+    /// Learning rate of 1-indexed `epoch`.
+    public func learningRate(epoch: Int) -> Float {
+        milestones.filter { $0 <= epoch }.reduce(learningRate) { lr, _ in lr * lrDecay }
+    }
+
+    public var augmentation: Augmentation { Augmentation(flip: flip, crop: crop) }
+}

@@ -1,0 +1,234 @@
+// The training loop of one run: SGD over epochs with the method's objective, evaluation after
+// every epoch, typed events to an observer, an atomic checkpoint after every epoch, and resume
+// that reproduces an uninterrupted run exactly (same thread count).
+import Autograd
+import Data
+import Dispatch
+import Foundation
+import NN
+import Tensor
+
+/// One epoch's figures. Errors are percentages; losses are means over images.
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainError: Double
+    public var testLoss: Double
+    public var testError: Double
+    /// Mean of each loss part over the epoch's training images ("ce", "at", "kd", "factt", "penalty").
+    public var parts: [String: Double]
+    public var learningRate: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+public enum TrainingEvent: Sendable {
+    case started(epochs: Int, batchesPerEpoch: Int, firstEpoch: Int)
+    case batch(epoch: Int, batch: Int, batches: Int, loss: Double, imagesPerSecond: Double)
+    case epoch(EpochRecord)
+}
+
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case diverged(epoch: Int, batch: Int, loss: Float)
+    case checkpointMismatch(file: String, reason: String)
+    case missingTeacher(method: String)
+    case invalidConfig(String)
+
+    public var description: String {
+        switch self {
+        case .diverged(let e, let b, let l): return "diverged at epoch \(e), batch \(b): loss \(l)"
+        case .checkpointMismatch(let f, let r): return "\(f): cannot resume: \(r)"
+        case .missingTeacher(let m): return "method '\(m)' needs a trained teacher (give a teacher checkpoint)"
+        case .invalidConfig(let r): return "invalid run configuration: \(r)"
+        }
+    }
+}
+
+public final class Trainer {
+    public let config: RunConfig
+    public let data: DatasetSplits
+    public let teacher: Model?
+    public let student: Model
+    /// F-ActT adapters by name ("adapter.{g}"), trained with the student.
+    public private(set) var adapters: [String: Tensor] = [:]
+    public private(set) var curves: [EpochRecord] = []
+    public let directory: URL?
+    public var observer: (TrainingEvent) -> Void
+    var sgd: SGD
+
+    public static let checkpointName = "checkpoint.safetensors"
+    public static let modelName = "model.safetensors"
+    public static let curvesName = "curves.json"
+
+    /// Sets up a run; when `directory` holds a checkpoint of the same configuration, the run
+    /// resumes after its last completed epoch.
+    public init(config: RunConfig, data: DatasetSplits, teacher: Model?, directory: URL?,
+                observer: @escaping (TrainingEvent) -> Void = { _ in }) throws {
+        guard config.epochs >= 1, config.batchSize >= 1 else {
+            throw TrainingError.invalidConfig("epochs (\(config.epochs)) and batch size (\(config.batchSize)) must be positive")
+        }
+        if config.method.needsTeacher && teacher == nil { throw TrainingError.missingTeacher(method: config.method.name) }
+        if let teacher, teacher.inChannels != data.train.channels {
+            throw TrainingError.invalidConfig("teacher \(teacher.name) takes \(teacher.inChannels) channels, dataset \(data.name) has \(data.train.channels)")
+        }
+        self.config = config
+        self.data = data
+        self.teacher = teacher
+        self.directory = directory
+        self.observer = observer
+        var rng = RNG(seed: config.seed)
+        student = try Model(name: config.student, inChannels: data.train.channels, numClasses: data.train.numClasses, rng: &rng)
+        sgd = SGD(momentum: config.momentum, weightDecay: config.weightDecay)
+        if case .factt = config.method, let teacher {
+            // Channel counts of the matched groups from a one-image probe.
+            let probe = Variable(Tensor(zeros: [1, data.train.channels, imageSide, imageSide]))
+            let (s, t) = GradMode.withoutGraph {
+                (student.forward(probe, mode: .eval, requiresGrad: false).output.groups, teacher.forward(probe, mode: .eval, requiresGrad: false).output.groups)
+            }
+            for (g, (sg, tg)) in zip(s, t).enumerated() where sg.shape[1] != tg.shape[1] {
+                adapters["adapter.\(g)"] = Tensor.normal([tg.shape[1], sg.shape[1], 1, 1], std: (2 / Float(sg.shape[1])).squareRoot(), rng: &rng)
+            }
+        }
+        if let directory { try resume(from: directory) }
+    }
+
+    /// Epochs already completed (restored from the checkpoint when resuming).
+    public var completedEpochs: Int { curves.count }
+
+    /// Trains until `config.epochs` (or `stopAfter` epochs, to simulate an interruption).
+    @discardableResult
+    public func run(stopAfter: Int? = nil) throws -> [EpochRecord] {
+        let train = Batcher(data.train, batchSize: config.batchSize, shuffle: true, augmentation: config.augmentation, seed: config.seed)
+        observer(.started(epochs: config.epochs, batchesPerEpoch: train.batchesPerEpoch, firstEpoch: completedEpochs + 1))
+        let last = min(config.epochs, stopAfter ?? config.epochs)
+        var epoch = completedEpochs + 1
+        while epoch <= last {
+            let record = try runEpoch(epoch, train)
+            curves.append(record)
+            if let directory { try save(to: directory) }
+            observer(.epoch(record))
+            epoch += 1
+        }
+        if let directory, completedEpochs == config.epochs {
+            try student.save(to: directory.appendingPathComponent(Trainer.modelName))
+        }
+        return curves
+    }
+
+    func runEpoch(_ epoch: Int, _ train: Batcher) throws -> EpochRecord {
+        let start = DispatchTime.now().uptimeNanoseconds
+        if config.milestones.contains(epoch) { sgd.resetMomentum() }
+        let lr = config.learningRate(epoch: epoch)
+        let method = methodFor(epoch: epoch)
+        let adapterNames = adapters.keys.sorted()
+        var lossSum = 0.0, wrong = 0, seen = 0
+        var partSums: [String: Double] = [:]
+        let batches = train.epoch(epoch)
+        for b in batches.indices {
+            let batch = batches[b]
+            let adapterLeaves = (0..<3).map { g in adapters["adapter.\(g)"].map { Variable($0, requiresGrad: true, name: "adapter.\(g)") } }
+            let obj = try objective(method, student: student, teacher: teacher, input: batch.images, labels: batch.labels,
+                                    mode: .train, adapters: adapterLeaves)
+            let loss = obj.loss.value.scalar
+            guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: b + 1, loss: loss) }
+            let leaves = obj.parameters + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
+            let grads = try gradients(of: obj.loss, wrt: leaves)
+            for (name, g) in zip(student.parameterNames, grads) {
+                sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
+            }
+            for (name, g) in zip(adapterNames, grads.suffix(adapterNames.count)) {
+                sgd.step(name, parameter: &adapters[name]!, gradient: g.value, learningRate: lr)
+            }
+            let n = batch.labels.count
+            seen += n
+            lossSum += Double(loss) * Double(n)
+            for (k, v) in obj.parts { partSums[k, default: 0] += Double(v) * Double(n) }
+            wrong += misclassified(obj.student.logits.value, batch.labels)
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            observer(.batch(epoch: epoch, batch: b + 1, batches: batches.count, loss: Double(loss), imagesPerSecond: Double(seen) / elapsed))
+        }
+        let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let (testLoss, testError) = evaluate(student, on: data.test)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(seen), trainError: 100 * Double(wrong) / Double(seen),
+                           testLoss: testLoss, testError: testError, parts: partSums.mapValues { $0 / Double(seen) },
+                           learningRate: Double(lr), seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds)
+    }
+
+    /// The method as it applies in `epoch` (AT+KD's optional β decay).
+    func methodFor(epoch: Int) -> Method {
+        if case .atkd(let m, let beta, let t, let a, let decay) = config.method, decay != 1 {
+            return .atkd(mapping: m, beta: beta * pow(decay, Float(epoch - 1)), temperature: t, alpha: a, betaDecay: decay)
+        }
+        return config.method
+    }
+
+    /// Mean cross-entropy and error (%) of `model` in eval mode, with no graph.
+    public func evaluate(_ model: Model, on split: ImageDataset, batchSize: Int = 500) -> (loss: Double, error: Double) {
+        let batcher = Batcher(split, batchSize: batchSize, shuffle: false)
+        var loss = 0.0, wrong = 0
+        GradMode.withoutGraph {
+            for batch in batcher.epoch(0) {
+                let logits = model.forward(Variable(batch.images), mode: .eval, requiresGrad: false).output.logits
+                loss += Double(crossEntropy(logits, labels: batch.labels).value.scalar) * Double(batch.labels.count)
+                wrong += misclassified(logits.value, batch.labels)
+            }
+        }
+        return (loss / Double(split.count), 100 * Double(wrong) / Double(split.count))
+    }
+
+    // MARK: - Checkpoints
+
+    /// Writes the run state atomically: student parameters and BN statistics, momentum
+    /// buffers, adapters, and in the metadata the configuration and the curves so far.
+    func save(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tensors: [String: Tensor] = [:]
+        for (k, v) in student.stateTensors { tensors["student.\(k)"] = v }
+        for (k, v) in sgd.buffers { tensors["momentum.\(k)"] = v }
+        for (k, v) in adapters { tensors[k] = v }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let curvesJSON = try encoder.encode(curves)
+        try SafeTensors.write(tensors: tensors, metadata: [
+            "format": "atx-run-1",
+            "config": String(decoding: try encoder.encode(config), as: UTF8.self),
+            "curves": String(decoding: curvesJSON, as: UTF8.self),
+            "epoch": String(completedEpochs),
+        ], to: directory.appendingPathComponent(Trainer.checkpointName))
+        // A convenience copy of the curves; the checkpoint is the source of truth.
+        try curvesJSON.write(to: directory.appendingPathComponent(Trainer.curvesName), options: .atomic)
+    }
+
+    func resume(from directory: URL) throws {
+        let url = directory.appendingPathComponent(Trainer.checkpointName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let file = try SafeTensorsFile(contentsOf: url)
+        guard file.metadata["format"] == "atx-run-1", let configText = file.metadata["config"], let curvesText = file.metadata["curves"] else {
+            throw TrainingError.checkpointMismatch(file: url.path, reason: "not an atx run checkpoint")
+        }
+        let decoder = JSONDecoder()
+        let stored = try decoder.decode(RunConfig.self, from: Data(configText.utf8))
+        guard stored == config else {
+            throw TrainingError.checkpointMismatch(file: url.path, reason: "it belongs to a different configuration (\(configText))")
+        }
+        try student.load(from: file, prefix: "student.")
+        curves = try decoder.decode([EpochRecord].self, from: Data(curvesText.utf8))
+        sgd.buffers = [:]
+        for name in file.names where name.hasPrefix("momentum.") {
+            sgd.buffers[String(name.dropFirst("momentum.".count))] = try file.tensor(named: name)
+        }
+        for name in adapters.keys { adapters[name] = try file.tensor(named: name, expectedShape: adapters[name]!.shape) }
+    }
+}
+
+/// Number of rows of logits [N, K] whose first maximum is not the label.
+func misclassified(_ logits: Tensor, _ labels: [Int]) -> Int {
+    let k = logits.shape[1]
+    var wrong = 0
+    for (i, label) in labels.enumerated() {
+        let row = logits.data[(i * k)..<((i + 1) * k)]
+        if row.firstIndex(of: row.max()!)! - i * k != label { wrong += 1 }
+    }
+    return wrong
+}

@@ -1,0 +1,116 @@
+import Foundation
+import XCTest
+import Autograd
+import Data
+import NN
+import Tensor
+@testable import Training
+
+final class TrainerTests: XCTestCase {
+    func temporaryDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
+    func testSGDMatchesTorchOptimSGD() {
+        // torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.5): two steps by hand.
+        var sgd = SGD(momentum: 0.9, weightDecay: 0.5)
+        var p = Tensor(shape: [2], data: [1, -2])
+        sgd.step("p", parameter: &p, gradient: Tensor(shape: [2], data: [0.5, 1]), learningRate: 0.1)
+        // d = g + 0.5p = [1, 0]; buf = d; p = [0.9, -2]
+        XCTAssertEqual(p.data, [0.9, -2])
+        sgd.step("p", parameter: &p, gradient: Tensor(shape: [2], data: [0, 1]), learningRate: 0.1)
+        // d = [0.45, 0]; buf = 0.9·[1, 0] + d = [1.35, 0]; p = [0.765, -2]
+        XCTAssertEqual(p.data[0], 0.765, accuracy: 1e-6)
+        XCTAssertEqual(p.data[1], -2, accuracy: 1e-6)
+        sgd.resetMomentum()
+        sgd.step("p", parameter: &p, gradient: Tensor(shape: [2], data: [0, 0]), learningRate: 1)
+        // a fresh buffer: d = 0.5p → p = 0.5p
+        XCTAssertEqual(p.data[0], 0.3825, accuracy: 1e-6)
+    }
+
+    func testScheduleDropsAtScaledMilestones() {
+        XCTAssertEqual(RunConfig.scaledMilestones(epochs: 200), [60, 120, 160])
+        XCTAssertEqual(RunConfig.scaledMilestones(epochs: 10), [3, 6, 8])
+        XCTAssertEqual(RunConfig.scaledMilestones(epochs: 2), [2])
+        let c = RunConfig(student: "wrn-16-1", epochs: 200)
+        XCTAssertEqual(c.learningRate(epoch: 59), 0.1)
+        XCTAssertEqual(c.learningRate(epoch: 60), 0.02, accuracy: 1e-7)   // epoch 60 already runs at 0.02
+        XCTAssertEqual(c.learningRate(epoch: 200), 0.1 * 0.2 * 0.2 * 0.2, accuracy: 1e-7)
+    }
+
+    static func synthetic(train: Int = 300, test: Int = 100) -> DatasetSplits {
+        SyntheticConfig(trainCount: train, testCount: test, channels: 3, numClasses: 4, seed: 3).make()
+    }
+
+    /// An interrupted run resumed from its checkpoint gives the same curves and weights.
+    func testInterruptedAndResumedRunEqualsUninterrupted() throws {
+        let data = Self.synthetic(train: 96, test: 32)
+        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: "synthetic", epochs: 3, batchSize: 32, seed: 5)
+        let full = try Trainer(config: config, data: data, teacher: nil, directory: try temporaryDirectory())
+        let uninterrupted = try full.run()
+
+        let dir = try temporaryDirectory()
+        try Trainer(config: config, data: data, teacher: nil, directory: dir).run(stopAfter: 1)
+        try Trainer(config: config, data: data, teacher: nil, directory: dir).run(stopAfter: 2)
+        let resumed = try Trainer(config: config, data: data, teacher: nil, directory: dir)
+        XCTAssertEqual(resumed.completedEpochs, 2)
+        let curves = try resumed.run()
+        XCTAssertEqual(curves.count, 3)
+        for (a, b) in zip(uninterrupted, curves) {
+            XCTAssertEqual([a.trainLoss, a.trainError, a.testLoss, a.testError, a.learningRate],
+                           [b.trainLoss, b.trainError, b.testLoss, b.testError, b.learningRate], "epoch \(a.epoch)")
+            XCTAssertEqual(a.parts, b.parts)
+        }
+        XCTAssertEqual(resumed.student.stateTensors, full.student.stateTensors)
+        // A checkpoint of another configuration is refused, not overwritten.
+        var other = config
+        other.seed = 6
+        XCTAssertThrowsError(try Trainer(config: other, data: data, teacher: nil, directory: dir)) { e in
+            XCTAssertTrue("\(e)".contains(Trainer.checkpointName), "\(e)")
+        }
+    }
+
+    func testDivergenceIsAClearError() throws {
+        let data = Self.synthetic(train: 64, test: 16)
+        let config = RunConfig(student: "wrn-10-1", dataset: "synthetic", epochs: 1, batchSize: 16, learningRate: 1e30, seed: 1)
+        XCTAssertThrowsError(try Trainer(config: config, data: data, teacher: nil, directory: nil).run()) { e in
+            guard case .diverged(let epoch, let batch, _) = e as? TrainingError else { return XCTFail("\(e)") }
+            XCTAssertEqual(epoch, 1)
+            XCTAssertGreaterThan(batch, 1)
+            XCTAssertTrue("\(e)".hasPrefix("diverged at epoch 1, batch \(batch)"))
+        }
+    }
+
+    /// WRN-16-1 learns the synthetic set far above chance (75% error) in a few epochs; then AT
+    /// from that trained teacher to a fresh student lowers the AT loss over training.
+    func testLearnsSyntheticDataAndATLowersTheAttentionLoss() throws {
+        let data = Self.synthetic(train: 400, test: 100)
+        let dir = try temporaryDirectory()
+        let teacherConfig = RunConfig(student: "wrn-16-1", dataset: "synthetic", epochs: 4, batchSize: 50,
+                                      learningRate: 0.05, flip: false, crop: false, seed: 1)
+        let curves = try Trainer(config: teacherConfig, data: data, teacher: nil, directory: dir).run()
+        print("synthetic WRN-16-1 test error by epoch:", curves.map { String(format: "%.1f%%", $0.testError) })
+        XCTAssertLessThan(curves.last!.testError, 37.5, "far below chance (75%): under half of it")
+
+        let teacher = try Model(checkpoint: dir.appendingPathComponent(Trainer.modelName))
+        let atConfig = RunConfig(student: "wrn-10-1", teacher: "wrn-16-1", method: .at(mapping: .sum2, beta: 1000),
+                                 dataset: "synthetic", epochs: 3, batchSize: 50, learningRate: 0.05, flip: false, crop: false, seed: 2)
+        let at = try Trainer(config: atConfig, data: data, teacher: teacher, directory: nil).run()
+        print("AT loss by epoch:", at.map { $0.parts["at"]! })
+        XCTAssertLessThan(at.last!.parts["at"]!, 0.7 * at.first!.parts["at"]!)
+    }
+
+    func testMethodsNeedTheirTeacherAndNameTheirHyperparameters() {
+        XCTAssertThrowsError(try Method(name: "fitnet")) { e in XCTAssertTrue("\(e)".contains("at+kd"), "\(e)") }
+        XCTAssertThrowsError(try Method(name: "kd", hyperparameters: ["beta": 1])) { e in
+            XCTAssertEqual("\(e)", "method 'kd' does not take hyperparameter 'beta'; it takes: alpha, temperature")
+        }
+        let config = RunConfig(student: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9), dataset: "synthetic", epochs: 1)
+        XCTAssertThrowsError(try Trainer(config: config, data: Self.synthetic(train: 8, test: 8), teacher: nil, directory: nil)) { e in
+            XCTAssertEqual(e as? TrainingError, .missingTeacher(method: "kd"))
+        }
+    }
+}
