@@ -8,7 +8,7 @@ struct ATX: ParsableCommand {
         commandName: "atx",
         abstract: "Reproduces the CIFAR-10 experiments of 'Paying More Attention to Attention'.",
         version: atxVersion,
-        subcommands: [Bench.self])
+        subcommands: [Train.self, Bench.self])
 }
 
 /// Options every command that computes shares: the one place the thread count is set.

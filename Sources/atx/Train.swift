@@ -1,0 +1,100 @@
+import ArgumentParser
+import Data
+import Foundation
+import NN
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train one run; leaves its checkpoint, final model and curves (JSON) in --out.",
+        discussion: "Re-running with the same --out and options resumes after the last completed epoch.")
+
+    @Option(help: "Student model: wrn-D-K, nin-wide, nin-thin, nin-thin-nobn, ….") var student: String
+    @Option(help: "Teacher model name (defaults to the teacher checkpoint's own).") var teacher: String?
+    @Option(help: "Trained teacher (model.safetensors of a finished run).") var teacherCheckpoint: String?
+    @Option(help: "ce, at, kd, at+kd, factt, grad-at, min-l2, symmetry.") var method = "ce"
+    @Option(help: "Attention mapping for at / at+kd: sum1, sum2, sum4, max1.") var mapping = "sum2"
+    @Option(help: "Method weight β (default per method).") var beta: Float?
+    @Option(help: "KD weight α.") var alpha: Float?
+    @Option(help: "KD temperature.") var temperature: Float?
+    @Option(help: "cifar10, fashion-mnist, synthetic, auto.") var dataset = "auto"
+    @Option(help: "Epochs; learning-rate drops scale to 0.3, 0.6, 0.8 of them.") var epochs = 200
+    @Option(help: "Batch size.") var batchSize = 128
+    @Option(help: "Initial learning rate.") var lr: Float = 0.1
+    @Option(help: "Weight decay.") var weightDecay: Float = 5e-4
+    @Option(help: "Stratified training subset (same count per class).") var trainSubset: Int?
+    @Flag(help: "No horizontal flips.") var noFlip = false
+    @Flag(help: "No reflect-pad-and-crop.") var noCrop = false
+    @Option(help: "Seed of initialisation, shuffling, augmentation and subset.") var seed: UInt64 = 0
+    @OptionGroup var threads: ThreadOptions
+    @Option(help: "Run directory.") var out: String
+
+    func run() throws {
+        threads.apply()
+        guard let mapping = Mapping(rawValue: mapping) else {
+            throw ValidationError("--mapping: unknown '\(self.mapping)'; accepted: \(Mapping.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var hyper: [String: Float] = [:]
+        if let beta { hyper["beta"] = beta }
+        if let alpha { hyper["alpha"] = alpha }
+        if let temperature { hyper["temperature"] = temperature }
+        let method = try Method(name: self.method, mapping: mapping, hyperparameters: hyper)
+        var teacherModel: Model?
+        if let teacherCheckpoint {
+            let m = try Model(checkpoint: URL(fileURLWithPath: teacherCheckpoint))
+            if let teacher, teacher != m.name {
+                throw ValidationError("--teacher \(teacher) but \(teacherCheckpoint) holds a \(m.name)")
+            }
+            teacherModel = m
+        } else if method.needsTeacher {
+            throw ValidationError("--method \(self.method) needs --teacher-checkpoint (train the teacher first with --method ce)")
+        }
+        let data = try Datasets.open(dataset, trainSubset: trainSubset, subsetSeed: seed)
+        let config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: data.name,
+                               trainSubset: trainSubset, epochs: epochs, batchSize: batchSize, learningRate: lr,
+                               weightDecay: weightDecay, flip: !noFlip, crop: !noCrop, seed: seed)
+        let progress = ProgressPrinter(label: "\(student) \(method.name)")
+        let trainer = try Trainer(config: config, data: data, teacher: teacherModel,
+                                  directory: URL(fileURLWithPath: out), observer: progress.handle)
+        print("\(student) ← \(teacherModel?.name ?? "no teacher"), \(method.name), \(data.name) (\(data.train.count) train / \(data.test.count) test), "
+              + "\(epochs) epochs, milestones \(config.milestones), \(threads.threads) threads")
+        let curves = try trainer.run()
+        if let last = curves.last {
+            print(String(format: "final test error %.2f%% after %d epochs; %@ holds checkpoint, model and curves", last.testError, last.epoch, out))
+        }
+    }
+}
+
+/// Prints a progress line per batch (overwritten in place) and a line per epoch.
+final class ProgressPrinter: @unchecked Sendable {
+    let label: String
+    var epochs = 0, start = Date()
+    init(label: String) { self.label = label }
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case .started(let epochs, _, let first):
+            self.epochs = epochs
+            start = Date()
+            if first > 1 { print("resuming at epoch \(first)") }
+        case .batch(let epoch, let batch, let batches, let loss, let ips):
+            let width = 24, filled = width * batch / max(batches, 1)
+            let eta = Double(batches - batch) * (Date().timeIntervalSince(start) / Double(batch))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write(String(format: "\r%@ epoch %d/%d %@ %d/%d loss %.4f %.0f img/s ETA %@ ",
+                                                  label, epoch, epochs, bar, batch, batches, loss, ips, duration(eta)).data(using: .utf8)!)
+            if batch == batches { start = Date() }
+        case .epoch(let r):
+            FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
+            let parts = r.parts.sorted { $0.key < $1.key }.map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: ", ")
+            print(String(format: "epoch %3d  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%  [%@]  %.0fs %.0f img/s",
+                         r.epoch, r.learningRate, r.trainLoss, r.trainError, r.testLoss, r.testError, parts, r.seconds, r.imagesPerSecond))
+            fflush(nil)
+        }
+    }
+
+    func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
