@@ -10,6 +10,8 @@ let package = Package(
     products: [.executable(name: "atx", targets: ["atx"])],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
@@ -20,8 +22,10 @@ let package = Package(
         .target(name: "NN", dependencies: ["Autograd", "Tensor"], swiftSettings: optimize),
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "Data", "Autograd", "Tensor"], swiftSettings: optimize),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimize),
+        .target(name: "Experiments", dependencies: ["Training", "Store", "NN", "Data", "Yams"], swiftSettings: optimize),
         .executableTarget(name: "atx", dependencies: [
-            "Tensor", "Autograd", "NN", "Data", "Training",
+            "Tensor", "Autograd", "NN", "Data", "Training", "Store", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Autograd"]),
@@ -29,5 +33,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Data", "Autograd", "Tensor"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Store", "Training"]),
     ]
 )

@@ -142,6 +142,11 @@ public final class Model {
         }
     }
 
+    /// Throws the error `init(name:)` would give for an unknown name or a bad depth.
+    public static func validate(name: String) throws {
+        _ = try architecture(named: name, inChannels: 3, numClasses: 10)
+    }
+
     /// Number of learnable parameters (BN running statistics excluded).
     public var parameterCount: Int { parameterNames.reduce(0) { $0 + parameters[$1]!.count } }
 

@@ -8,8 +8,11 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     public var method: Method
     /// "cifar10", "fashion-mnist", "synthetic" or "auto".
     public var dataset: String
-    /// A stratified subset of the training split (same count per class), when set.
+    /// A stratified subset of the training split (same count per class), drawn with the run's
+    /// seed, when set.
     public var trainSubset: Int?
+    /// A stratified subset of the test split, drawn with seed 0 (the same for every run), when set.
+    public var testSubset: Int?
     public var epochs: Int
     public var batchSize: Int
     public var learningRate: Float
@@ -24,11 +27,11 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     public var seed: UInt64
 
     public init(student: String, teacher: String? = nil, method: Method = .ce, dataset: String = "auto",
-                trainSubset: Int? = nil, epochs: Int = 200, batchSize: Int = 128, learningRate: Float = 0.1,
+                trainSubset: Int? = nil, testSubset: Int? = nil, epochs: Int = 200, batchSize: Int = 128, learningRate: Float = 0.1,
                 momentum: Float = 0.9, weightDecay: Float = 5e-4, milestones: [Int]? = nil, lrDecay: Float = 0.2,
                 flip: Bool = true, crop: Bool = true, seed: UInt64 = 0) {
         self.student = student; self.teacher = teacher; self.method = method; self.dataset = dataset
-        self.trainSubset = trainSubset; self.epochs = epochs; self.batchSize = batchSize
+        self.trainSubset = trainSubset; self.testSubset = testSubset; self.epochs = epochs; self.batchSize = batchSize
         self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
         self.milestones = milestones ?? RunConfig.scaledMilestones(epochs: epochs)
         self.lrDecay = lrDecay; self.flip = flip; self.crop = crop; self.seed = seed
@@ -51,4 +54,11 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     }
 
     public var augmentation: Augmentation { Augmentation(flip: flip, crop: crop) }
+
+    /// The run's data: `dataset` with the configured subsets.
+    public func openData(locations: DataLocations = .fromEnvironment()) throws -> DatasetSplits {
+        var splits = try Datasets.open(dataset, locations: locations, trainSubset: trainSubset, subsetSeed: seed)
+        if let testSubset { splits = DatasetSplits(name: splits.name, train: splits.train, test: try splits.test.stratifiedSubset(testSubset, seed: 0)) }
+        return splits
+    }
 }

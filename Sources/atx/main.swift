@@ -3,12 +3,13 @@ import ArgumentParser
 import Foundation
 import Tensor
 
+
 struct ATX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atx",
         abstract: "Reproduces the CIFAR-10 experiments of 'Paying More Attention to Attention'.",
         version: atxVersion,
-        subcommands: [Train.self, Bench.self])
+        subcommands: [Run.self, Plan.self, Status.self, Train.self, Bench.self, WorkerCommand.self])
 }
 
 /// Options every command that computes shares: the one place the thread count is set.

@@ -1,0 +1,49 @@
+// Text for `atx plan`, the head of `atx run`, and `atx status`.
+import Foundation
+import Store
+import Training
+
+public enum Planner {
+    /// Runs to do, done, and the estimated time at `jobs` parallel runs.
+    public static func describe(_ grid: Grid, store: Store, jobs: Int, listRuns: Bool = false) throws -> String {
+        let estimator = Estimator(store: store)
+        var done = 0, failed = 0, todo: [(PlannedRun, Int)] = []
+        for run in grid.runs {
+            let r = try store.run(key: run.key)
+            switch r?.status {
+            case .done: done += 1
+            case .failed: failed += 1; todo.append((run, r?.epochsDone ?? 0))
+            default: todo.append((run, r?.epochsDone ?? 0))
+            }
+        }
+        let seconds = todo.reduce(0.0) { $0 + estimator.seconds($1.0.config, epochsDone: $1.1) } / Double(max(jobs, 1))
+        let s = grid.settings
+        var out = """
+        \(grid.spec.name) [profile \(grid.profile)] on \(grid.dataset): \(grid.cells.count) cells (\(grid.spec.rows.count) rows × \
+        \(grid.spec.columns.count) columns × \(grid.seeds.count) seeds) served by \(grid.runs.count) unique runs
+          \(s.epochs) epochs, batch \(s.batchSize), train subset \(s.trainSubset.map(String.init) ?? "all"), \
+        test subset \(s.testSubset.map(String.init) ?? "all"), milestones \(Grid.milestones(s.milestones, epochs: s.epochs))
+          done \(done), to run \(todo.count)\(failed > 0 ? " (\(failed) failed before)" : ""); estimated \(Display.duration(seconds)) at \(jobs) parallel runs
+        """
+        if listRuns {
+            for run in grid.runs {
+                let r = try store.run(key: run.key)
+                let status = r?.status.rawValue ?? "new"
+                out += "\n  \(run.key)  \(status.padding(toLength: 11, withPad: " ", startingAt: 0)) \(run.config.student) ← \(run.config.teacher ?? "—")  \(run.config.method.name)  seed \(run.config.seed)"
+                    + (r?.status == .done ? String(format: "  %.2f%%", r?.finalTestError ?? 0) : String(format: "  ~%@", Display.duration(estimator.seconds(run.config, epochsDone: r?.epochsDone ?? 0))))
+            }
+        }
+        return out
+    }
+
+    public static func status(grid: String, store: Store) throws -> String {
+        let counts = try store.statusCounts(grid: grid)
+        var out = "\(grid): " + RunStatus.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+        for r in try store.runs(grid: grid) where r.status == .failed || r.status == .running || r.status == .interrupted {
+            out += "\n  \(r.key)  \(r.status.rawValue)  \(r.student) \(r.method) seed \(r.seed)"
+            if r.status == .running { out += "  (\(r.host ?? "?") pid \(r.pid ?? 0), epoch \(r.epochsDone)/\(r.epochsTotal))" }
+            if let f = r.failure, r.status == .failed { out += ": \(f)" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,181 @@
+// The local scheduler: runs what a grid still needs, `jobs` worker processes at a time, teachers
+// before their students, with a live display. Every state change goes through the store, so the
+// runner or a worker killed at any moment loses nothing: a re-run resumes interrupted runs from
+// their last epoch checkpoint and never runs a finished one again.
+import Dispatch
+import Foundation
+import Store
+import Training
+
+public struct RunnerOptions: Sendable {
+    public var jobs: Int
+    public var threads: Int
+    public var retryFailed: Bool
+    public var runsDirectory: String
+    /// The `atx` executable that runs `atx worker`.
+    public var executable: String
+    public var gitCommit: String?
+    public init(jobs: Int, threads: Int, retryFailed: Bool, runsDirectory: String, executable: String, gitCommit: String?) {
+        self.jobs = jobs; self.threads = threads; self.retryFailed = retryFailed
+        self.runsDirectory = runsDirectory; self.executable = executable; self.gitCommit = gitCommit
+    }
+}
+
+public struct RunnerSummary: Sendable {
+    public var done = 0, failed = 0, blocked = 0, interrupted = 0
+}
+
+public final class GridRunner: @unchecked Sendable {
+    public let grid: Grid
+    public let store: Store
+    public let options: RunnerOptions
+    let display: Display
+    let lock = NSLock()
+    var active: [String: Process] = [:]
+    var progress: [String: WorkerProgress] = [:]
+    var stopping = false
+
+    public init(grid: Grid, store: Store, options: RunnerOptions) {
+        self.grid = grid
+        self.store = store
+        self.options = options
+        display = Display(title: "\(grid.spec.name) [\(grid.profile)]")
+    }
+
+    /// Records the grid, its runs (teachers first) and the cells they serve.
+    public static func register(_ grid: Grid, in store: Store) throws {
+        try store.upsertGrid(name: grid.spec.name, specPath: grid.spec.file, specJSON: grid.spec.json, profile: grid.profile)
+        for run in grid.runs {
+            try store.register(RunRecord(
+                key: run.key, configJSON: run.identityJSON, student: run.config.student, teacher: run.config.teacher,
+                teacherKey: run.teacherKey, method: run.config.method.name, seed: Int(run.config.seed), dataset: run.config.dataset,
+                profile: grid.profile, status: .queued, host: nil, pid: nil, gitCommit: nil, threads: nil, createdAt: Date(),
+                startedAt: nil, finishedAt: nil, heartbeatAt: nil, failure: nil, epochsDone: 0, epochsTotal: run.config.epochs,
+                finalTestError: nil, bestTestError: nil, wallSeconds: nil, runDirectory: nil, checkpointPath: nil))
+        }
+        try store.setCells(grid: grid.spec.name, grid.cells.map {
+            CellRecord(grid: grid.spec.name, rowIndex: $0.row, columnIndex: $0.column, rowLabel: $0.rowLabel,
+                       columnLabel: $0.columnLabel, seed: $0.seed, runKey: $0.runKey)
+        })
+    }
+
+    /// Runs until every run of the grid is done, failed, or blocked by a failed teacher.
+    public func run() throws -> RunnerSummary {
+        try GridRunner.register(grid, in: store)
+        installSignalHandlers()
+        var attempted = Set<String>()
+        let estimator = Estimator(store: store)
+        while true {
+            let records = Dictionary(uniqueKeysWithValues: try grid.runs.compactMap { try store.run(key: $0.key) }.map { ($0.key, $0) })
+            let isActive: (String) -> Bool = { key in self.lock.withLock { self.active[key] != nil } }
+            if lock.withLock({ stopping }) { break }
+            var startable: [PlannedRun] = []
+            var waiting = false
+            for run in grid.runs {
+                guard let r = records[run.key], !isActive(run.key), !attempted.contains(run.key) else { continue }
+                switch r.status {
+                case .done: continue
+                case .failed where !options.retryFailed: continue
+                case .running where Host.isAlive(host: r.host ?? "", pid: r.pid ?? 0):
+                    waiting = true   // another process trains it
+                    continue
+                default: break
+                }
+                if let t = run.teacherKey {
+                    guard let teacher = records[t] else { continue }
+                    if teacher.status != .done { if teacher.status != .failed { waiting = true }; continue }
+                }
+                startable.append(run)
+            }
+            for run in startable where lock.withLock({ active.count }) < options.jobs {
+                attempted.insert(run.key)
+                try spawn(run)
+            }
+            let activeCount = lock.withLock { active.count }
+            display.render(records: records, grid: grid, progress: lock.withLock { progress }, active: lock.withLock { Array(active.keys) },
+                           eta: estimator.remainingSeconds(grid: grid, records: records, jobs: options.jobs))
+            if activeCount == 0 && startable.isEmpty && !waiting { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        while lock.withLock({ !active.isEmpty }) { Thread.sleep(forTimeInterval: 0.1) }
+        var summary = RunnerSummary()
+        for run in grid.runs {
+            guard let r = try store.run(key: run.key) else { continue }
+            switch r.status {
+            case .done: summary.done += 1
+            case .failed: summary.failed += 1
+            case .interrupted, .running: summary.interrupted += 1
+            case .queued: summary.blocked += 1
+            }
+        }
+        display.finish()
+        return summary
+    }
+
+    func spawn(_ run: PlannedRun) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: options.executable)
+        p.arguments = ["worker", "--db", store.path, "--key", run.key, "--threads", String(options.threads),
+                       "--runs-dir", options.runsDirectory] + (options.gitCommit.map { ["--git-commit", $0] } ?? [])
+        let out = Pipe()
+        p.standardOutput = out
+        let lines = LineSplitter()
+        out.fileHandleForReading.readabilityHandler = { [weak self] h in
+            for line in lines.append(h.availableData) {
+                if let prog = try? JSONDecoder().decode(WorkerProgress.self, from: line) {
+                    self?.lock.withLock { self?.progress[run.key] = prog }
+                }
+            }
+        }
+        p.terminationHandler = { [weak self] proc in
+            out.fileHandleForReading.readabilityHandler = nil
+            guard let self else { return }
+            if proc.terminationReason == .uncaughtSignal {
+                // Killed from outside: the run resumes from its last checkpoint on the next `atx run`.
+                if let r = try? self.store.run(key: run.key), r.status == .running, r.pid == Int(proc.processIdentifier) {
+                    try? self.store.markInterrupted(key: run.key)
+                }
+            }
+            self.lock.withLock {
+                self.active[run.key] = nil
+                self.progress[run.key] = nil
+            }
+        }
+        lock.withLock { active[run.key] = p }
+        try p.run()
+    }
+
+    /// SIGINT/SIGTERM: stop starting runs, ask the workers to stop (they mark their runs
+    /// interrupted), wait for them, and return.
+    func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                let workers: [Process] = self.lock.withLock {
+                    self.stopping = true
+                    return Array(self.active.values)
+                }
+                for w in workers where w.isRunning { kill(w.processIdentifier, SIGTERM) }
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+    var signalSources: [DispatchSourceSignal] = []
+}
+
+/// Splits a byte stream into lines. Used from one readability handler at a time.
+final class LineSplitter: @unchecked Sendable {
+    var buffer = Data()
+    func append(_ chunk: Data) -> [Data] {
+        buffer.append(chunk)
+        var lines: [Data] = []
+        while let nl = buffer.firstIndex(of: 0x0A) {
+            lines.append(Data(buffer[buffer.startIndex..<nl]))
+            buffer.removeSubrange(buffer.startIndex...nl)
+        }
+        return lines
+    }
+}

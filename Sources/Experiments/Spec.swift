@@ -1,0 +1,278 @@
+// Experiment specs: one YAML file per paper table (experiments/*.yaml). Decoding checks every
+// field up front; an error names the file, the line, the key path and the bad value, and lists
+// what is accepted.
+import Foundation
+import NN
+import Training
+import Yams
+
+/// What a spec says, before a profile is applied.
+public struct Spec: Sendable {
+    public var name: String
+    public var title: String
+    public var file: String
+    /// "auto", "cifar10", "fashion-mnist" or "synthetic".
+    public var dataset: String
+    public var seeds: [Int]
+    public var training: TrainingSettings
+    public var rows: [Row]
+    public var columns: [Column]
+    public var profiles: [String: Profile]
+    /// The canonical JSON of the whole spec (stored with the grid).
+    public var json: String
+
+    public struct Row: Sendable, Equatable {
+        public var student: String
+        public var teacher: String?
+    }
+
+    /// A column trains either the row's student with a method, or the row's teacher (the
+    /// teacher column, plain cross-entropy).
+    public struct Column: Sendable, Equatable {
+        public var label: String
+        public var method: Method
+        public var network: Network
+    }
+
+    public enum Network: String, Sendable, CaseIterable { case student, teacher }
+}
+
+/// The training protocol (PAPER.md §6); milestones as fractions of the epochs.
+public struct TrainingSettings: Sendable, Equatable, Codable {
+    public var epochs = 200
+    public var batchSize = 128
+    public var learningRate: Float = 0.1
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 5e-4
+    public var lrDecay: Float = 0.2
+    public var milestones: [Double] = [0.3, 0.6, 0.8]
+    public var flip = true
+    public var crop = true
+    public var trainSubset: Int?
+    public var testSubset: Int?
+}
+
+/// Scales the protocol without editing the spec. Unset fields keep the spec's values.
+public struct Profile: Sendable, Equatable {
+    public var epochs: Int?
+    public var trainSubset: Int?
+    public var testSubset: Int?
+    public var batchSize: Int?
+    public var seeds: [Int]?
+}
+
+public struct SpecError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let line: Int?
+    public let path: String
+    public let message: String
+    public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(path.isEmpty ? "" : path + ": ")\(message)" }
+}
+
+extension Spec {
+    public static let acceptedDatasets = ["auto", "cifar10", "fashion-mnist", "synthetic"]
+
+    /// Reads and checks a spec file.
+    public static func load(_ path: String) throws -> Spec {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw SpecError(file: path, line: nil, path: "", message: "cannot read the spec: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> Spec {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else { throw SpecError(file: file, line: nil, path: "", message: "the spec is empty") }
+            root = node
+        } catch let e as SpecError { throw e } catch {
+            throw SpecError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+        }
+        let d = Decoder(file: file)
+        let top = try d.mapping(root, "", keys: ["name", "title", "dataset", "seeds", "training", "teacher", "report", "rows", "columns", "profiles"])
+        var spec = Spec(name: try d.string(top["name"], "name"), title: "", file: file, dataset: "auto", seeds: [],
+                        training: TrainingSettings(), rows: [], columns: [], profiles: [:], json: "")
+        spec.title = try top["title"].map { try d.string($0, "title") } ?? spec.name
+        if let ds = top["dataset"] { spec.dataset = try d.choice(ds, "dataset", Spec.acceptedDatasets) }
+        spec.seeds = try d.seeds(top["seeds"], "seeds")
+        if let t = top["training"] { spec.training = try d.training(t, "training", base: TrainingSettings()) }
+        if let t = top["teacher"] { _ = try d.choice(t, "teacher", ["same-seed"]) }
+        if let r = top["report"] {
+            let m = try d.mapping(r, "report", keys: ["epoch", "aggregate"])
+            if let e = m["epoch"] { _ = try d.choice(e, "report.epoch", ["final"]) }
+            if let a = m["aggregate"] { _ = try d.choice(a, "report.aggregate", ["median"]) }
+        }
+        spec.rows = try d.list(top["rows"], "rows").enumerated().map { i, node in try d.row(node, "rows[\(i)]") }
+        spec.columns = try d.list(top["columns"], "columns").enumerated().map { i, node in try d.column(node, "columns[\(i)]") }
+        if spec.rows.isEmpty || spec.columns.isEmpty {
+            throw SpecError(file: file, line: root.mark?.line, path: spec.rows.isEmpty ? "rows" : "columns", message: "the grid is empty: give at least one row and one column")
+        }
+        for (i, row) in spec.rows.enumerated() where row.teacher == nil {
+            if let c = spec.columns.firstIndex(where: { $0.method.needsTeacher || $0.network == .teacher }) {
+                throw SpecError(file: file, line: top["rows"]?.array()[i].mark?.line, path: "rows[\(i)].teacher",
+                                message: "missing: column '\(spec.columns[c].label)' (\(spec.columns[c].method.name)) needs a teacher")
+            }
+        }
+        if let p = top["profiles"] {
+            for (key, value) in try d.pairs(p, "profiles") { spec.profiles[key] = try d.profile(value, "profiles.\(key)") }
+        }
+        spec.profiles["paper"] = spec.profiles["paper"] ?? Profile()
+        spec.json = canonicalJSON(root.any)
+        return spec
+    }
+}
+
+/// Walks the YAML tree with the file and key path at hand for messages.
+struct Decoder {
+    let file: String
+
+    func fail(_ node: Node?, _ path: String, _ message: String) -> SpecError {
+        SpecError(file: file, line: node?.mark?.line, path: path, message: message)
+    }
+
+    func mapping(_ node: Node, _ path: String, keys: [String]) throws -> [String: Node] {
+        var out: [String: Node] = [:]
+        for (key, value) in try pairs(node, path) {
+            guard keys.contains(key) else {
+                throw fail(value, path.isEmpty ? key : "\(path).\(key)", "unknown key; accepted: \(keys.joined(separator: ", "))")
+            }
+            out[key] = value
+        }
+        return out
+    }
+
+    func pairs(_ node: Node, _ path: String) throws -> [(String, Node)] {
+        guard let m = node.mapping else { throw fail(node, path, "expected a mapping (key: value), got \(describe(node))") }
+        return try m.map { k, v in
+            guard let key = k.string else { throw fail(k, path, "keys must be strings, got \(describe(k))") }
+            return (key, v)
+        }
+    }
+
+    func list(_ node: Node?, _ path: String) throws -> [Node] {
+        guard let node else { throw fail(nil, path, "missing") }
+        guard node.sequence != nil else { throw fail(node, path, "expected a list, got \(describe(node))") }
+        return node.array()
+    }
+
+    func string(_ node: Node?, _ path: String) throws -> String {
+        guard let node else { throw fail(nil, path, "missing") }
+        guard node.scalar != nil, let s = node.string, !s.isEmpty else { throw fail(node, path, "expected a non-empty string, got \(describe(node))") }
+        return s
+    }
+
+    func choice(_ node: Node, _ path: String, _ accepted: [String]) throws -> String {
+        let s = try string(node, path)
+        guard accepted.contains(s) else { throw fail(node, path, "'\(s)' is not accepted; accepted: \(accepted.joined(separator: ", "))") }
+        return s
+    }
+
+    func int(_ node: Node, _ path: String, min: Int = 0) throws -> Int {
+        guard node.scalar != nil, let v = node.int else { throw fail(node, path, "expected an integer, got \(describe(node))") }
+        guard v >= min else { throw fail(node, path, "must be at least \(min), got \(v)") }
+        return v
+    }
+
+    func float(_ node: Node, _ path: String) throws -> Float {
+        guard node.scalar != nil, let v = node.float, v.isFinite else { throw fail(node, path, "expected a number, got \(describe(node))") }
+        return Float(v)
+    }
+
+    func bool(_ node: Node, _ path: String) throws -> Bool {
+        guard node.scalar != nil, let v = node.bool else { throw fail(node, path, "expected true or false, got \(describe(node))") }
+        return v
+    }
+
+    func seeds(_ node: Node?, _ path: String) throws -> [Int] {
+        let items = try list(node, path)
+        guard !items.isEmpty else { throw fail(node, path, "give at least one seed") }
+        let seeds = try items.enumerated().map { i, n in try int(n, "\(path)[\(i)]") }
+        guard Set(seeds).count == seeds.count else { throw fail(node, path, "seeds repeat: \(seeds)") }
+        return seeds
+    }
+
+    func model(_ node: Node?, _ path: String) throws -> String {
+        let name = try string(node, path)
+        do { try Model.validate(name: name) } catch { throw fail(node, path, "\(error)") }
+        return name
+    }
+
+    func row(_ node: Node, _ path: String) throws -> Spec.Row {
+        let m = try mapping(node, path, keys: ["student", "teacher"])
+        return Spec.Row(student: try model(m["student"], "\(path).student"),
+                        teacher: try m["teacher"].map { try model($0, "\(path).teacher") })
+    }
+
+    func column(_ node: Node, _ path: String) throws -> Spec.Column {
+        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "beta", "alpha", "temperature", "beta_decay"])
+        let methodName = try choice(m["method"] ?? node, "\(path).method", Method.defaults.keys.sorted())
+        var mappingValue = Mapping.sum2
+        if let mp = m["mapping"] {
+            guard methodName == "at" || methodName == "at+kd" else { throw fail(mp, "\(path).mapping", "method '\(methodName)' does not take a mapping") }
+            mappingValue = Mapping(rawValue: try choice(mp, "\(path).mapping", Mapping.allCases.map(\.rawValue)))!
+        }
+        var hyper: [String: Float] = [:]
+        for key in ["beta", "alpha", "temperature", "beta_decay"] {
+            guard let v = m[key] else { continue }
+            guard Method.defaults[methodName]?[key] != nil else {
+                let takes = Method.defaults[methodName]!.keys.sorted()
+                throw fail(v, "\(path).\(key)", "method '\(methodName)' does not take '\(key)'; it takes: \(takes.isEmpty ? "none" : takes.joined(separator: ", "))")
+            }
+            hyper[key] = try float(v, "\(path).\(key)")
+        }
+        let network = try m["network"].map { Spec.Network(rawValue: try choice($0, "\(path).network", Spec.Network.allCases.map(\.rawValue)))! } ?? .student
+        if network == .teacher && methodName != "ce" {
+            throw fail(m["method"], "\(path).method", "the teacher column trains the teacher with 'ce', not '\(methodName)'")
+        }
+        return Spec.Column(label: try m["label"].map { try string($0, "\(path).label") } ?? methodName,
+                           method: try Method(name: methodName, mapping: mappingValue, hyperparameters: hyper), network: network)
+    }
+
+    func training(_ node: Node, _ path: String, base: TrainingSettings) throws -> TrainingSettings {
+        let m = try mapping(node, path, keys: ["epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "lr_decay",
+                                                "milestones", "flip", "crop", "train_subset", "test_subset"])
+        var t = base
+        if let v = m["epochs"] { t.epochs = try int(v, "\(path).epochs", min: 1) }
+        if let v = m["batch_size"] { t.batchSize = try int(v, "\(path).batch_size", min: 1) }
+        if let v = m["learning_rate"] { t.learningRate = try float(v, "\(path).learning_rate") }
+        if let v = m["momentum"] { t.momentum = try float(v, "\(path).momentum") }
+        if let v = m["weight_decay"] { t.weightDecay = try float(v, "\(path).weight_decay") }
+        if let v = m["lr_decay"] { t.lrDecay = try float(v, "\(path).lr_decay") }
+        if let v = m["milestones"] {
+            t.milestones = try list(v, "\(path).milestones").enumerated().map { i, n in
+                let f = Double(try float(n, "\(path).milestones[\(i)]"))
+                guard f > 0 && f <= 1 else { throw fail(n, "\(path).milestones[\(i)]", "a fraction of the epochs in (0, 1], got \(f)") }
+                return f
+            }
+        }
+        if let v = m["flip"] { t.flip = try bool(v, "\(path).flip") }
+        if let v = m["crop"] { t.crop = try bool(v, "\(path).crop") }
+        if let v = m["train_subset"] { t.trainSubset = try int(v, "\(path).train_subset", min: 1) }
+        if let v = m["test_subset"] { t.testSubset = try int(v, "\(path).test_subset", min: 1) }
+        return t
+    }
+
+    func profile(_ node: Node, _ path: String) throws -> Profile {
+        let m = try mapping(node, path, keys: ["epochs", "train_subset", "test_subset", "batch_size", "seeds"])
+        return Profile(epochs: try m["epochs"].map { try int($0, "\(path).epochs", min: 1) },
+                       trainSubset: try m["train_subset"].map { try int($0, "\(path).train_subset", min: 1) },
+                       testSubset: try m["test_subset"].map { try int($0, "\(path).test_subset", min: 1) },
+                       batchSize: try m["batch_size"].map { try int($0, "\(path).batch_size", min: 1) },
+                       seeds: try m["seeds"].map { try seeds($0, "\(path).seeds") })
+    }
+
+    func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): return "'\(s.string)'"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        }
+    }
+}
+
+/// JSON with sorted keys, for hashing and storing.
+func canonicalJSON(_ value: Any) -> String {
+    let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+}

@@ -1,0 +1,130 @@
+// A worker runs one run of the store in its own process: it claims the run, trains it (resuming
+// from the run directory's checkpoint), records every epoch idempotently, and marks the run
+// done or failed. Progress goes to stdout as JSON lines for the runner's live display.
+import Data
+import Dispatch
+import Foundation
+import NN
+import Store
+import Training
+
+public enum WorkerExit: Int32 {
+    case done = 0, failed = 1, notClaimed = 3, interrupted = 130
+}
+
+public struct WorkerProgress: Codable, Sendable {
+    public var key: String
+    public var epoch: Int, epochs: Int
+    public var batch: Int, batches: Int
+    public var loss: Double
+    public var imagesPerSecond: Double
+    public var testError: Double?
+}
+
+public enum Worker {
+    /// The identity JSON stored for a run holds its configuration under "config".
+    struct Identity: Decodable { var config: RunConfig }
+
+    public static func decodeConfig(_ json: String) throws -> RunConfig {
+        try JSONDecoder().decode(Identity.self, from: Data(json.utf8)).config
+    }
+
+    /// Runs `key` to completion in this process. Returns how the process should exit.
+    public static func execute(store: Store, key: String, runsDirectory: String, threads: Int, gitCommit: String?,
+                               emit: @escaping (WorkerProgress) -> Void) -> WorkerExit {
+        let pid = Int(ProcessInfo.processInfo.processIdentifier)
+        do {
+            guard try store.claim(key: key, host: Host.name, pid: pid, threads: threads, gitCommit: gitCommit,
+                                  retryFailed: true, isOwnerAlive: Host.isAlive) else { return .notClaimed }
+        } catch {
+            FileHandle.standardError.write("atx worker: \(error)\n".data(using: .utf8)!)
+            return .failed
+        }
+        installTerminationHandler(store: store, key: key)
+        do {
+            guard let record = try store.run(key: key) else { throw StoreError.unknownRun(key: key) }
+            let config = try decodeConfig(record.configJSON)
+            var teacher: Model?
+            if let teacherKey = record.teacherKey {
+                guard let t = try store.run(key: teacherKey), t.status == .done, let path = t.checkpointPath else {
+                    throw WorkerError.teacherNotDone(teacherKey)
+                }
+                teacher = try Model(checkpoint: URL(fileURLWithPath: path))
+            }
+            let data = try config.openData()
+            let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)
+            var lastBeat = Date(), lastEmit = Date.distantPast
+            let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: directory) { event in
+                switch event {
+                case .started: break
+                case .batch(let epoch, let batch, let batches, let loss, let ips):
+                    if Date().timeIntervalSince(lastEmit) > 0.5 || batch == batches {
+                        lastEmit = Date()
+                        emit(WorkerProgress(key: key, epoch: epoch, epochs: config.epochs, batch: batch, batches: batches, loss: loss, imagesPerSecond: ips))
+                    }
+                    if Date().timeIntervalSince(lastBeat) > 10 { lastBeat = Date(); try? store.heartbeat(key: key) }
+                case .epoch(let r):
+                    // Recorded before the next epoch starts; a crash in between is repaired on resume below.
+                    try? store.recordEpoch(EpochRow(r, key: key))
+                    try? store.heartbeat(key: key)
+                    emit(WorkerProgress(key: key, epoch: r.epoch, epochs: config.epochs, batch: 0, batches: 0, loss: r.trainLoss,
+                                        imagesPerSecond: r.imagesPerSecond, testError: r.testError))
+                }
+            }
+            for r in trainer.curves { try store.recordEpoch(EpochRow(r, key: key)) }   // epochs a crash left unrecorded
+            let curves = try trainer.run()
+            for r in curves { try store.recordEpoch(EpochRow(r, key: key)) }
+            try store.finish(key: key, finalTestError: curves.last!.testError, bestTestError: curves.map(\.testError).min()!,
+                             wallSeconds: curves.reduce(0) { $0 + $1.seconds },
+                             checkpointPath: directory.appendingPathComponent(Trainer.modelName).path)
+            return .done
+        } catch {
+            try? store.fail(key: key, message: "\(error)")
+            FileHandle.standardError.write("atx worker \(key): \(error)\n".data(using: .utf8)!)
+            return .failed
+        }
+    }
+
+    /// SIGINT/SIGTERM: mark the run interrupted (it resumes from its last epoch checkpoint) and exit.
+    static func installTerminationHandler(store: Store, key: String) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                try? store.markInterrupted(key: key)
+                exit(WorkerExit.interrupted.rawValue)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+    nonisolated(unsafe) static var signalSources: [DispatchSourceSignal] = []
+}
+
+public enum WorkerError: Error, CustomStringConvertible {
+    case teacherNotDone(String)
+    public var description: String {
+        switch self {
+        case .teacherNotDone(let k): return "teacher run \(k) is not done (or has no checkpoint)"
+        }
+    }
+}
+
+extension EpochRow {
+    init(_ r: EpochRecord, key: String) {
+        self.init(runKey: key, epoch: r.epoch, trainLoss: r.trainLoss, trainError: r.trainError, testLoss: r.testLoss,
+                  testError: r.testError, learningRate: r.learningRate, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
+                  parts: r.parts)
+    }
+}
+
+/// This machine's name and whether a claim's owner process still lives.
+public enum Host {
+    public static let name = ProcessInfo.processInfo.hostName
+
+    /// Same host: the process exists. Another host: assumed alive (its heartbeat decides elsewhere).
+    public static func isAlive(host: String, pid: Int) -> Bool {
+        guard host == name else { return true }
+        return kill(pid_t(pid), 0) == 0 || errno == EPERM
+    }
+}

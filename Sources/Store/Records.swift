@@ -1,0 +1,229 @@
+import Foundation
+import GRDB
+
+/// The life of a run. `interrupted` is a run stopped cleanly (SIGINT/SIGTERM) or found dead;
+/// it resumes from its last checkpoint when claimed again.
+public enum RunStatus: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case queued, running, done, failed, interrupted
+}
+
+/// One row of `runs`: a training run identified by the content hash of its resolved config.
+public struct RunRecord: Codable, Sendable, Equatable {
+    /// Content hash of the resolved config (primary key).
+    public var key: String
+    /// The fully resolved config, canonical JSON.
+    public var configJSON: String
+    public var student: String
+    public var teacher: String?
+    /// The teacher's run, registered before this one (foreign key).
+    public var teacherKey: String?
+    public var method: String
+    public var seed: Int
+    public var dataset: String
+    public var profile: String
+    public var status: RunStatus
+    /// The claiming process: host name, process id, BLAS threads, source revision.
+    public var host: String?
+    public var pid: Int?
+    public var gitCommit: String?
+    public var threads: Int?
+    public var createdAt: Date
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var heartbeatAt: Date?
+    /// Why the run failed, when `status` is `failed`.
+    public var failure: String?
+    /// The last epoch recorded (epochs are numbered from 1).
+    public var epochsDone: Int
+    public var epochsTotal: Int
+    public var finalTestError: Double?
+    public var bestTestError: Double?
+    public var wallSeconds: Double?
+    public var runDirectory: String?
+    public var checkpointPath: String?
+
+    public init(key: String, configJSON: String, student: String, teacher: String? = nil,
+                teacherKey: String? = nil, method: String, seed: Int, dataset: String, profile: String,
+                status: RunStatus = .queued, host: String? = nil, pid: Int? = nil,
+                gitCommit: String? = nil, threads: Int? = nil, createdAt: Date = Date(),
+                startedAt: Date? = nil, finishedAt: Date? = nil, heartbeatAt: Date? = nil,
+                failure: String? = nil, epochsDone: Int = 0, epochsTotal: Int,
+                finalTestError: Double? = nil, bestTestError: Double? = nil, wallSeconds: Double? = nil,
+                runDirectory: String? = nil, checkpointPath: String? = nil) {
+        self.key = key; self.configJSON = configJSON; self.student = student
+        self.teacher = teacher; self.teacherKey = teacherKey; self.method = method
+        self.seed = seed; self.dataset = dataset; self.profile = profile; self.status = status
+        self.host = host; self.pid = pid; self.gitCommit = gitCommit; self.threads = threads
+        self.createdAt = createdAt; self.startedAt = startedAt; self.finishedAt = finishedAt
+        self.heartbeatAt = heartbeatAt; self.failure = failure
+        self.epochsDone = epochsDone; self.epochsTotal = epochsTotal
+        self.finalTestError = finalTestError; self.bestTestError = bestTestError
+        self.wallSeconds = wallSeconds; self.runDirectory = runDirectory; self.checkpointPath = checkpointPath
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case key, configJSON = "config_json", student, teacher, teacherKey = "teacher_key", method
+        case seed, dataset, profile, status, host, pid, gitCommit = "git_commit", threads
+        case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+        case heartbeatAt = "heartbeat_at", failure, epochsDone = "epochs_done", epochsTotal = "epochs_total"
+        case finalTestError = "final_test_error", bestTestError = "best_test_error"
+        case wallSeconds = "wall_seconds", runDirectory = "run_directory", checkpointPath = "checkpoint_path"
+    }
+
+    /// Merge precedence: a done run beats any other; otherwise more epochs wins; a tie keeps `other`.
+    func supersedes(_ other: RunRecord) -> Bool {
+        if (status == .done) != (other.status == .done) { return status == .done }
+        return status != .done && epochsDone > other.epochsDone
+    }
+}
+
+extension RunRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "runs"
+}
+
+/// One row of `epochs`: a run's metrics after one epoch (numbered from 1), keyed by (runKey, epoch).
+///
+/// SQLite stores NaN as NULL: a diverged epoch's NaN losses read back as NaN.
+public struct EpochRow: Codable, Sendable, Equatable {
+    public var runKey: String
+    public var epoch: Int
+    public var trainLoss, trainError, testLoss, testError, learningRate, seconds, imagesPerSecond: Double
+    /// Loss components by name (e.g. "ce", "at"), stored as the JSON text column `parts_json`.
+    public var parts: [String: Double]
+
+    public init(runKey: String, epoch: Int, trainLoss: Double, trainError: Double, testLoss: Double,
+                testError: Double, learningRate: Double, seconds: Double, imagesPerSecond: Double,
+                parts: [String: Double] = [:]) {
+        self.runKey = runKey; self.epoch = epoch; self.trainLoss = trainLoss; self.trainError = trainError
+        self.testLoss = testLoss; self.testError = testError; self.learningRate = learningRate
+        self.seconds = seconds; self.imagesPerSecond = imagesPerSecond; self.parts = parts
+    }
+}
+
+extension EpochRow: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "epochs"
+
+    /// JSON has no NaN or infinities; spell them as strings rather than fail on a diverged loss.
+    private static let nonFinite = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
+    public init(row: Row) throws {
+        runKey = row["run_key"]
+        epoch = row["epoch"]
+        func real(_ column: String) -> Double { row[column] ?? .nan }
+        trainLoss = real("train_loss"); trainError = real("train_error")
+        testLoss = real("test_loss"); testError = real("test_error")
+        learningRate = real("learning_rate"); seconds = real("seconds")
+        imagesPerSecond = real("images_per_second")
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity,
+            nan: Self.nonFinite.nan)
+        parts = try decoder.decode([String: Double].self, from: Data((row["parts_json"] as String).utf8))
+    }
+
+    public func encode(to container: inout PersistenceContainer) throws {
+        container["run_key"] = runKey
+        container["epoch"] = epoch
+        container["train_loss"] = trainLoss; container["train_error"] = trainError
+        container["test_loss"] = testLoss; container["test_error"] = testError
+        container["learning_rate"] = learningRate; container["seconds"] = seconds
+        container["images_per_second"] = imagesPerSecond
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity,
+            nan: Self.nonFinite.nan)
+        container["parts_json"] = String(decoding: try encoder.encode(parts), as: UTF8.self)
+    }
+}
+
+/// One row of `grids`: an experiment spec as last run.
+public struct GridRecord: Codable, Sendable, Equatable {
+    public var name: String
+    public var specPath: String
+    /// The decoded spec, as JSON.
+    public var specJSON: String
+    public var profile: String
+    public var updatedAt: Date
+
+    public init(name: String, specPath: String, specJSON: String, profile: String, updatedAt: Date = Date()) {
+        self.name = name; self.specPath = specPath; self.specJSON = specJSON
+        self.profile = profile; self.updatedAt = updatedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, specPath = "spec_path", specJSON = "spec_json", profile, updatedAt = "updated_at"
+    }
+}
+
+extension GridRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "grids"
+}
+
+/// One row of `cells`: the run that serves one seed of one table cell.
+public struct CellRecord: Codable, Sendable, Equatable {
+    public var grid: String
+    public var rowIndex: Int
+    public var columnIndex: Int
+    public var rowLabel: String
+    public var columnLabel: String
+    public var seed: Int
+    public var runKey: String
+
+    public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
+                seed: Int, runKey: String) {
+        self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
+        self.rowLabel = rowLabel; self.columnLabel = columnLabel; self.seed = seed; self.runKey = runKey
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case grid, rowIndex = "row_index", columnIndex = "column_index", rowLabel = "row_label"
+        case columnLabel = "column_label", seed, runKey = "run_key"
+    }
+}
+
+extension CellRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "cells"
+}
+
+/// One row of the `cell_summary` view: a table cell's seeds and the spread of their final test
+/// errors. The statistics are over done runs only, nil when none is done; quartiles interpolate
+/// linearly between order statistics (numpy's default), so `median` is the middle value or the
+/// mean of the middle two.
+public struct CellSummary: Sendable, Equatable {
+    public var grid: String
+    public var rowIndex: Int
+    public var columnIndex: Int
+    public var rowLabel: String
+    public var columnLabel: String
+    public var seeds: Int
+    public var done: Int
+    public var failed: Int
+    public var running: Int
+    public var median: Double?
+    public var min: Double?
+    public var max: Double?
+    public var q1: Double?
+    public var q3: Double?
+    /// The cell's runs, by seed.
+    public var runKeys: [String]
+
+    public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
+                seeds: Int, done: Int, failed: Int, running: Int, median: Double?, min: Double?,
+                max: Double?, q1: Double?, q3: Double?, runKeys: [String]) {
+        self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
+        self.rowLabel = rowLabel; self.columnLabel = columnLabel
+        self.seeds = seeds; self.done = done; self.failed = failed; self.running = running
+        self.median = median; self.min = min; self.max = max; self.q1 = q1; self.q3 = q3
+        self.runKeys = runKeys
+    }
+}
+
+/// What `Store.merge(shardPath:)` changed.
+public struct MergeReport: Sendable, Equatable {
+    public var runsAdded, runsUpdated, epochsAdded: Int
+
+    public init(runsAdded: Int = 0, runsUpdated: Int = 0, epochsAdded: Int = 0) {
+        self.runsAdded = runsAdded; self.runsUpdated = runsUpdated; self.epochsAdded = epochsAdded
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Store
+import Tensor
+
+/// Options of the commands that work on a grid.
+struct GridOptions: ParsableArguments {
+    @Argument(help: "Experiment spec (experiments/*.yaml).") var spec: String
+    @Option(help: "Profile: paper, quick, smoke, … (as the spec defines).") var profile = "quick"
+    @Option(help: "Results database.") var db = "results/results.db"
+
+    func grid() throws -> Grid { try Grid(spec: try Spec.load(spec), profile: profile) }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run what a grid still needs (resumes interrupted runs, never repeats finished ones).")
+
+    @OptionGroup var grid: GridOptions
+    @Option(help: "Runs at a time, each in its own worker process.") var jobs = 2
+    @Option(help: "BLAS threads per worker.") var threads = 1
+    @Flag(help: "Run failed runs again.") var retryFailed = false
+    @Option(help: "Where run directories (checkpoints, curves) live.") var runsDir = "results/runs"
+
+    func validate() throws {
+        guard jobs >= 1, threads >= 1 else { throw ValidationError("--jobs and --threads must be at least 1") }
+    }
+
+    func run() throws {
+        let g = try grid.grid()
+        let store = try Store(path: grid.db)
+        print(try Planner.describe(g, store: store, jobs: jobs))
+        let runner = GridRunner(grid: g, store: store, options: RunnerOptions(
+            jobs: jobs, threads: threads, retryFailed: retryFailed, runsDirectory: runsDir,
+            executable: currentExecutable(), gitCommit: gitCommit()))
+        let s = try runner.run()
+        print("\(g.spec.name) [\(g.profile)]: \(s.done) done, \(s.failed) failed, \(s.interrupted) interrupted, \(s.blocked) not run (teacher failed or stopped)")
+        if s.failed + s.interrupted + s.blocked > 0 { throw ExitCode(1) }
+    }
+}
+
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "What a grid would run, what is done, and the estimated time.")
+    @OptionGroup var grid: GridOptions
+    @Option(help: "Runs at a time (for the estimate).") var jobs = 2
+
+    func run() throws {
+        print(try Planner.describe(try grid.grid(), store: try Store(path: grid.db), jobs: jobs, listRuns: true))
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Per grid: done/running/failed/queued runs and the failures' reasons.")
+    @Argument(help: "Spec to report on (default: every grid in the database).") var spec: String?
+    @Option(help: "Results database.") var db = "results/results.db"
+
+    func run() throws {
+        let store = try Store(path: db)
+        let grids = try spec.map { [try Spec.load($0).name] } ?? store.grids().map(\.name)
+        for name in grids { print(try Planner.status(grid: name, store: store)) }
+    }
+}
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run one run of the database (started by `atx run`).",
+                                                    shouldDisplay: false)
+    @Option var db: String
+    @Option var key: String
+    @Option var threads = 1
+    @Option var runsDir = "results/runs"
+    @Option var gitCommit: String?
+
+    func run() throws {
+        Threads.set(threads)
+        let store = try Store(path: db)
+        let encoder = JSONEncoder()
+        let result = Worker.execute(store: store, key: key, runsDirectory: runsDir, threads: threads, gitCommit: gitCommit) { p in
+            if let data = try? encoder.encode(p) { FileHandle.standardOutput.write(data + Data([0x0A])) }
+        }
+        if result != .done { throw ExitCode(result.rawValue) }
+    }
+}
+
+/// The path of this executable (workers are started from it).
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+/// The short commit of the working tree, when it is a git checkout.
+func gitCommit() -> String? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["git", "rev-parse", "--short", "HEAD"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return nil }
+    p.waitUntilExit()
+    let s = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return p.terminationStatus == 0 && !s.isEmpty ? s : nil
+}

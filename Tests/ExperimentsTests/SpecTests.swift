@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+import Data
+@testable import Experiments
+import Training
+
+final class SpecTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static func spec(_ name: String) throws -> Spec { try Spec.load(root.appendingPathComponent("experiments/\(name).yaml").path) }
+    /// Locations without CIFAR-10, so "auto" is Fashion-MNIST whatever this machine has.
+    static let noCIFAR = DataLocations(cifar10: "/nonexistent", fashionMNIST: FashionMNIST.defaultDirectory)
+
+    func testEverySpecInTheRepositoryDecodesUnderEveryProfile() throws {
+        let dir = Self.root.appendingPathComponent("experiments")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertTrue(Set(files).isSuperset(of: ["table1.yaml", "table2.yaml", "table3.yaml", "smoke.yaml"]))
+        for f in files {
+            let spec = try Spec.load(dir.appendingPathComponent(f).path)
+            for profile in spec.profiles.keys { XCTAssertFalse(try Grid(spec: spec, profile: profile, locations: Self.noCIFAR).runs.isEmpty) }
+        }
+    }
+
+    /// Table 1's 120 cells map to fewer unique runs: shared baselines and teachers.
+    func testTable1CellsDeduplicateIntoRuns() throws {
+        let grid = try Grid(spec: try Self.spec("table1"), profile: "paper", locations: Self.noCIFAR)
+        XCTAssertEqual(grid.cells.count, 120)
+        // Per seed: 4 teachers + 2 more student baselines (nin-thin, wrn-16-1; wrn-16-2's is row 2's
+        // teacher) + 4 rows × 4 distillation methods = 22.
+        XCTAssertEqual(grid.runs.count, 110)
+        print("table1: \(grid.cells.count) cells → \(grid.runs.count) unique runs")
+        func key(_ row: Int, _ column: Int, seed: Int = 0) -> String {
+            grid.cells.first { $0.row == row && $0.column == column && $0.seed == seed }!.runKey
+        }
+        XCTAssertEqual(key(1, 0), key(2, 0), "the WRN-16-1 baseline serves rows 2 and 3")
+        XCTAssertEqual(key(1, 5), key(3, 0), "WRN-16-2 as row 2's teacher is row 4's student baseline")
+        XCTAssertNotEqual(key(1, 1), key(2, 1), "AT from different teachers are different runs")
+        XCTAssertNotEqual(key(1, 0, seed: 0), key(1, 0, seed: 1))
+        // Teachers come before their students.
+        let order = Dictionary(uniqueKeysWithValues: grid.runs.enumerated().map { ($1.key, $0) })
+        for run in grid.runs { if let t = run.teacherKey { XCTAssertLessThan(order[t]!, order[run.key]!) } }
+        // Shared across tables: Table 2's F_sum^2 is Table 1's AT on row 2.
+        let t2 = try Grid(spec: try Self.spec("table2"), profile: "paper", locations: Self.noCIFAR)
+        XCTAssertEqual(t2.cells.first { $0.row == 0 && $0.column == 2 && $0.seed == 3 }!.runKey, key(1, 1, seed: 3))
+        XCTAssertEqual(t2.cells.first { $0.row == 0 && $0.column == 0 && $0.seed == 3 }!.runKey, key(1, 0, seed: 3))
+    }
+
+    func testIdentityIgnoresKeyOrderAndLabelsButNotHyperparameters() throws {
+        let base = """
+        name: t
+        dataset: synthetic
+        seeds: [0]
+        training: {epochs: 3, batch_size: 10, learning_rate: 0.1}
+        rows: [{student: wrn-10-1, teacher: wrn-10-2}]
+        columns: [{label: AT, method: at, beta: 1000}]
+        """
+        let reordered = """
+        columns: [{beta: 1000, method: at, label: "a different label"}]
+        rows: [{teacher: wrn-10-2, student: wrn-10-1}]
+        training: {learning_rate: 0.1, batch_size: 10, epochs: 3}
+        seeds: [0]
+        dataset: synthetic
+        name: other-name
+        """
+        let changed = base.replacingOccurrences(of: "beta: 1000", with: "beta: 500")
+        func keys(_ text: String) throws -> [String] { try Grid(spec: try Spec.parse(text, file: "t.yaml"), profile: "paper").runs.map(\.key) }
+        XCTAssertEqual(try keys(base), try keys(reordered))
+        XCTAssertNotEqual(try keys(base).last, try keys(changed).last)
+        XCTAssertEqual(try keys(base).first, try keys(changed).first, "the teacher run does not depend on the student's β")
+        XCTAssertEqual(try keys(base).first!.count, 16)
+    }
+
+    func testProfilesScaleTheProtocol() throws {
+        let spec = try Self.spec("table1")
+        let smoke = try Grid(spec: spec, profile: "smoke", locations: Self.noCIFAR)
+        XCTAssertEqual(smoke.seeds, [0])
+        XCTAssertEqual(smoke.settings.epochs, 1)
+        XCTAssertEqual(smoke.runs.count, 22)
+        let paper = try Grid(spec: spec, profile: "paper", locations: Self.noCIFAR)
+        XCTAssertEqual(paper.runs[0].config.milestones, [60, 120, 160])
+        XCTAssertEqual(paper.dataset, "fashion-mnist")
+        XCTAssertThrowsError(try Grid(spec: spec, profile: "fast")) { e in
+            XCTAssertTrue("\(e)".contains("no profile 'fast'") && "\(e)".contains("quick"), "\(e)")
+        }
+    }
+
+    func testSHA256KnownAnswers() {
+        XCTAssertEqual(SHA256.hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hex(String(repeating: "a", count: 1000)).prefix(16), "41edece42d63e8d9")
+    }
+
+    /// Every decoding error names the file, the key path and the bad value, and lists what is accepted.
+    func testDecodingErrorsNameFileKeyPathAndValue() {
+        let good = """
+        name: t
+        seeds: [0, 1]
+        rows:
+          - {student: wrn-16-1, teacher: wrn-16-2}
+        columns:
+          - {label: AT, method: at, beta: 1000}
+        """
+        func error(_ text: String) -> String {
+            do { _ = try Spec.parse(text, file: "bad.yaml"); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(error(good), "no error")
+        let cases: [(String, String, [String])] = [
+            ("student: wrn-16-1,", "student: resnet-9,", ["bad.yaml:4", "rows[0].student", "resnet-9", "accepted", "wrn-16-1"]),
+            ("teacher: wrn-16-2}", "teacher: wrn-15-2}", ["rows[0].teacher", "depth 15", "6n+4"]),
+            ("method: at,", "method: fitnet,", ["bad.yaml:6", "columns[0].method", "'fitnet'", "at+kd"]),
+            ("beta: 1000}", "beta: 1000, temperature: 4}", ["columns[0].temperature", "does not take 'temperature'", "it takes: beta"]),
+            ("seeds: [0, 1]", "seeds: [0, one]", ["seeds[1]", "expected an integer", "'one'"]),
+            ("seeds: [0, 1]", "seeds: []", ["seeds", "at least one seed"]),
+            (", teacher: wrn-16-2}", "}", ["rows[0].teacher", "missing", "needs a teacher"]),
+            ("name: t", "name: t\nprofiles: {quick: {epochs: zero}}", ["profiles.quick.epochs", "'zero'"]),
+            ("name: t", "name: t\ndataset: imagenet", ["dataset", "'imagenet'", "fashion-mnist"]),
+            ("name: t", "name: t\ntraining: {epochs: 10, learning_rat: 0.1}", ["training.learning_rat", "unknown key", "learning_rate"]),
+            ("  - {label: AT, method: at, beta: 1000}", "  - at", ["columns[0]", "expected a mapping", "'at'"]),
+        ]
+        for (old, new, needles) in cases {
+            let message = error(good.replacingOccurrences(of: old, with: new))
+            for n in needles { XCTAssertTrue(message.contains(n), "'\(n)' not in: \(message)") }
+            XCTAssertTrue(message.hasPrefix("bad.yaml"), message)
+        }
+        XCTAssertTrue(error("rows: [{student: wrn-16-1}]\nname: t\nseeds: [0]\ncolumns: []").contains("the grid is empty"))
+        XCTAssertTrue(error("name: [unclosed").contains("not valid YAML"))
+        XCTAssertTrue(error("").contains("empty"))
+    }
+}
