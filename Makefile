@@ -1,6 +1,6 @@
 # atx — see README.md. `make table1` (main job) and `make test` (tests) set everything up.
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libsqlite3-dev zlib1g-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 zlib1g-dev pkg-config dataset-fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := swift build -c release
 ATX := .build/release/atx
@@ -18,9 +18,14 @@ deps:
 build: deps
 	$(RELEASE)
 
+# Unit tests (debug build), then end-to-end checks on the release binary: crash safety of
+# the runner and `make table1 PROFILE=smoke` into a temporary database.
 test: deps
 	swift build --build-tests
 	swift test
+	$(RELEASE)
+	scripts/crash-test
+	scripts/table-smoke-test
 
 bench: build
 	$(ATX) bench
@@ -31,10 +36,12 @@ PROFILE ?= quick
 JOBS ?= 2
 THREADS ?= 1
 DB ?= results/results.db
+TABLE_OUT ?= results/$@.md
+RUNS_DIR ?= results/runs
 
 table1 table2 table3: build
-	$(ATX) run experiments/$@.yaml --profile $(PROFILE) --jobs $(JOBS) --threads $(THREADS) --db $(DB)
-	$(ATX) status experiments/$@.yaml --db $(DB)
+	$(ATX) run experiments/$@.yaml --profile $(PROFILE) --jobs $(JOBS) --threads $(THREADS) --db $(DB) --runs-dir $(RUNS_DIR) || status=$$?; \
+	$(ATX) table experiments/$@.yaml --profile $(PROFILE) --db $(DB) --out $(TABLE_OUT) && exit $${status:-0}
 
 clean:
 	rm -rf .build

@@ -23,9 +23,10 @@ let package = Package(
         .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "Data", "Autograd", "Tensor"], swiftSettings: optimize),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimize),
-        .target(name: "Experiments", dependencies: ["Training", "Store", "NN", "Data", "Yams"], swiftSettings: optimize),
+        .target(name: "Report", dependencies: ["Store", "CZlib"], swiftSettings: optimize),
+        .target(name: "Experiments", dependencies: ["Training", "Store", "Report", "NN", "Data", "Yams"], swiftSettings: optimize),
         .executableTarget(name: "atx", dependencies: [
-            "Tensor", "Autograd", "NN", "Data", "Training", "Store", "Experiments",
+            "Tensor", "Autograd", "NN", "Data", "Training", "Store", "Report", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Autograd"]),
@@ -34,6 +35,7 @@ let package = Package(
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Data", "Autograd", "Tensor"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Store", "Training"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Store"], exclude: ["Golden"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Store", "Report", "Training"]),
     ]
 )

@@ -44,7 +44,8 @@ final class Display: @unchecked Sendable {
                 lastEpoch[key] = p.epoch
                 print(String(format: "%@: epoch %d/%d test error %.2f%% (%.0f img/s)", name, p.epoch, p.epochs, err, p.imagesPerSecond))
             }
-            let status = active.contains(key) && r.status != .running ? "starting" : r.status.rawValue
+            let starting = active.contains(key) && [.queued, .interrupted, .failed].contains(r.status)
+            let status = starting ? "starting" : r.status.rawValue
             if lastStatus[key] != nil, lastStatus[key] != status {
                 var line = "\(name): \(status)"
                 if r.status == .done, let e = r.finalTestError { line += String(format: " (test error %.2f%%)", e) }

@@ -82,7 +82,7 @@ public struct Grid: Sendable {
     }
 
     /// Milestone fractions of the epochs as 1-indexed epochs (strictly increasing, at least 2).
-    static func milestones(_ fractions: [Double], epochs: Int) -> [Int] {
+    public static func milestones(_ fractions: [Double], epochs: Int) -> [Int] {
         var out: [Int] = []
         for f in fractions {
             let m = max(2, Int((Double(epochs) * f).rounded()))

@@ -266,7 +266,10 @@ final class SafeTensorsTests: XCTestCase {
     // MARK: Reference fixtures
 
     func testReadsEveryReferenceFixture() throws {
-        let path = ProcessInfo.processInfo.environment["ATX_REFERENCE_DIR"] ?? "/work/shared/reference"
+        // ../shared/reference beside the repository (as CI lays it out), or $ATX_REFERENCE_DIR.
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = ProcessInfo.processInfo.environment["ATX_REFERENCE_DIR"]
+            ?? repository.deletingLastPathComponent().appendingPathComponent("shared/reference").path
         guard FileManager.default.fileExists(atPath: path) else {
             print("SafeTensorsTests: reference folder \(path) does not exist; set ATX_REFERENCE_DIR")
             throw XCTSkip("reference folder \(path) does not exist")

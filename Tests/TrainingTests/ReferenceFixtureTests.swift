@@ -24,6 +24,9 @@ final class ReferenceFixtureTests: XCTestCase {
     }
 
     func testEveryFixtureMatchesPyTorch() throws {
+        guard FileManager.default.fileExists(atPath: Self.referenceDirectory.path) else {
+            return XCTFail("reference fixtures not found at \(Self.referenceDirectory.path): lay shared/ beside the repository or set ATX_REFERENCE_DIR")
+        }
         let files = try FileManager.default.contentsOfDirectory(at: Self.referenceDirectory, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "safetensors" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
         XCTAssertFalse(files.isEmpty, "no fixtures in \(Self.referenceDirectory.path)")

@@ -1,0 +1,58 @@
+// How numbers and names are spelled in tables and figures. Everything is locale-free, so the
+// output is the same bytes on every machine.
+import Foundation
+
+enum Format {
+    /// `value` with `decimals` digits after the point; never "-0.00".
+    static func fixed(_ value: Double, _ decimals: Int = 2) -> String {
+        let text = String(format: "%.\(decimals)f", value)
+        return text.hasPrefix("-") && text.dropFirst().allSatisfy({ $0 == "0" || $0 == "." }) ? String(text.dropFirst()) : text
+    }
+
+    /// `value` with an explicit sign and two decimals: "+0.12", "-0.40", "0.00".
+    static func signed(_ value: Double) -> String {
+        let text = fixed(value)
+        return text.allSatisfy({ $0 == "0" || $0 == "." }) || text.hasPrefix("-") ? text : "+" + text
+    }
+
+    /// A short plain number: 0.1, 0.0005, 200.
+    static func number(_ value: Double) -> String { String(format: "%g", value) }
+
+    /// 50000 → "50,000".
+    static func thousands(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out += "," }
+            out.append(c)
+        }
+        return (value < 0 ? "-" : "") + out
+    }
+
+    /// The paper's spelling of a model: "wrn-16-1" → "WRN-16-1", "nin-thin-nobn" → "NIN-thin".
+    static func model(_ name: String) -> String {
+        switch name {
+        case "nin-thin", "nin-thin-nobn": return "NIN-thin"
+        case "nin-wide": return "NIN-wide"
+        default: return name.hasPrefix("wrn-") ? "WRN-" + name.dropFirst(4) : name
+        }
+    }
+
+    /// A parameter count as the paper rounds it: 175,066 → "0.2M", 1,005,642 → "1M"; below
+    /// 50,000 in thousands ("38K").
+    static func parameters(_ count: Int) -> String {
+        if count < 50_000 { return "\(Int((Double(count) / 1000).rounded()))K" }
+        let tenths = Int((Double(count) / 100_000).rounded())
+        return tenths % 10 == 0 ? "\(tenths / 10)M" : "\(tenths / 10).\(tenths % 10)M"
+    }
+
+    /// "CIFAR-10", "Fashion-MNIST", "synthetic data"; other names as given.
+    static func dataset(_ name: String) -> String {
+        ["cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data"][name] ?? name
+    }
+
+    /// A list with a plural noun: "seed 0", "seeds 0, 1, 2".
+    static func list(_ noun: String, _ items: [String]) -> String {
+        (items.count == 1 ? noun : noun + "s") + " " + items.joined(separator: ", ")
+    }
+}

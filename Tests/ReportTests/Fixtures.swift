@@ -1,0 +1,181 @@
+import Foundation
+import Report
+import Store
+import XCTest
+
+/// Grids as the store would hold them, built from a status and a final error per (row, column, seed).
+enum Fixture {
+    static let parameterCounts = [
+        "wrn-10-1": 77_850, "wrn-10-2": 304_042, "wrn-16-1": 175_066, "wrn-16-2": 691_674, "wrn-40-1": 563_930,
+        "wrn-40-2": 2_243_546, "nin-thin": 206_640, "nin-thin-nobn": 205_923, "nin-wide": 1_005_642,
+    ]
+
+    static let assumptions = [
+        "NIN-thin widths are [86, 72, 43 | 86, 86, 86 | 86, 86, 86] (unpublished).",
+        "F-ActT uses β_F = 1000, constant (unpublished).",
+    ]
+
+    static func training(epochs: Int, trainSubset: Int? = nil, testSubset: Int? = nil, batchSize: Int = 128) -> TrainingProtocol {
+        let milestones = [0.3, 0.6, 0.8].map { max(2, Int((Double(epochs) * $0).rounded())) }.filter { $0 <= epochs }
+        return TrainingProtocol(epochs: epochs, batchSize: batchSize, learningRate: 0.1, lrDecay: 0.2,
+                                milestones: Array(Set(milestones)).sorted(), weightDecay: 0.0005, flip: true, crop: true,
+                                trainSubset: trainSubset, testSubset: testSubset)
+    }
+
+    /// A grid whose run for (row, column, seed) ends in `status(r, c, s)` with final test error
+    /// `error(r, c, s)`; a done run has a curve falling from 80% to its final error, a running
+    /// or failed one half of it. `share` maps a cell to another whose runs it reuses.
+    static func input(name: String, title: String, rows: [TableInput.Row], columns: [TableInput.Column],
+                      seeds: [Int], profile: String, dataset: String, training: TrainingProtocol,
+                      status: (Int, Int, Int) -> RunStatus = { _, _, _ in .done },
+                      error: (Int, Int, Int) -> Double,
+                      share: [[Int]: [Int]] = [:]) -> TableInput {
+        var runs: [String: RunRecord] = [:], epochs: [String: [EpochRow]] = [:], cells: [CellSummary] = []
+        let created = Date(timeIntervalSince1970: 1_700_000_000)
+        for (r, row) in rows.enumerated() {
+            for (c, column) in columns.enumerated() {
+                let (sr, sc) = share[[r, c]].map { ($0[0], $0[1]) } ?? (r, c)
+                var keys: [String] = []
+                for (i, seed) in seeds.enumerated() {
+                    let key = name.padding(toLength: 10, withPad: "0", startingAt: 0) + String(format: "%02d%02d%02d", sr, sc, seed)
+                    keys.append(key)
+                    guard runs[key] == nil else { continue }
+                    let s = status(sr, sc, i), final = error(sr, sc, i)
+                    let done = s == .done ? training.epochs : (s == .queued ? 0 : training.epochs / 2)
+                    runs[key] = RunRecord(
+                        key: key, configJSON: "{}", student: column.network == .teacher ? row.teacher! : row.student,
+                        teacher: column.network == .teacher ? nil : row.teacher, method: column.method, seed: seed,
+                        dataset: dataset, profile: profile, status: s, gitCommit: s == .queued ? nil : "0ec9ce8",
+                        createdAt: created, failure: s == .failed ? "loss diverged (NaN) at epoch \(done)\nstack…" : nil,
+                        epochsDone: done, epochsTotal: training.epochs, finalTestError: s == .done ? final : nil)
+                    epochs[key] = (0..<done).map { e in
+                        let t = Double(e + 1) / Double(training.epochs)
+                        let value = final + (80 - final) * exp(-6 * t) * (1 + 0.05 * Double(seed % 3))
+                        return EpochRow(runKey: key, epoch: e + 1, trainLoss: 1, trainError: value / 2, testLoss: 1,
+                                        testError: e + 1 == training.epochs ? final : value, learningRate: 0.1,
+                                        seconds: 1, imagesPerSecond: 100)
+                    }
+                }
+                cells.append(summary(grid: name, r, c, row: row, column: column, keys: keys, runs: runs))
+            }
+        }
+        return TableInput(name: name, title: title, rows: rows, columns: columns, seeds: seeds, profile: profile,
+                          training: training, dataset: dataset, commit: "0ec9ce8", date: "2025-01-31",
+                          assumptions: assumptions, parameterCounts: parameterCounts, cells: cells,
+                          runs: runs.values.sorted { $0.key < $1.key }, epochs: epochs)
+    }
+
+    /// What the `cell_summary` view reports for these runs (numpy's linear quantiles).
+    static func summary(grid: String, _ r: Int, _ c: Int, row: TableInput.Row, column: TableInput.Column,
+                        keys: [String], runs: [String: RunRecord]) -> CellSummary {
+        let cellRuns = keys.map { runs[$0]! }
+        let errors = cellRuns.filter { $0.status == .done }.compactMap(\.finalTestError).sorted()
+        func quantile(_ p: Double) -> Double? {
+            guard !errors.isEmpty else { return nil }
+            let x = p * Double(errors.count - 1), i = Int(x), w = x - Double(i)
+            return i + 1 < errors.count ? errors[i] * (1 - w) + errors[i + 1] * w : errors[i]
+        }
+        return CellSummary(grid: grid, rowIndex: r, columnIndex: c,
+                           rowLabel: row.student + (row.teacher.map { " ← " + $0 } ?? ""), columnLabel: column.label,
+                           seeds: keys.count, done: cellRuns.filter { $0.status == .done }.count,
+                           failed: cellRuns.filter { $0.status == .failed }.count,
+                           running: cellRuns.filter { $0.status == .running }.count,
+                           median: quantile(0.5), min: errors.first, max: errors.last, q1: quantile(0.25), q3: quantile(0.75),
+                           runKeys: keys)
+    }
+
+    static let table1Columns = [
+        TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "AT", method: "at"),
+        TableInput.Column(label: "F-ActT", method: "factt"), TableInput.Column(label: "KD", method: "kd"),
+        TableInput.Column(label: "AT+KD", method: "at+kd"), TableInput.Column(label: "teacher", method: "ce", network: .teacher),
+    ]
+
+    static let table1Rows = [
+        TableInput.Row(student: "nin-thin", teacher: "nin-wide"), TableInput.Row(student: "wrn-16-1", teacher: "wrn-16-2"),
+        TableInput.Row(student: "wrn-16-1", teacher: "wrn-40-1"), TableInput.Row(student: "wrn-16-2", teacher: "wrn-40-2"),
+    ]
+
+    /// Table 1 under the quick profile with partial cells: (NIN, AT) 3/5 done, 2 running;
+    /// (WRN-16-1 ← WRN-16-2, F-ActT) 3/5 done, 1 failed; (WRN-16-1 ← WRN-40-1, AT+KD) none done;
+    /// (WRN-16-2 ← WRN-40-2, KD) 2 failed, none done. The WRN-16-1 baseline is shared by two rows.
+    static func table1(profile: String = "quick", dataset: String = "fashion-mnist") -> TableInput {
+        input(name: "table1", title: "Table 1: activation-based attention transfer (AT) with various architectures",
+              rows: table1Rows, columns: table1Columns, seeds: [0, 1, 2, 3, 4], profile: profile, dataset: dataset,
+              training: profile == "paper" ? training(epochs: 200) : training(epochs: 10, trainSubset: 2000),
+              status: { r, c, s in
+                  switch (r, c) {
+                  case (0, 1): return s < 3 ? .done : .running
+                  case (1, 2): return s < 3 ? .done : s == 3 ? .failed : .queued
+                  case (2, 4): return .queued
+                  case (3, 3): return s < 2 ? .failed : .queued
+                  default: return .done
+                  }
+              },
+              error: { r, c, s in 6 + Double(r) + 0.5 * Double(5 - c) + [0.13, -0.21, 0.05, 0.32, -0.08][s] },
+              share: [[2, 0]: [1, 0]])
+    }
+
+    static func table2() -> TableInput {
+        input(name: "table2", title: "Table 2: attention transfer with different attention mappings (WRN-16-2 → WRN-16-1)",
+              rows: [TableInput.Row(student: "wrn-16-1", teacher: "wrn-16-2")],
+              columns: [TableInput.Column(label: "no attention transfer", method: "ce"),
+                        TableInput.Column(label: "F_sum", method: "at"), TableInput.Column(label: "F_sum^2", method: "at"),
+                        TableInput.Column(label: "F_sum^4", method: "at"), TableInput.Column(label: "F_max^1", method: "at")],
+              seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: "cifar10", training: training(epochs: 200),
+              status: { _, c, s in c == 4 && s == 4 ? .running : .done },
+              error: { _, c, s in [8.81, 8.02, 7.90, 8.15, 8.04][c] + [0.0, 0.11, -0.09, 0.2, -0.14][s] })
+    }
+
+    static func table3() -> TableInput {
+        input(name: "table3", title: "Table 3: gradient-based attention transfer (NIN-wide → NIN-thin without BN)",
+              rows: [TableInput.Row(student: "nin-thin-nobn", teacher: "nin-wide")],
+              columns: [TableInput.Column(label: "student baseline", method: "ce"),
+                        TableInput.Column(label: "min-l2", method: "min-l2"),
+                        TableInput.Column(label: "grad-based AT", method: "grad-at"), TableInput.Column(label: "KD", method: "kd"),
+                        TableInput.Column(label: "symmetry norm", method: "symmetry"),
+                        TableInput.Column(label: "activation-based AT", method: "at")],
+              seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: "cifar10", training: training(epochs: 200),
+              status: { _, c, s in c == 2 ? (s == 0 ? .failed : .done) : c == 4 ? .queued : .done },
+              error: { _, c, s in [13.9, 12.4, 12.3, 12.0, 11.9, 11.0][c] + [0.1, -0.2, 0.0, 0.3, -0.1][s] })
+    }
+
+    /// smoke.yaml: a grid the paper has no table for.
+    static func smoke() -> TableInput {
+        input(name: "smoke", title: "Smoke grid (synthetic data; not a paper table)",
+              rows: [TableInput.Row(student: "wrn-10-1", teacher: "wrn-10-2")],
+              columns: [TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "AT", method: "at"),
+                        TableInput.Column(label: "KD", method: "kd"),
+                        TableInput.Column(label: "teacher", method: "ce", network: .teacher)],
+              seeds: [0, 1], profile: "smoke", dataset: "synthetic",
+              training: training(epochs: 2, trainSubset: 100, testSubset: 50, batchSize: 25),
+              status: { _, c, s in c == 2 && s == 1 ? .failed : .done },
+              error: { _, c, s in [40.0, 36.0, 38.0, 30.0][c] + 2 * Double(s) })
+    }
+}
+
+/// Compares `actual` with Tests/ReportTests/Golden/`name`; on a mismatch names the first
+/// differing line and writes the actual text next to a `diff` command.
+/// `ATX_UPDATE_GOLDEN=1 swift test --filter ReportTests` rewrites the golden files.
+func assertGolden(_ actual: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+    let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/\(name)")
+    if ProcessInfo.processInfo.environment["ATX_UPDATE_GOLDEN"] == "1" {
+        XCTAssertNoThrow(try actual.write(to: golden, atomically: true, encoding: .utf8), file: file, line: line)
+        return
+    }
+    guard let expected = try? String(contentsOf: golden, encoding: .utf8) else {
+        XCTFail("no golden file \(golden.path); create it with ATX_UPDATE_GOLDEN=1", file: file, line: line)
+        return
+    }
+    guard actual != expected else { return }
+    let actualPath = FileManager.default.temporaryDirectory.appendingPathComponent("atx-actual-\(name)")
+    try? actual.write(to: actualPath, atomically: true, encoding: .utf8)
+    let a = actual.components(separatedBy: "\n"), e = expected.components(separatedBy: "\n")
+    let i = zip(a, e).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, e.count)
+    XCTFail("""
+        \(name) differs from its golden file at line \(i + 1):
+          expected: \(i < e.count ? e[i] : "<end of file>")
+          actual:   \(i < a.count ? a[i] : "<end of file>")
+        see: diff \(golden.path) \(actualPath.path)
+        accept: ATX_UPDATE_GOLDEN=1 swift test --filter ReportTests
+        """, file: file, line: line)
+}

@@ -1,0 +1,86 @@
+import Store
+@testable import Report
+import XCTest
+
+final class MarkdownTests: XCTestCase {
+    func testTable1PartialGridGolden() {
+        let markdown = Report.markdown(Fixture.table1())
+        assertGolden(markdown, "table1.md")
+        // The partial cells, independently of the golden file.
+        XCTAssertTrue(markdown.contains("| NIN-thin, 0.2M | NIN-wide, 1M | 8.55 | 8.05 (3/5) | 7.55 |"))
+        XCTAssertTrue(markdown.contains("| 8.55 (3/5, 1 failed) |"))
+        XCTAssertTrue(markdown.contains("| 9.05 | — | 8.05 |\n"), "the AT+KD cell of row 3 has no done run")
+        XCTAssertTrue(markdown.contains("| — (2 failed) |"))
+        XCTAssertTrue(markdown.contains("| +0.04 (3/5, 1 failed) |"), "a difference says how many seeds it stands for")
+    }
+
+    func testTable2TwoPartGolden() {
+        assertGolden(Report.markdown(Fixture.table2()), "table2.md")
+    }
+
+    func testTable3MethodErrorGolden() {
+        assertGolden(Report.markdown(Fixture.table3()), "table3.md")
+    }
+
+    func testGenericGridGolden() {
+        assertGolden(Report.markdown(Fixture.smoke()), "smoke.md")
+    }
+
+    func testRenderingIsAPureFunctionOfTheRows() {
+        let input = Fixture.table1()
+        XCTAssertEqual(Report.markdown(input), Report.markdown(input))
+        XCTAssertEqual(Report.figures(input), Report.figures(input))
+        // The order the store returns rows in does not matter.
+        var shuffled = input
+        var rng = SystemRandomNumberGenerator()
+        shuffled.cells.shuffle(using: &rng)
+        shuffled.runs.shuffle(using: &rng)
+        XCTAssertEqual(Report.markdown(shuffled), Report.markdown(input))
+        XCTAssertEqual(Report.figures(shuffled), Report.figures(input))
+    }
+
+    func testOnlyThePaperProfileOnCIFAR10IsComparable() {
+        let warning = "**Not comparable with the paper's numbers:**"
+        XCTAssertFalse(Report.markdown(Fixture.table1(profile: "paper", dataset: "cifar10")).contains(warning))
+        XCTAssertTrue(Report.markdown(Fixture.table1(profile: "paper", dataset: "fashion-mnist"))
+            .contains("\(warning) these runs use profile `paper` (200 epochs, all training images) on Fashion-MNIST;"))
+        XCTAssertTrue(Report.markdown(Fixture.table1(profile: "quick", dataset: "cifar10"))
+            .contains("\(warning) these runs use profile `quick` (10 epochs, 2,000 training images) on CIFAR-10;"))
+    }
+
+    func testCellAnnotations() {
+        func cell(done: Int, failed: Int) -> CellSummary {
+            CellSummary(grid: "g", rowIndex: 0, columnIndex: 0, rowLabel: "a", columnLabel: "b", seeds: 5, done: done,
+                        failed: failed, running: 0, median: nil, min: nil, max: nil, q1: nil, q3: nil, runKeys: [])
+        }
+        XCTAssertEqual(Report.annotate("8.93", cell(done: 5, failed: 0), seeds: 5), "8.93")
+        XCTAssertEqual(Report.annotate("8.93", cell(done: 3, failed: 0), seeds: 5), "8.93 (3/5)")
+        XCTAssertEqual(Report.annotate("8.93", cell(done: 3, failed: 1), seeds: 5), "8.93 (3/5, 1 failed)")
+        XCTAssertEqual(Report.annotate(nil, cell(done: 0, failed: 2), seeds: 5), "— (2 failed)")
+        XCTAssertEqual(Report.annotate(nil, cell(done: 0, failed: 0), seeds: 5), "—")
+        XCTAssertEqual(Report.annotate(nil, nil, seeds: 5), "—")
+    }
+
+    func testNamesAndParameterCountsAreSpelledLikeThePaper() {
+        let counts = [175_066: "0.2M", 691_674: "0.7M", 563_930: "0.6M", 2_243_546: "2.2M", 1_005_642: "1M", 206_640: "0.2M",
+                      205_923: "0.2M", 38_400: "38K"]
+        for (count, text) in counts { XCTAssertEqual(Format.parameters(count), text, "\(count)") }
+        let names = ["wrn-16-1": "WRN-16-1", "wrn-40-2": "WRN-40-2", "nin-thin": "NIN-thin", "nin-thin-nobn": "NIN-thin",
+                     "nin-wide": "NIN-wide", "resnet-18": "resnet-18"]
+        for (name, text) in names { XCTAssertEqual(Format.model(name), text) }
+        XCTAssertEqual(Format.signed(0.004), "0.00")
+        XCTAssertEqual(Format.signed(-0.004), "0.00")
+        XCTAssertEqual(Format.signed(-0.25), "-0.25")
+        XCTAssertEqual(Format.signed(1.5), "+1.50")
+        XCTAssertEqual(Format.thousands(50_000), "50,000")
+    }
+
+    func testPaperNumbersMatchPaperMD() {
+        let t1 = PaperTable.named("table1")!
+        XCTAssertEqual(t1.error(student: "wrn-16-2", teacher: "wrn-40-2", column: "AT+KD"), 5.71)
+        XCTAssertEqual(t1.error(student: "nin-thin", teacher: "nin-wide", column: "teacher"), 7.28)
+        XCTAssertEqual(PaperTable.named("table2")!.error(student: "wrn-16-1", teacher: "wrn-16-2", column: "F_sum^4"), 8.09)
+        XCTAssertEqual(PaperTable.named("table3")!.error(student: "nin-thin-nobn", teacher: "nin-wide", column: "symmetry norm"), 11.8)
+        XCTAssertNil(PaperTable.named("smoke"))
+    }
+}
