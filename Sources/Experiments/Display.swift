@@ -22,7 +22,9 @@ final class Display: @unchecked Sendable {
         for key in active.sorted() {
             guard let run = grid.run(key) else { continue }
             let name = "\(key.prefix(8)) \(run.config.student) \(run.config.method.name) seed \(run.config.seed)"
-            if let p = progress[key] {
+            if let p = progress[key], let err = p.testError {
+                lines.append(String(format: "  %@  epoch %d/%d done: test error %.2f%%, %.0f img/s", name, p.epoch, p.epochs, err, p.imagesPerSecond))
+            } else if let p = progress[key] {
                 lines.append(String(format: "  %@  epoch %d/%d batch %d/%d loss %.4f %.0f img/s", name, p.epoch, p.epochs, p.batch, p.batches, p.loss, p.imagesPerSecond))
             } else {
                 lines.append("  \(name)  starting")
