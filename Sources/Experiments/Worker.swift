@@ -30,8 +30,10 @@ public enum Worker {
     }
 
     /// Runs `key` to completion in this process. Returns how the process should exit.
+    /// - Parameter teacherCheckpoint: the teacher's weights, when not from the teacher's record in
+    ///   `store` (a Slurm task's shard holds only a stub of its teacher).
     public static func execute(store: Store, key: String, runsDirectory: String, threads: Int, gitCommit: String?,
-                               emit: @escaping (WorkerProgress) -> Void) -> WorkerExit {
+                               teacherCheckpoint: String? = nil, emit: @escaping (WorkerProgress) -> Void) -> WorkerExit {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         do {
             guard try store.claim(key: key, host: Host.name, pid: pid, threads: threads, gitCommit: gitCommit,
@@ -46,10 +48,14 @@ public enum Worker {
             let config = try decodeConfig(record.configJSON)
             var teacher: Model?
             if let teacherKey = record.teacherKey {
-                guard let t = try store.run(key: teacherKey), t.status == .done, let path = t.checkpointPath else {
-                    throw WorkerError.teacherNotDone(teacherKey)
+                if let teacherCheckpoint {
+                    teacher = try Model(checkpoint: URL(fileURLWithPath: teacherCheckpoint))
+                } else {
+                    guard let t = try store.run(key: teacherKey), t.status == .done, let path = t.checkpointPath else {
+                        throw WorkerError.teacherNotDone(teacherKey)
+                    }
+                    teacher = try Model(checkpoint: URL(fileURLWithPath: path))
                 }
-                teacher = try Model(checkpoint: URL(fileURLWithPath: path))
             }
             let data = try config.openData()
             let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)
@@ -90,8 +96,10 @@ public enum Worker {
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                try? store.markInterrupted(key: key)
+            // Weak: once the run is over the store closes, and SQLite folds the WAL into the database
+            // file (a Slurm shard is then one self-contained file).
+            source.setEventHandler { [weak store] in
+                try? store?.markInterrupted(key: key)
                 exit(WorkerExit.interrupted.rawValue)
             }
             source.resume()

@@ -70,10 +70,14 @@ public struct RunRecord: Codable, Sendable, Equatable {
         case wallSeconds = "wall_seconds", runDirectory = "run_directory", checkpointPath = "checkpoint_path"
     }
 
-    /// Merge precedence: a done run beats any other; otherwise more epochs wins; a tie keeps `other`.
+    /// Merge precedence: a done run beats any other; otherwise more epochs wins; at equal epochs a
+    /// started attempt (failed, interrupted, running) beats a queued record; other ties keep `other`.
     func supersedes(_ other: RunRecord) -> Bool {
         if (status == .done) != (other.status == .done) { return status == .done }
-        return status != .done && epochsDone > other.epochsDone
+        if status == .done { return false }
+        if epochsDone != other.epochsDone { return epochsDone > other.epochsDone }
+        // Same progress: an attempt's outcome (failed, interrupted) beats a record never started.
+        return other.status == .queued && status != .queued
     }
 }
 

@@ -54,8 +54,10 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Per grid: done/running/failed/queued runs and the failures' reasons.")
     @Argument(help: "Spec to report on (default: every grid in the database).") var spec: String?
     @Option(help: "Results database.") var db = "results/results.db"
+    @OptionGroup var slurm: SlurmStatusOptions
 
     func run() throws {
+        if slurm.slurm { return try slurm.report(spec: spec, db: db) }
         let store = try Store(path: db)
         let grids = try spec.map { [try Spec.load($0).name] } ?? store.grids().map(\.name)
         for name in grids { print(try Planner.status(grid: name, store: store)) }
@@ -70,12 +72,17 @@ struct WorkerCommand: ParsableCommand {
     @Option var threads = 1
     @Option var runsDir = "results/runs"
     @Option var gitCommit: String?
+    @Option(help: "A Slurm task: register the run into --db (its own shard) from this manifest first.") var manifest: String?
 
     func run() throws {
         Threads.set(threads)
         let store = try Store(path: db)
         let encoder = JSONEncoder()
-        let result = Worker.execute(store: store, key: key, runsDirectory: runsDir, threads: threads, gitCommit: gitCommit) { p in
+        let task = try manifest.map { try SlurmManifest.load($0).prepareShard(store, key: key) }
+        if task?.alreadyDone == true { return }
+        let result = Worker.execute(store: store, key: key, runsDirectory: runsDir, threads: threads, gitCommit: gitCommit,
+                                    teacherCheckpoint: task?.teacherCheckpoint) { p in
+            if manifest != nil && p.testError == nil { return }   // a Slurm log gets one line per epoch
             if let data = try? encoder.encode(p) { FileHandle.standardOutput.write(data + Data([0x0A])) }
         }
         if result != .done { throw ExitCode(result.rawValue) }

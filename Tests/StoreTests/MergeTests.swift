@@ -76,4 +76,25 @@ final class MergeTests: XCTestCase {
         try record(store, key, epochs: epochs, testError: error)
         try store.finish(key: key, finalTestError: error, bestTestError: error, wallSeconds: 1, checkpointPath: nil)
     }
+
+    /// A run that failed before its first epoch (a diverging teacher on Slurm) replaces the
+    /// queued record `atx submit` registered, and merging again changes nothing.
+    func testFailedAttemptBeatsAQueuedRecordAtEqualProgress() throws {
+        let dir = try temporaryDirectory(self)
+        let main = try Store(path: dir.appendingPathComponent("main.db").path)
+        try main.register(makeRun("t"))
+        let shard = try Store(path: dir.appendingPathComponent("shard.db").path)
+        try shard.register(makeRun("t"))
+        XCTAssertTrue(try shard.claim(key: "t", host: "h", pid: 1, threads: 1, gitCommit: nil, retryFailed: false) { _, _ in true })
+        try shard.fail(key: "t", message: "diverged at epoch 1, batch 2")
+        XCTAssertEqual(try main.merge(shardPath: shard.path).runsUpdated, 1)
+        XCTAssertEqual(try main.run(key: "t")?.status, .failed)
+        XCTAssertEqual(try main.merge(shardPath: shard.path), MergeReport())
+        // The reverse: a queued stub never replaces an attempt's outcome.
+        let stub = try Store(path: dir.appendingPathComponent("stub.db").path)
+        try stub.register(makeRun("t"))
+        XCTAssertEqual(try main.merge(shardPath: stub.path), MergeReport())
+        XCTAssertEqual(try main.run(key: "t")?.status, .failed)
+        assertSound(main)
+    }
 }
