@@ -1,4 +1,5 @@
 import ArgumentParser
+import Data
 import Experiments
 import Foundation
 import Store
@@ -29,6 +30,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let g = try grid.grid()
+        // A missing or damaged dataset fails here, naming the file, not once per run.
+        _ = try Datasets.open(g.dataset)
         let store = try Store(path: grid.db)
         print(try Planner.describe(g, store: store, jobs: jobs))
         let runner = GridRunner(grid: g, store: store, options: RunnerOptions(
