@@ -40,7 +40,9 @@ struct Train: ParsableCommand {
         if let temperature { hyper["temperature"] = temperature }
         let method = try Method(name: self.method, mapping: mapping, hyperparameters: hyper)
         var teacherModel: Model?
-        if let teacherCheckpoint {
+        if let teacherCheckpoint, !method.needsTeacher {
+            print("note: method \(method.name) uses no teacher; ignoring --teacher-checkpoint \(teacherCheckpoint)")
+        } else if let teacherCheckpoint {
             let m = try Model(checkpoint: URL(fileURLWithPath: teacherCheckpoint))
             if let teacher, teacher != m.name {
                 throw ValidationError("--teacher \(teacher) but \(teacherCheckpoint) holds a \(m.name)")
