@@ -82,19 +82,28 @@ public struct Estimator {
         measured = m.mapValues { $0.sorted()[$0.count / 2] }
     }
 
-    /// Training images per second of one run at 1 thread (2-core machine, release build).
+    /// Training images per second of one cross-entropy run at 1 thread beside another such run
+    /// (the default `--jobs 2 --threads 1`), release build, measured on the 2-core development
+    /// machine on 2026-11-29 (`atx train --dataset synthetic --epochs 1 --threads 1`, two at a time).
     static let defaultThroughput: [String: Double] = [
-        "wrn-10-1": 300, "wrn-10-2": 120, "wrn-16-1": 180, "wrn-16-2": 70, "wrn-40-1": 60, "wrn-40-2": 22,
-        "nin-thin": 110, "nin-thin-nobn": 120, "nin-wide": 30,
+        "wrn-10-1": 360, "wrn-10-2": 150, "wrn-16-1": 290, "wrn-16-2": 108, "wrn-40-1": 107, "wrn-40-2": 65,
+        "nin-thin": 118, "nin-thin-nobn": 118, "nin-wide": 48,
     ]
 
+    func rate(_ model: String) -> Double { measured["\(model) ce"] ?? Estimator.defaultThroughput[model] ?? 50 }
+
+    /// Training images per second of `config`: the store's median for the same student and method
+    /// when it has one; else the student's rate, plus the frozen teacher's forward (about a third
+    /// of its training step) for distillation, and about three times the work for double backprop.
     public func throughput(_ config: RunConfig) -> Double {
         if let m = measured["\(config.student) \(config.method.name)"] { return m }
-        let base = Estimator.defaultThroughput[config.student] ?? 50
+        let student = rate(config.student), teacher = config.teacher.map(rate) ?? student
         switch config.method {
-        case .ce: return base
-        case .at, .kd, .atkd, .factt: return base * 0.6
-        case .gradAT, .minL2, .symmetry: return base * 0.3
+        case .ce: return student
+        case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher))
+        case .minL2: return student / 3
+        case .symmetry: return student / 6
+        case .gradAT: return 1 / (3 / student + 1 / teacher)
         }
     }
 
@@ -111,7 +120,7 @@ public struct Estimator {
     /// Seconds of one run from epoch `from` (0-based count done) to the end.
     public func seconds(_ config: RunConfig, epochsDone: Int = 0) -> Double {
         let (train, test) = Estimator.images(config)
-        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * throughput(config))
+        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student))
         return Double(config.epochs - epochsDone) * perEpoch
     }
 
