@@ -1,5 +1,7 @@
-// Batch norm as an op: the forward and first-order backward use the fused kernels; with
-// createGraph the VJP is built from differentiable ops, so second order is exact too.
+// Batch norm as an op, alone or fused with the ReLU that follows it in every network here
+// (one pass forward, the ReLU mask applied inside BN's backward). The forward and first-order
+// backward use the fused kernels; with createGraph the VJP is built from differentiable ops,
+// so second order is exact too.
 import Tensor
 
 /// x [N, C, …]; gamma, beta [C]. In training mode the running statistics are updated in place
@@ -7,17 +9,33 @@ import Tensor
 public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable,
                       runningMean: inout Tensor, runningVar: inout Tensor,
                       training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Variable {
+    batchNormOp(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVar: &runningVar,
+                training: training, momentum: momentum, eps: eps, relu: false)
+}
+
+/// relu(batchNorm(x)) as one op: the same values and gradients, one pass less each way.
+public func batchNormReLU(_ x: Variable, gamma: Variable, beta: Variable,
+                          runningMean: inout Tensor, runningVar: inout Tensor,
+                          training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Variable {
+    batchNormOp(x, gamma: gamma, beta: beta, runningMean: &runningMean, runningVar: &runningVar,
+                training: training, momentum: momentum, eps: eps, relu: true)
+}
+
+func batchNormOp(_ x: Variable, gamma: Variable, beta: Variable, runningMean: inout Tensor, runningVar: inout Tensor,
+                 training: Bool, momentum: Float, eps: Float, relu: Bool) -> Variable {
     let shape = x.shape
     precondition(shape.count >= 2, "batchNorm: input must be [N, C, …], got \(shape)")
     let n = shape[0], c = shape[1], l = shape[2...].reduce(1, *)
+    /// The gradient reaching BN: g, or g times ReLU's constant mask [y > 0].
+    func beforeReLU(_ g: Variable, _ y: Tensor) -> Variable { relu ? g * Variable(y.map { $0 > 0 ? 1 : 0 }) : g }
 
     if !training {
         let y = Tensor.batchNormEval(x.value, gamma: gamma.value, beta: beta.value,
-                                     runningMean: runningMean, runningVar: runningVar, eps: eps)
+                                     runningMean: runningMean, runningVar: runningVar, eps: eps, relu: relu)
         let invStd = Variable(Tensor(shape: [1, c, 1], data: runningVar.data.map { 1 / ($0 + eps).squareRoot() }))
         let mean = Variable(Tensor(shape: [1, c, 1], data: runningMean.data))
-        return .record("batchNormEval", y, inputs: [x, gamma, beta], vjp: { g in
-            let g3 = g.reshaped([n, c, l])
+        return .record(relu ? "batchNormReLUEval" : "batchNormEval", y, inputs: [x, gamma, beta], vjp: { g in
+            let g3 = beforeReLU(g, y).reshaped([n, c, l])
             let xhat = (x.reshaped([n, c, l]) - mean) * invStd
             return [(g3 * gamma.reshaped([1, c, 1]) * invStd).reshaped(shape),
                     (g3 * xhat).sum(axis: 2).sum(axis: 0),
@@ -27,18 +45,19 @@ public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable,
 
     let (y, stats) = Tensor.batchNormTrain(x.value, gamma: gamma.value, beta: beta.value,
                                            runningMean: &runningMean, runningVar: &runningVar,
-                                           momentum: momentum, eps: eps)
-    return .record("batchNorm", y, inputs: [x, gamma, beta], vjp: { g in
+                                           momentum: momentum, eps: eps, relu: relu)
+    return .record(relu ? "batchNormReLU" : "batchNorm", y, inputs: [x, gamma, beta], vjp: { g in
         // Differentiable form of the fused backward below.
         func channelMean(_ v: Variable) -> Variable { v.mean(axis: 2, keepDims: true).mean(axis: 0, keepDims: true) }
-        let x3 = x.reshaped([n, c, l]), g3 = g.reshaped([n, c, l])
+        let x3 = x.reshaped([n, c, l]), g3 = beforeReLU(g, y).reshaped([n, c, l])
         let d = x3 - channelMean(x3)
         let invStd = (channelMean(d * d) + eps).pow(-0.5)
         let xhat = d * invStd
         let dx = gamma.reshaped([1, c, 1]) * invStd * (g3 - channelMean(g3) - xhat * channelMean(g3 * xhat))
         return [dx.reshaped(shape), (g3 * xhat).sum(axis: 2).sum(axis: 0), g3.sum(axis: 2).sum(axis: 0)]
     }, fast: { g in
-        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(g, x: x.value, gamma: gamma.value, stats: stats)
+        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(g, x: x.value, gamma: gamma.value, stats: stats,
+                                                                reluOutput: relu ? y : nil)
         return [dx, dgamma, dbeta]
     })
 }

@@ -11,21 +11,21 @@ extension Variable {
         if shape == target { return self }
         let from = shape
         return .record("sumToShape", value.sum(toShape: target), inputs: [self],
-                       vjp: { g in [g.broadcast(to: from)] })
+                       vjp: { g in [g.broadcast(to: from)] }, fast: { g in [g.broadcast(to: from)] })
     }
 
     public func broadcast(to target: [Int]) -> Variable {
         if shape == target { return self }
         let from = shape
         return .record("broadcast", value.broadcast(to: target), inputs: [self],
-                       vjp: { g in [g.sum(toShape: from)] })
+                       vjp: { g in [g.sum(toShape: from)] }, fast: { g in [g.sum(toShape: from)] })
     }
 
     public func reshaped(_ newShape: [Int]) -> Variable {
         if shape == newShape { return self }
         let from = shape
         return .record("reshape", value.reshaped(newShape), inputs: [self],
-                       vjp: { g in [g.reshaped(from)] })
+                       vjp: { g in [g.reshaped(from)] }, fast: { g in [g.reshaped(from)] })
     }
 
     public static func + (a: Variable, b: Variable) -> Variable {
@@ -36,7 +36,8 @@ extension Variable {
 
     public static func - (a: Variable, b: Variable) -> Variable {
         .record("sub", Tensor.binary(a.value, b.value, .sub), inputs: [a, b],
-                vjp: { g in [g.sum(toShape: a.shape), (-g).sum(toShape: b.shape)] })
+                vjp: { g in [g.sum(toShape: a.shape), (-g).sum(toShape: b.shape)] },
+                fast: { g in [a.requiresGrad ? g.sum(toShape: a.shape) : nil, b.requiresGrad ? g.scaled(by: -1).sum(toShape: b.shape) : nil] })
     }
 
     public static prefix func - (a: Variable) -> Variable { a * -1 }
@@ -52,18 +53,21 @@ extension Variable {
     public static func / (a: Variable, b: Variable) -> Variable {
         .record("div", Tensor.binary(a.value, b.value, .div), inputs: [a, b],
                 vjp: { g in [a.requiresGrad ? (g / b).sum(toShape: a.shape) : nil,
-                             b.requiresGrad ? (-(g * a) / (b * b)).sum(toShape: b.shape) : nil] })
+                             b.requiresGrad ? (-(g * a) / (b * b)).sum(toShape: b.shape) : nil] },
+                fast: { g in [a.requiresGrad ? Tensor.binary(g, b.value, .div).sum(toShape: a.shape) : nil,
+                              b.requiresGrad ? Tensor.binary(Tensor.binary(g, a.value, .mul).scaled(by: -1),
+                                                             Tensor.binary(b.value, b.value, .mul), .div).sum(toShape: b.shape) : nil] })
     }
 
     public static func * (a: Variable, s: Float) -> Variable {
-        .record("scale", a.value.map { $0 * s }, inputs: [a], vjp: { g in [g * s] },
-                fast: { g in [g.map { $0 * s }] })
+        .record("scale", a.value.scaled(by: s), inputs: [a], vjp: { g in [g * s] },
+                fast: { g in [g.scaled(by: s)] })
     }
     public static func * (s: Float, a: Variable) -> Variable { a * s }
     public static func / (a: Variable, s: Float) -> Variable { a * (1 / s) }
 
     public static func + (a: Variable, s: Float) -> Variable {
-        .record("addScalar", a.value.map { $0 + s }, inputs: [a], vjp: { g in [g] })
+        .record("addScalar", a.value.map { $0 + s }, inputs: [a], vjp: { g in [g] }, fast: { g in [g] })
     }
     public static func - (a: Variable, s: Float) -> Variable { a + (-s) }
 
@@ -74,23 +78,24 @@ extension Variable {
         let maskA = Tensor(shape: shape, data: zip(ab.data, bb.data).map { $0 >= $1 ? 1 : 0 })
         let maskB = maskA.map { 1 - $0 }
         return .record("maximum", Tensor.binary(a.value, b.value, .max), inputs: [a, b],
-                       vjp: { g in [(g * Variable(maskA)).sum(toShape: a.shape), (g * Variable(maskB)).sum(toShape: b.shape)] })
+                       vjp: { g in [(g * Variable(maskA)).sum(toShape: a.shape), (g * Variable(maskB)).sum(toShape: b.shape)] },
+                       fast: { g in [Tensor.binary(g, maskA, .mul).sum(toShape: a.shape), Tensor.binary(g, maskB, .mul).sum(toShape: b.shape)] })
     }
 
     /// max(x, s) elementwise with a constant.
     public func clamped(min s: Float) -> Variable {
         let mask = value.map { $0 >= s ? 1 : 0 }
         return .record("clampMin", value.map { Swift.max($0, s) }, inputs: [self],
-                       vjp: { g in [g * Variable(mask)] })
+                       vjp: { g in [g * Variable(mask)] }, fast: { g in [Tensor.binary(g, mask, .mul)] })
     }
 
     /// x^p for a constant exponent.
     public func pow(_ p: Float) -> Variable {
         if p == 1 { return self }
         let x = self
-        return .record("pow", value.map { powf($0, p) }, inputs: [self],
+        return .record("pow", value.pow(p), inputs: [self],
                        vjp: { g in [g * (x.pow(p - 1) * p)] },
-                       fast: { g in [Tensor.binary(g, x.value.map { p * powf($0, p - 1) }, .mul)] })
+                       fast: { g in [Tensor.binary(g, x.value.pow(p - 1, scale: p), .mul)] })
     }
 
     public func abs() -> Variable {
@@ -101,26 +106,28 @@ extension Variable {
     }
 
     public func sqrt() -> Variable {
-        let x = self
-        return .record("sqrt", value.map { $0.squareRoot() }, inputs: [self],
-                       vjp: { g in [g / (x.sqrt() * 2)] })
+        let x = self, y = value.map { $0.squareRoot() }
+        return .record("sqrt", y, inputs: [self],
+                       vjp: { g in [g / (x.sqrt() * 2)] }, fast: { g in [Tensor.binary(g, y.scaled(by: 2), .div)] })
     }
 
     public func exp() -> Variable {
-        let x = self
-        return .record("exp", value.map { expf($0) }, inputs: [self], vjp: { g in [g * x.exp()] })
+        let x = self, y = value.map { expf($0) }
+        return .record("exp", y, inputs: [self], vjp: { g in [g * x.exp()] }, fast: { g in [Tensor.binary(g, y, .mul)] })
     }
 
     public func log() -> Variable {
         let x = self
-        return .record("log", value.map { logf($0) }, inputs: [self], vjp: { g in [g / x] })
+        return .record("log", value.map { logf($0) }, inputs: [self], vjp: { g in [g / x] },
+                       fast: { g in [Tensor.binary(g, x.value, .div)] })
     }
 
+    /// max(x, 0); the gradient is g times the constant mask [x > 0], read off the output.
     public func relu() -> Variable {
-        let mask = value.map { $0 > 0 ? 1 : 0 }
-        return .record("relu", value.map { Swift.max($0, 0) }, inputs: [self],
-                       vjp: { g in [g * Variable(mask)] },
-                       fast: { g in [Tensor.binary(g, mask, .mul)] })
+        let y = value.relu()
+        return .record("relu", y, inputs: [self],
+                       vjp: { g in [g * Variable(y.map { $0 > 0 ? 1 : 0 })] },
+                       fast: { g in [Tensor.reluBackward(g, output: y)] })
     }
 }
 
@@ -143,7 +150,8 @@ extension Variable {
         precondition(axis >= 0 && axis < shape.count, "sum(axis:): axis \(axis) out of range for shape \(shape)")
         kept[axis] = 1
         return .record("sumAxis", value.sum(axis: axis, keepDims: keepDims), inputs: [self],
-                       vjp: { g in [g.reshaped(kept).broadcast(to: from)] })
+                       vjp: { g in [g.reshaped(kept).broadcast(to: from)] },
+                       fast: { g in [g.reshaped(kept).broadcast(to: from)] })
     }
 
     public func mean(axis: Int, keepDims: Bool = false) -> Variable {
@@ -158,7 +166,8 @@ extension Variable {
         kept[axis] = 1
         let mask = Variable(value.argmaxMask(axis: axis))
         return .record("maxAxis", value.max(axis: axis, keepDims: keepDims).values, inputs: [self],
-                       vjp: { g in [g.reshaped(kept).broadcast(to: from) * mask] })
+                       vjp: { g in [g.reshaped(kept).broadcast(to: from) * mask] },
+                       fast: { g in [Tensor.binary(g.reshaped(kept).broadcast(to: from), mask.value, .mul)] })
     }
 }
 
@@ -182,6 +191,9 @@ extension Variable {
                        vjp: { g in
                            let y = z.softmax(axis: axis)
                            return [y * (g - (g * y).sum(axis: axis, keepDims: true))]
+                       },
+                       fast: { g in
+                           [Tensor.binary(y, Tensor.binary(g, Tensor.binary(g, y, .mul).sum(axis: axis, keepDims: true), .sub), .mul)]
                        })
     }
 
@@ -197,7 +209,9 @@ extension Variable {
         kept[axis] = 1
         let n = value.map { $0 * $0 }.sum(axis: axis, keepDims: keepDims).map { $0.squareRoot() }
         return .record("norm", n, inputs: [self],
-                       vjp: { g in [g.reshaped(kept) * x / x.norm(axis: axis, keepDims: true).clamped(min: 1e-30)] })
+                       vjp: { g in [g.reshaped(kept) * x / x.norm(axis: axis, keepDims: true).clamped(min: 1e-30)] },
+                       fast: { g in [Tensor.binary(Tensor.binary(g.reshaped(kept), x.value, .mul),
+                                                   n.reshaped(kept).map { Swift.max($0, 1e-30) }, .div)] })
     }
 }
 
@@ -237,6 +251,11 @@ extension Variable {
                     let db: Variable? = b.requiresGrad ? (transB ? matmul(g, a, transA: true, transB: transA)
                                                                  : matmul(a, g, transA: !transA)) : nil
                     return [da, db]
+                }, fast: { g in
+                    [a.requiresGrad ? (transA ? Tensor.matmul(b.value, g, transA: transB, transB: true)
+                                              : Tensor.matmul(g, b.value, transB: !transB)) : nil,
+                     b.requiresGrad ? (transB ? Tensor.matmul(g, a.value, transA: true, transB: transA)
+                                              : Tensor.matmul(a.value, g, transA: !transA)) : nil]
                 })
     }
 }
@@ -268,7 +287,9 @@ public func conv2dBackwardInput(_ dy: Variable, _ w: Variable, inputShape: [Int]
     let dx = Tensor.conv2dBackwardInput(dy.value, w.value, inputShape: inputShape, stride: stride, padding: padding)
     return .record("conv2dBackwardInput", dx, inputs: [dy, w],
                    vjp: { g in [dy.requiresGrad ? conv2d(g, w, stride: stride, padding: padding) : nil,
-                                w.requiresGrad ? conv2dBackwardWeight(dy, g, weightShape: w.shape, stride: stride, padding: padding) : nil] })
+                                w.requiresGrad ? conv2dBackwardWeight(dy, g, weightShape: w.shape, stride: stride, padding: padding) : nil] },
+                   fast: { g in [dy.requiresGrad ? Tensor.conv2d(g, w.value, stride: stride, padding: padding) : nil,
+                                 w.requiresGrad ? Tensor.conv2dBackwardWeight(dy.value, g, weightShape: w.shape, stride: stride, padding: padding) : nil] })
 }
 
 /// conv2d's weight gradient; linear in dy and in x.
@@ -276,7 +297,9 @@ public func conv2dBackwardWeight(_ dy: Variable, _ x: Variable, weightShape: [In
     let dw = Tensor.conv2dBackwardWeight(dy.value, x.value, weightShape: weightShape, stride: stride, padding: padding)
     return .record("conv2dBackwardWeight", dw, inputs: [dy, x],
                    vjp: { g in [dy.requiresGrad ? conv2d(x, g, stride: stride, padding: padding) : nil,
-                                x.requiresGrad ? conv2dBackwardInput(dy, g, inputShape: x.shape, stride: stride, padding: padding) : nil] })
+                                x.requiresGrad ? conv2dBackwardInput(dy, g, inputShape: x.shape, stride: stride, padding: padding) : nil] },
+                   fast: { g in [dy.requiresGrad ? Tensor.conv2d(x.value, g, stride: stride, padding: padding) : nil,
+                                 x.requiresGrad ? Tensor.conv2dBackwardInput(dy.value, g, inputShape: x.shape, stride: stride, padding: padding) : nil] })
 }
 
 /// Adds a per-channel bias b [C] to x [N, C, …].
@@ -301,27 +324,31 @@ public func maxPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0)
 public func scatterAdd(_ g: Variable, indices: [Int32], shape: [Int]) -> Variable {
     let gs = g.shape
     return .record("scatterAdd", Tensor.scatterAdd(g.value, indices: indices, shape: shape), inputs: [g],
-                   vjp: { gg in [gather(gg, indices: indices, shape: gs)] })
+                   vjp: { gg in [gather(gg, indices: indices, shape: gs)] },
+                   fast: { gg in [Tensor.gather(gg, indices: indices, shape: gs)] })
 }
 
 /// y[i] = x[indices[i]].
 public func gather(_ x: Variable, indices: [Int32], shape: [Int]) -> Variable {
     let xs = x.shape
     return .record("gather", Tensor.gather(x.value, indices: indices, shape: shape), inputs: [x],
-                   vjp: { g in [scatterAdd(g, indices: indices, shape: xs)] })
+                   vjp: { g in [scatterAdd(g, indices: indices, shape: xs)] },
+                   fast: { g in [Tensor.scatterAdd(g, indices: indices, shape: xs)] })
 }
 
 /// Average pool excluding padding from the count.
 public func avgPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0) -> Variable {
     let xs = x.shape
     return .record("avgPool2d", Tensor.avgPool2d(x.value, kernel: kernel, stride: stride, padding: padding), inputs: [x],
-                   vjp: { g in [avgPool2dBackward(g, inputShape: xs, kernel: kernel, stride: stride, padding: padding)] })
+                   vjp: { g in [avgPool2dBackward(g, inputShape: xs, kernel: kernel, stride: stride, padding: padding)] },
+                   fast: { g in [Tensor.avgPool2dBackward(g, inputShape: xs, kernel: kernel, stride: stride, padding: padding)] })
 }
 
 /// The adjoint of avgPool2d (its VJP is avgPool2d again).
 public func avgPool2dBackward(_ g: Variable, inputShape: [Int], kernel: Int, stride: Int, padding: Int) -> Variable {
     .record("avgPool2dBackward", Tensor.avgPool2dBackward(g.value, inputShape: inputShape, kernel: kernel, stride: stride, padding: padding),
-            inputs: [g], vjp: { gg in [avgPool2d(gg, kernel: kernel, stride: stride, padding: padding)] })
+            inputs: [g], vjp: { gg in [avgPool2d(gg, kernel: kernel, stride: stride, padding: padding)] },
+            fast: { gg in [Tensor.avgPool2d(gg, kernel: kernel, stride: stride, padding: padding)] })
 }
 
 /// Mean over H and W: [N, C, H, W] → [N, C].
@@ -332,5 +359,6 @@ public func globalAvgPool(_ x: Variable) -> Variable {
 
 /// Horizontal flip (reverses the last axis); its own adjoint.
 public func flipHorizontal(_ x: Variable) -> Variable {
-    .record("flip", x.value.flippedLastAxis(), inputs: [x], vjp: { g in [flipHorizontal(g)] })
+    .record("flip", x.value.flippedLastAxis(), inputs: [x], vjp: { g in [flipHorizontal(g)] },
+            fast: { g in [g.flippedLastAxis()] })
 }

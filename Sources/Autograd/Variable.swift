@@ -39,6 +39,7 @@ public final class Variable: @unchecked Sendable {
     public static func record(_ op: String, _ value: Tensor, inputs: [Variable],
                        vjp: @escaping (Variable) -> [Variable?],
                        fast: ((Tensor) -> [Tensor?])? = nil) -> Variable {
+        Profiler.lap(ProfileLabels.label(op, backward: false))
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return Variable(value) }
         return Variable(value: value, node: Node(op: op, inputs: inputs, vjp: vjp, fast: fast))
     }
@@ -93,15 +94,17 @@ public func gradients(of loss: Variable, wrt: [Variable], createGraph: Bool = fa
     // Topological order of the nodes the loss depends on (iterative DFS).
     var order: [Variable] = []
     var seen = Set<ObjectIdentifier>()
-    var stack: [(Variable, Int)] = []
-    if loss.requiresGrad { stack.append((loss, 0)); seen.insert(ObjectIdentifier(loss)) }
-    while let (v, i) = stack.popLast() {
-        if let node = v.node, i < node.inputs.count {
-            stack.append((v, i + 1))
-            let child = node.inputs[i]
-            if child.requiresGrad, seen.insert(ObjectIdentifier(child)).inserted { stack.append((child, 0)) }
-        } else {
-            order.append(v)
+    Profiler.measure("autograd bookkeeping") {
+        var stack: [(Variable, Int)] = []
+        if loss.requiresGrad { stack.append((loss, 0)); seen.insert(ObjectIdentifier(loss)) }
+        while let (v, i) = stack.popLast() {
+            if let node = v.node, i < node.inputs.count {
+                stack.append((v, i + 1))
+                let child = node.inputs[i]
+                if child.requiresGrad, seen.insert(ObjectIdentifier(child)).inserted { stack.append((child, 0)) }
+            } else {
+                order.append(v)
+            }
         }
     }
     for w in wrt where !seen.contains(ObjectIdentifier(w)) && !allowUnused {
@@ -114,18 +117,20 @@ public func gradients(of loss: Variable, wrt: [Variable], createGraph: Bool = fa
         for v in order.reversed() {
             guard let node = v.node, let g = grads[ObjectIdentifier(v)] else { continue }
             if !wanted.contains(ObjectIdentifier(v)) { grads[ObjectIdentifier(v)] = nil }
-            let inputGrads: [Variable?]
-            if !createGraph, let fast = node.fast {
-                inputGrads = fast(g.value).map { $0.map { Variable($0) } }
-            } else {
-                inputGrads = node.vjp(g)
-            }
-            precondition(inputGrads.count == node.inputs.count, "autograd: op '\(node.op)' returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
-            for (input, gi) in zip(node.inputs, inputGrads) {
-                guard input.requiresGrad, let gi else { continue }
-                precondition(gi.shape == input.shape, "autograd: op '\(node.op)' gave a gradient of shape \(gi.shape) for input '\(input.name)' of shape \(input.shape)")
-                let key = ObjectIdentifier(input)
-                grads[key] = grads[key].map { $0 + gi } ?? gi
+            Profiler.measure(ProfileLabels.label(node.op, backward: true)) {
+                let inputGrads: [Variable?]
+                if !createGraph, let fast = node.fast {
+                    inputGrads = fast(g.value).map { $0.map { Variable($0) } }
+                } else {
+                    inputGrads = node.vjp(g)
+                }
+                precondition(inputGrads.count == node.inputs.count, "autograd: op '\(node.op)' returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                for (input, gi) in zip(node.inputs, inputGrads) {
+                    guard input.requiresGrad, let gi else { continue }
+                    precondition(gi.shape == input.shape, "autograd: op '\(node.op)' gave a gradient of shape \(gi.shape) for input '\(input.name)' of shape \(input.shape)")
+                    let key = ObjectIdentifier(input)
+                    grads[key] = grads[key].map { $0 + gi } ?? gi
+                }
             }
         }
         return wrt.map { grads[ObjectIdentifier($0)] ?? Variable(Tensor(zeros: $0.shape)) }

@@ -1,4 +1,6 @@
 // The one place C enters the project: OpenBLAS's CBLAS interface.
 // cblas.h of the openblas-pthread build also declares openblas_set_num_threads /
-// openblas_get_num_threads, used by Tensor.Threads to set the thread count in one place.
+// openblas_get_num_threads / openblas_get_corename, used by Tensor.Threads and the bench.
 #include <cblas.h>
+// mallopt: Tensor.Heap keeps tensor-sized blocks in the heap instead of fresh mmaps per op.
+#include <malloc.h>

@@ -56,11 +56,21 @@ public struct Layers {
     }
 
     public mutating func batchNorm(_ name: String, _ x: Variable) -> Variable {
+        batchNorm(name, x, relu: false)
+    }
+
+    /// batchNorm(name, x).relu() as one fused op (the same values and gradients).
+    public mutating func batchNormReLU(_ name: String, _ x: Variable) -> Variable {
+        batchNorm(name, x, relu: true)
+    }
+
+    mutating func batchNorm(_ name: String, _ x: Variable, relu: Bool) -> Variable {
         guard var mean = buffers[name + ".running_mean"], var variance = buffers[name + ".running_var"] else {
             preconditionFailure("model: no running statistics for '\(name)'")
         }
-        let y = Autograd.batchNorm(x, gamma: parameter(name + ".weight"), beta: parameter(name + ".bias"),
-                                   runningMean: &mean, runningVar: &variance, training: mode == .train)
+        let (gamma, beta, training) = (parameter(name + ".weight"), parameter(name + ".bias"), mode == .train)
+        let y = relu ? Autograd.batchNormReLU(x, gamma: gamma, beta: beta, runningMean: &mean, runningVar: &variance, training: training)
+                     : Autograd.batchNorm(x, gamma: gamma, beta: beta, runningMean: &mean, runningVar: &variance, training: training)
         if mode == .train {
             buffers[name + ".running_mean"] = mean
             buffers[name + ".running_var"] = variance

@@ -44,7 +44,7 @@ public struct NetworkInNetwork: Architecture {
             for j in 0..<3 {
                 let k = Self.kernels[b * 3 + j]
                 x = layers.conv("block\(b).conv\(j)", x, padding: k / 2)
-                x = (batchNorm ? layers.batchNorm("block\(b).bn\(j)", x) : x).relu()
+                x = batchNorm ? layers.batchNormReLU("block\(b).bn\(j)", x) : x.relu()
             }
             groups.append(x)   // after the block's last activation, before its pool
             switch b {

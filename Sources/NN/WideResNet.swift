@@ -48,16 +48,16 @@ public struct WideResNet: Architecture {
             }
             groups.append(x)   // the raw residual sum, before the next BN-ReLU
         }
-        let o = layers.batchNorm("bn", x).relu()
+        let o = layers.batchNormReLU("bn", x)
         let pooled = avgPool2d(o, kernel: o.shape[2], stride: 1)
         return ModelOutput(logits: layers.linear("fc", pooled.reshaped([o.shape[0], o.shape[1]])), groups: groups)
     }
 
     /// o1 = relu(bn0(x)); z = conv1(relu(bn1(conv0(o1)))); z + (convdim(o1) or x).
     func block(_ x: Variable, _ base: String, stride: Int, _ layers: inout Layers) -> Variable {
-        let o1 = layers.batchNorm(base + ".bn0", x).relu()
+        let o1 = layers.batchNormReLU(base + ".bn0", x)
         let y = layers.conv(base + ".conv0", o1, stride: stride, padding: 1)
-        let o2 = layers.batchNorm(base + ".bn1", y).relu()
+        let o2 = layers.batchNormReLU(base + ".bn1", y)
         let z = layers.conv(base + ".conv1", o2, padding: 1)
         if layers.parameters[base + ".convdim"] != nil {
             return z + layers.conv(base + ".convdim", o1, stride: stride, padding: 0)

@@ -1,5 +1,13 @@
-// 2-D convolution as im2col + one GEMM over the whole batch, with its two backward kernels
-// (input: GEMM + col2im; weight: im2col + GEMM). Cross-correlation, as in PyTorch.
+// 2-D convolution (cross-correlation, as PyTorch) with its two backward kernels. 3×3 stride-1
+// convolutions with enough channels use Winograd F(2×2, 3×3) (Winograd.swift); the rest im2col +
+// GEMM one sample at a time: the sample's column matrix stays in cache, and each GEMM writes
+// its sample's [O, OH·OW] slice of the NCHW output in place (no transposes, no batch-sized
+// temporaries). Samples are split over threads; each calls single-threaded OpenBLAS.
+// - forward: y[n] = W[O, C·KH·KW] · col(x[n]); 1×1 stride-1 convolutions need no im2col.
+// - input gradient: for stride 1 it is itself a convolution of dy with the flipped, transposed
+//   kernel (no col2im); otherwise dcol = Wᵀ · dy[n], then col2im.
+// - weight gradient: dW = Σ_n dy[n] · col(x[n])ᵀ, accumulated per thread over a fixed split of
+//   the batch and summed in chunk order, so results depend only on the thread count.
 
 /// The sizes of one convolution. x: [N, C, H, W], w: [O, C, KH, KW], y: [N, O, OH, OW].
 public struct ConvGeometry: Equatable, Hashable, Sendable {
@@ -25,161 +33,247 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
     public var outputShape: [Int] { [n, o, oh, ow] }
     /// Rows of the im2col matrix: C·KH·KW.
     public var colRows: Int { c * kh * kw }
-    /// Columns of the im2col matrix: N·OH·OW.
+    /// Columns of the whole batch's im2col matrix: N·OH·OW.
     public var colCols: Int { n * oh * ow }
     /// Multiply-adds of the forward GEMM, times two.
     public var flops: Double { 2 * Double(o) * Double(colRows) * Double(colCols) }
+
+    /// Elements of one sample's input (C·H·W) and output (O·OH·OW), and output positions (OH·OW).
+    var sampleIn: Int { c * h * w }
+    var sampleOut: Int { o * oh * ow }
+    var positions: Int { oh * ow }
+    /// 1×1, stride 1, no padding: a sample's input is already its column matrix.
+    var isPointwise: Bool { kh == 1 && kw == 1 && stride == 1 && padding == 0 }
+    /// Stride 1, square kernel, padding < kernel: the input gradient is a convolution of dy with
+    /// the flipped, transposed kernel and padding KH − 1 − padding.
+    var inputGradientIsConvolution: Bool { stride == 1 && kh == kw && padding <= kh - 1 }
+
+    /// The algorithm the kernels pick for this shape: Winograd F(2×2, 3×3) for 3×3 stride-1
+    /// convolutions with at least 8 input and output channels (faster there as measured by
+    /// `atx bench --sections conv`), else im2col + GEMM.
+    public var algorithm: ConvAlgorithm {
+        Winograd.applies(to: self) && c >= 8 && o >= 8 ? .winograd : .im2col
+    }
+}
+
+/// How a convolution is computed.
+public enum ConvAlgorithm: String, Sendable, Codable, CaseIterable {
+    case im2col, winograd
 }
 
 public enum ConvKernels {
-    /// col[(c, ki, kj), (n, oy, ox)] = x[n, c, oy·s − p + ki, ox·s − p + kj] (0 outside).
-    public static func im2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>) {
-        let L = g.oh * g.ow, cols = g.colCols
-        let colP = SendablePointer(col)
-        Threads.parallelFor(g.colRows, costPerItem: cols) { rows in
-            let col = colP.p
-            for r in rows {
-                let c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw
-                let rowBase = col + r * cols
-                // ox range where ix = ox·s − p + kj is inside [0, w)
-                var oxLo = 0
-                while oxLo < g.ow && oxLo * g.stride - g.padding + kj < 0 { oxLo += 1 }
-                var oxHi = g.ow
-                while oxHi > oxLo && (oxHi - 1) * g.stride - g.padding + kj >= g.w { oxHi -= 1 }
-                for n in 0..<g.n {
-                    let plane = x + (n * g.c + c) * g.h * g.w
-                    for oy in 0..<g.oh {
-                        let dst = rowBase + n * L + oy * g.ow
-                        let iy = oy * g.stride - g.padding + ki
-                        if iy < 0 || iy >= g.h {
-                            dst.update(repeating: 0, count: g.ow)
-                            continue
-                        }
-                        if oxLo > 0 { dst.update(repeating: 0, count: oxLo) }
-                        if oxHi < g.ow { (dst + oxHi).update(repeating: 0, count: g.ow - oxHi) }
-                        let src = plane + iy * g.w - g.padding + kj
-                        if g.stride == 1 {
-                            if oxHi > oxLo { (dst + oxLo).update(from: src + oxLo, count: oxHi - oxLo) }
-                        } else {
-                            var ox = oxLo
-                            while ox < oxHi { dst[ox] = src[ox * g.stride]; ox += 1 }
+    /// col[(c, ki, kj), (oy, ox)] = x[c, oy·s − p + ki, ox·s − p + kj] (0 outside), for one
+    /// sample x: [C, H, W] → col: [C·KH·KW, OH·OW].
+    public static func im2col(sample x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>) {
+        let L = g.positions, plane = g.h * g.w
+        for r in 0..<g.colRows {
+            let c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw
+            let src = x + c * plane, dst = col + r * L
+            // Valid output rows: 0 ≤ oy·s − p + ki < h; valid columns likewise.
+            let (oyLo, oyHi) = validRange(g.oh, g.h, g.stride, ki - g.padding)
+            let (oxLo, oxHi) = validRange(g.ow, g.w, g.stride, kj - g.padding)
+            if oyLo >= oyHi || oxLo >= oxHi { dst.update(repeating: 0, count: L); continue }
+            dst.update(repeating: 0, count: oyLo * g.ow)
+            (dst + oyHi * g.ow).update(repeating: 0, count: (g.oh - oyHi) * g.ow)
+            if g.stride == 1 && g.ow == g.w {
+                // Rows are contiguous in both: one flat copy shifted by (ki − p)·w + (kj − p),
+                // then zero the columns it wrapped in from the neighbouring rows.
+                let shift = (ki - g.padding) * g.w + (kj - g.padding)
+                let a = oyLo * g.ow, b = oyHi * g.ow
+                let lo = min(max(a, -shift), b), hi = max(min(b, plane - shift), lo)
+                (dst + a).update(repeating: 0, count: lo - a)
+                (dst + lo).update(from: src + lo + shift, count: hi - lo)
+                (dst + hi).update(repeating: 0, count: b - hi)
+                for oy in oyLo..<oyHi {
+                    let row = dst + oy * g.ow
+                    for ox in 0..<oxLo { row[ox] = 0 }
+                    for ox in oxHi..<g.ow { row[ox] = 0 }
+                }
+            } else {
+                let x0 = kj - g.padding   // input column of ox = 0
+                for oy in oyLo..<oyHi {
+                    let row = dst + oy * g.ow
+                    let s = src + (oy * g.stride - g.padding + ki) * g.w + x0
+                    for ox in 0..<oxLo { row[ox] = 0 }
+                    var ox = oxLo
+                    if g.stride == 2 {
+                        // Every other element: the even lanes of 8 consecutive ones, while inside the row.
+                        while ox + 4 <= oxHi && 2 * ox + x0 + 8 <= g.w {
+                            let pair = UnsafeRawPointer(s + 2 * ox).loadUnaligned(as: SIMD8<Float>.self)
+                            UnsafeMutableRawPointer(row + ox).storeBytes(of: pair.evenHalf, as: SIMD4<Float>.self)
+                            ox += 4
                         }
                     }
+                    while ox < oxHi { row[ox] = s[ox * g.stride]; ox += 1 }
+                    for ox in oxHi..<g.ow { row[ox] = 0 }
                 }
             }
         }
     }
 
-    /// The adjoint of im2col: x[n, c, iy, ix] += col[(c, ki, kj), (n, oy, ox)]. Overwrites x.
-    public static func col2im(_ col: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>) {
-        let L = g.oh * g.ow, cols = g.colCols
-        let xP = SendablePointer(x)
-        Threads.parallelFor(g.c, costPerItem: g.kh * g.kw * cols) { channels in
-            let x = xP.p
-            for c in channels {
-                for n in 0..<g.n { (x + (n * g.c + c) * g.h * g.w).update(repeating: 0, count: g.h * g.w) }
-                for ki in 0..<g.kh {
-                    for kj in 0..<g.kw {
-                        let r = (c * g.kh + ki) * g.kw + kj
-                        let rowBase = col + r * cols
-                        var oxLo = 0
-                        while oxLo < g.ow && oxLo * g.stride - g.padding + kj < 0 { oxLo += 1 }
-                        var oxHi = g.ow
-                        while oxHi > oxLo && (oxHi - 1) * g.stride - g.padding + kj >= g.w { oxHi -= 1 }
-                        for n in 0..<g.n {
-                            let plane = x + (n * g.c + c) * g.h * g.w
-                            for oy in 0..<g.oh {
-                                let iy = oy * g.stride - g.padding + ki
-                                if iy < 0 || iy >= g.h { continue }
-                                let src = rowBase + n * L + oy * g.ow
-                                let dst = plane + iy * g.w - g.padding + kj
-                                var ox = oxLo
-                                if g.stride == 1 {
-                                    while ox < oxHi { dst[ox] += src[ox]; ox += 1 }
-                                } else {
-                                    while ox < oxHi { dst[ox * g.stride] += src[ox]; ox += 1 }
-                                }
-                            }
-                        }
-                    }
+    /// The adjoint of `im2col(sample:)`: x[c, iy, ix] = Σ of the col entries that read it.
+    /// Overwrites x: [C, H, W].
+    public static func col2im(sample col: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>) {
+        let L = g.positions, plane = g.h * g.w
+        x.update(repeating: 0, count: g.sampleIn)
+        for r in 0..<g.colRows {
+            let c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw
+            let src = col + r * L, dst = x + c * plane
+            let (oyLo, oyHi) = validRange(g.oh, g.h, g.stride, ki - g.padding)
+            let (oxLo, oxHi) = validRange(g.ow, g.w, g.stride, kj - g.padding)
+            for oy in oyLo..<max(oyLo, oyHi) {
+                let s = src + oy * g.ow
+                let d = dst + (oy * g.stride - g.padding + ki) * g.w - g.padding + kj
+                if g.stride == 1 {
+                    for ox in oxLo..<max(oxLo, oxHi) { d[ox] += s[ox] }
+                } else {
+                    for ox in oxLo..<max(oxLo, oxHi) { d[ox * g.stride] += s[ox] }
                 }
             }
         }
     }
 
-    /// [N, O, L] ↔ [O, N·L] (both directions are the same block transpose with roles swapped).
-    static func nolToOnl(_ src: UnsafePointer<Float>, n: Int, o: Int, l: Int, _ dst: UnsafeMutablePointer<Float>) {
-        let dP = SendablePointer(dst)
-        Threads.parallelFor(o, costPerItem: n * l) { os in
-            for oc in os { for b in 0..<n { (dP.p + oc * n * l + b * l).update(from: src + (b * o + oc) * l, count: l) } }
+    /// The output indices o in 0..<outCount with 0 ≤ o·stride + offset < inCount, as lo..<hi.
+    static func validRange(_ outCount: Int, _ inCount: Int, _ stride: Int, _ offset: Int) -> (Int, Int) {
+        let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+        let hi = inCount - offset <= 0 ? 0 : min(outCount, (inCount - offset + stride - 1) / stride)
+        return (min(lo, outCount), hi)
+    }
+
+    /// y[n] = W · col(x[n]) for every sample: x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW].
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
+        let K = g.colRows, L = g.positions
+        let yP = SendablePointer(y)
+        Threads.parallelFor(g.n, costPerItem: g.o * K * L) { samples in
+            withColumnBuffer(g) { col in
+                for n in samples {
+                    var b = x + n * g.sampleIn
+                    if let col { im2col(sample: b, g, col); b = UnsafePointer(col) }
+                    BLAS.gemm(m: g.o, n: L, k: K, a: w, lda: K, b: b, ldb: L, c: yP.p + n * g.sampleOut, ldc: L)
+                }
+            }
         }
     }
 
-    static func onlToNol(_ src: UnsafePointer<Float>, n: Int, o: Int, l: Int, _ dst: UnsafeMutablePointer<Float>) {
-        let dP = SendablePointer(dst)
-        Threads.parallelFor(n, costPerItem: o * l) { bs in
-            for b in bs { for oc in 0..<o { (dP.p + (b * o + oc) * l).update(from: src + oc * n * l + b * l, count: l) } }
+    /// dx[n] = col2im(Wᵀ · dy[n]) for every sample (any stride): dy [N, O, OH, OW] → dx [N, C, H, W].
+    static func backwardInputByCol2im(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry,
+                                      _ dx: UnsafeMutablePointer<Float>) {
+        let K = g.colRows, L = g.positions
+        let dxP = SendablePointer(dx)
+        Threads.parallelFor(g.n, costPerItem: g.o * K * L) { samples in
+            let dcol = UnsafeMutablePointer<Float>.allocate(capacity: K * L)
+            defer { dcol.deallocate() }
+            for n in samples {
+                BLAS.gemm(transA: true, m: K, n: L, k: g.o, a: w, lda: K, b: dy + n * g.sampleOut, ldb: L, c: dcol, ldc: L)
+                col2im(sample: dcol, g, dxP.p + n * g.sampleIn)
+            }
         }
+    }
+
+    /// dW = Σ_n dy[n] · col(x[n])ᵀ: per-chunk partial sums over a split of the batch fixed by
+    /// the thread count, added in chunk order. dw: [O, C·KH·KW].
+    static func backwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry,
+                               _ dw: UnsafeMutablePointer<Float>) {
+        let K = g.colRows, L = g.positions, size = g.o * K
+        let chunks = Threads.chunks(g.n, costPerItem: g.o * K * L)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * (chunks - 1))
+        defer { partials.deallocate() }
+        let dwP = SendablePointer(dw), partP = SendablePointer(partials)
+        if g.n == 0 { dw.update(repeating: 0, count: size) }
+        Threads.forEachChunk(g.n, chunks: chunks) { chunk, samples in
+            let acc = chunk == 0 ? dwP.p : partP.p + (chunk - 1) * size
+            withColumnBuffer(g) { col in
+                for n in samples {
+                    var b = x + n * g.sampleIn
+                    if let col { im2col(sample: b, g, col); b = UnsafePointer(col) }
+                    BLAS.gemm(transB: true, m: g.o, n: K, k: L, a: dy + n * g.sampleOut, lda: L, b: b, ldb: L,
+                              beta: n == samples.lowerBound ? 0 : 1, c: acc, ldc: K)
+                }
+            }
+        }
+        for chunk in 1..<chunks {
+            let p = partials + (chunk - 1) * size
+            for i in 0..<size { dw[i] += p[i] }
+        }
+    }
+
+    /// Calls `body` with a scratch column matrix for one sample, or nil for 1×1 stride-1
+    /// convolutions, whose input needs none.
+    static func withColumnBuffer(_ g: ConvGeometry, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
+        if g.isPointwise { body(nil); return }
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * g.positions)
+        defer { col.deallocate() }
+        body(col)
     }
 }
 
 extension Tensor {
     /// y = conv2d(x, w): x [N, C, H, W], w [O, C, KH, KW] → [N, O, OH, OW]. No bias (see `addChannelBias`).
-    public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0) -> Tensor {
+    /// `algorithm` overrides the shape's choice (`ConvGeometry.algorithm`), for tests and the bench.
+    public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, algorithm: ConvAlgorithm? = nil) -> Tensor {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, padding: padding)
-        var col = [Float](repeating: 0, count: g.colRows * g.colCols)
-        var onl = [Float](repeating: 0, count: g.o * g.colCols)
-        x.data.withUnsafeBufferPointer { px in col.withUnsafeMutableBufferPointer { ConvKernels.im2col(px.baseAddress!, g, $0.baseAddress!) } }
-        w.data.withUnsafeBufferPointer { pw in
-            col.withUnsafeBufferPointer { pc in
-                onl.withUnsafeMutableBufferPointer { po in
-                    BLAS.gemm(m: g.o, n: g.colCols, k: g.colRows, a: pw.baseAddress!, lda: g.colRows,
-                              b: pc.baseAddress!, ldb: g.colCols, c: po.baseAddress!, ldc: g.colCols)
+        let winograd = (algorithm ?? g.algorithm) == .winograd
+        precondition(!winograd || Winograd.applies(to: g), "conv2d: Winograd needs a 3×3 stride-1 kernel with padding ≤ 2, got \(w.shape) stride \(stride) padding \(padding)")
+        return Tensor(shape: g.outputShape) { y in
+            x.data.withUnsafeBufferPointer { px in
+                w.data.withUnsafeBufferPointer { pw in
+                    if winograd {
+                        Winograd.forward(px.baseAddress!, pw.baseAddress!, g, y.baseAddress!)
+                    } else {
+                        ConvKernels.forward(px.baseAddress!, pw.baseAddress!, g, y.baseAddress!)
+                    }
                 }
             }
-        }
-        return Tensor(shape: g.outputShape) { out in
-            onl.withUnsafeBufferPointer { ConvKernels.onlToNol($0.baseAddress!, n: g.n, o: g.o, l: g.oh * g.ow, out.baseAddress!) }
         }
     }
 
     /// dx = conv2dBackwardInput(dy, w): the transposed convolution, dy [N, O, OH, OW] → [N, C, H, W].
-    public static func conv2dBackwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], stride: Int = 1, padding: Int = 0) -> Tensor {
+    /// `algorithm` applies to the convolution that stride-1 input gradients are computed as.
+    public static func conv2dBackwardInput(_ dy: Tensor, _ w: Tensor, inputShape: [Int], stride: Int = 1, padding: Int = 0,
+                                           algorithm: ConvAlgorithm? = nil) -> Tensor {
         let g = ConvGeometry(input: inputShape, weight: w.shape, stride: stride, padding: padding, op: "conv2dBackwardInput")
         precondition(dy.shape == g.outputShape,
                      "conv2dBackwardInput: dy \(dy.shape) does not match output shape \(g.outputShape) of input \(inputShape) and weight \(w.shape)")
-        var onl = [Float](repeating: 0, count: g.o * g.colCols)
-        var col = [Float](repeating: 0, count: g.colRows * g.colCols)
-        dy.data.withUnsafeBufferPointer { p in onl.withUnsafeMutableBufferPointer { ConvKernels.nolToOnl(p.baseAddress!, n: g.n, o: g.o, l: g.oh * g.ow, $0.baseAddress!) } }
-        w.data.withUnsafeBufferPointer { pw in
-            onl.withUnsafeBufferPointer { po in
-                col.withUnsafeMutableBufferPointer { pc in
-                    BLAS.gemm(transA: true, m: g.colRows, n: g.colCols, k: g.o, a: pw.baseAddress!, lda: g.colRows,
-                              b: po.baseAddress!, ldb: g.colCols, c: pc.baseAddress!, ldc: g.colCols)
-                }
-            }
+        if g.inputGradientIsConvolution {
+            return conv2d(dy, w.flippedTransposedKernel(), stride: 1, padding: g.kh - 1 - padding, algorithm: algorithm)
         }
         return Tensor(shape: g.inputShape) { dx in
-            col.withUnsafeBufferPointer { ConvKernels.col2im($0.baseAddress!, g, dx.baseAddress!) }
+            dy.data.withUnsafeBufferPointer { pdy in
+                w.data.withUnsafeBufferPointer { pw in
+                    ConvKernels.backwardInputByCol2im(pdy.baseAddress!, pw.baseAddress!, g, dx.baseAddress!)
+                }
+            }
         }
     }
 
     /// dw = conv2dBackwardWeight(dy, x): dy [N, O, OH, OW], x [N, C, H, W] → [O, C, KH, KW].
-    public static func conv2dBackwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], stride: Int = 1, padding: Int = 0) -> Tensor {
+    public static func conv2dBackwardWeight(_ dy: Tensor, _ x: Tensor, weightShape: [Int], stride: Int = 1, padding: Int = 0,
+                                            algorithm: ConvAlgorithm? = nil) -> Tensor {
         let g = ConvGeometry(input: x.shape, weight: weightShape, stride: stride, padding: padding, op: "conv2dBackwardWeight")
         precondition(dy.shape == g.outputShape,
                      "conv2dBackwardWeight: dy \(dy.shape) does not match output shape \(g.outputShape) of input \(x.shape) and weight \(weightShape)")
-        var onl = [Float](repeating: 0, count: g.o * g.colCols)
-        var col = [Float](repeating: 0, count: g.colRows * g.colCols)
-        dy.data.withUnsafeBufferPointer { p in onl.withUnsafeMutableBufferPointer { ConvKernels.nolToOnl(p.baseAddress!, n: g.n, o: g.o, l: g.oh * g.ow, $0.baseAddress!) } }
-        x.data.withUnsafeBufferPointer { px in col.withUnsafeMutableBufferPointer { ConvKernels.im2col(px.baseAddress!, g, $0.baseAddress!) } }
+        let winograd = (algorithm ?? g.algorithm) == .winograd
+        precondition(!winograd || Winograd.applies(to: g), "conv2dBackwardWeight: Winograd needs a 3×3 stride-1 kernel with padding ≤ 2, got \(weightShape) stride \(stride) padding \(padding)")
         return Tensor(shape: g.weightShape) { dw in
-            onl.withUnsafeBufferPointer { po in
-                col.withUnsafeBufferPointer { pc in
-                    BLAS.gemm(transB: true, m: g.o, n: g.colRows, k: g.colCols, a: po.baseAddress!, lda: g.colCols,
-                              b: pc.baseAddress!, ldb: g.colCols, c: dw.baseAddress!, ldc: g.colRows)
+            dy.data.withUnsafeBufferPointer { pdy in
+                x.data.withUnsafeBufferPointer { px in
+                    if winograd {
+                        Winograd.backwardWeight(pdy.baseAddress!, px.baseAddress!, g, dw.baseAddress!)
+                    } else {
+                        ConvKernels.backwardWeight(pdy.baseAddress!, px.baseAddress!, g, dw.baseAddress!)
+                    }
                 }
             }
+        }
+    }
+
+    /// w̃[c, o, i, j] = w[o, c, KH − 1 − i, KW − 1 − j] for a kernel w [O, C, KH, KW].
+    func flippedTransposedKernel() -> Tensor {
+        let (o, c, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
+        return Tensor(shape: [c, o, kh, kw]) { out in
+            for oc in 0..<o { for ic in 0..<c { for i in 0..<kh { for j in 0..<kw {
+                out[((ic * o + oc) * kh + i) * kw + j] = data[((oc * c + ic) * kh + kh - 1 - i) * kw + kw - 1 - j]
+            } } } }
         }
     }
 }

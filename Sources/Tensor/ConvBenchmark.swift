@@ -1,5 +1,8 @@
 // Measures the convolution kernels against a bare cblas_sgemm of the same GEMM shape, in the
-// same process and run, so the ratio is meaningful on a shared, noisy machine.
+// same process and run, so the ratio is meaningful on a shared, noisy machine. The bare sgemm
+// is one full-batch call threaded by OpenBLAS itself (our kernels keep OpenBLAS at one thread
+// and split samples over threads).
+import CBLAS
 import Foundation
 
 public struct ConvBenchCase: Sendable {
@@ -30,9 +33,12 @@ public struct ConvBenchCase: Sendable {
 public struct ConvBenchRow: Sendable, Codable {
     public var name: String
     public var threads: Int
-    /// GFLOPS of the full kernel (im2col/col2im, transposes, GEMM) and of a bare sgemm of the same shape.
-    public var forward, backwardInput, backwardWeight: Double
-    public var sgemmForward, sgemmBackwardInput, sgemmBackwardWeight: Double
+    /// The algorithm the kernels pick for this shape.
+    public var algorithm: ConvAlgorithm
+    /// GFLOPS (direct-convolution flops over time) of forward, input gradient and weight
+    /// gradient, per algorithm that applies, and of a bare full-batch sgemm of the same shapes.
+    public var byAlgorithm: [String: [Double]]
+    public var sgemm: [Double]
 }
 
 public enum ConvBenchmark {
@@ -55,9 +61,17 @@ public enum ConvBenchmark {
         let x = Tensor.normal(g.inputShape, rng: &rng), w = Tensor.normal(g.weightShape, rng: &rng)
         let dy = Tensor.normal(g.outputShape, rng: &rng)
         let flops = g.flops
-        let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding) }
-        let bwdIn = time(reps: reps) { _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding) }
-        let bwdW = time(reps: reps) { _ = Tensor.conv2dBackwardWeight(dy, x, weightShape: g.weightShape, stride: g.stride, padding: g.padding) }
+        var byAlgorithm: [String: [Double]] = [:]
+        for algorithm in ConvAlgorithm.allCases where algorithm == .im2col || Winograd.applies(to: g) {
+            let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding, algorithm: algorithm) }
+            let bwdIn = time(reps: reps) {
+                _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding, algorithm: algorithm)
+            }
+            let bwdW = time(reps: reps) {
+                _ = Tensor.conv2dBackwardWeight(dy, x, weightShape: g.weightShape, stride: g.stride, padding: g.padding, algorithm: algorithm)
+            }
+            byAlgorithm[algorithm.rawValue] = [fwd, bwdIn, bwdW].map { flops / $0 / 1e9 }
+        }
         // Bare GEMMs of the same shapes: W[O, CKK]·col[CKK, NL]; Wᵀ·dY; dY·colᵀ.
         let a = [Float](repeating: 0.5, count: g.o * g.colRows)
         let b = [Float](repeating: 0.25, count: g.colRows * g.colCols)
@@ -72,11 +86,12 @@ public enum ConvBenchmark {
                 } } }
             }
         }
+        openblas_set_num_threads(Int32(threads))
         let sF = gemmTime(false, false, g.o, g.colCols, g.colRows, a, g.colRows, b, g.colCols)
         let sI = gemmTime(true, false, g.colRows, g.colCols, g.o, a, g.colRows, d, g.colCols)
         let sW = gemmTime(false, true, g.o, g.colRows, g.colCols, d, g.colCols, b, g.colCols)
-        return ConvBenchRow(name: c.name, threads: threads,
-                            forward: flops / fwd / 1e9, backwardInput: flops / bwdIn / 1e9, backwardWeight: flops / bwdW / 1e9,
-                            sgemmForward: flops / sF / 1e9, sgemmBackwardInput: flops / sI / 1e9, sgemmBackwardWeight: flops / sW / 1e9)
+        openblas_set_num_threads(1)
+        return ConvBenchRow(name: c.name, threads: threads, algorithm: g.algorithm, byAlgorithm: byAlgorithm,
+                            sgemm: [sF, sI, sW].map { flops / $0 / 1e9 })
     }
 }

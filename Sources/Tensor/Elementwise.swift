@@ -2,16 +2,6 @@
 
 public enum BinaryOp: Sendable {
     case add, sub, mul, div, max
-
-    func apply(_ a: Float, _ b: Float) -> Float {
-        switch self {
-        case .add: return a + b
-        case .sub: return a - b
-        case .mul: return a * b
-        case .div: return a / b
-        case .max: return Swift.max(a, b)
-        }
-    }
 }
 
 extension Tensor {
@@ -42,26 +32,33 @@ extension Tensor {
     }
 
     /// Visits every element of `outShape` in row-major order, giving the offsets into two
-    /// broadcast operands. The innermost dimension is passed as a run (count, strides).
-    static func forEachBroadcastRun(_ outShape: [Int], _ sa: [Int], _ sb: [Int],
+    /// broadcast operands. The innermost dimension is passed as a run (count, strides). Runs are
+    /// independent, so with `parallel` they are split over threads (each writes its own runs).
+    static func forEachBroadcastRun(_ outShape: [Int], _ sa: [Int], _ sb: [Int], parallel: Bool = false,
                                     _ body: (_ out: Int, _ a: Int, _ b: Int, _ count: Int, _ da: Int, _ db: Int) -> Void) {
         let r = outShape.count
         if r == 0 { body(0, 0, 0, 1, 0, 0); return }
         let inner = outShape[r - 1]
         let outer = outShape.product / Swift.max(inner, 1)
         if inner == 0 { return }
-        var idx = [Int](repeating: 0, count: r)
-        for o in 0..<outer {
-            var offA = 0, offB = 0
-            for d in 0..<(r - 1) { offA += idx[d] * sa[d]; offB += idx[d] * sb[d] }
-            body(o * inner, offA, offB, inner, sa[r - 1], sb[r - 1])
-            var d = r - 2
-            while d >= 0 {
-                idx[d] += 1
-                if idx[d] < outShape[d] { break }
-                idx[d] = 0; d -= 1
+        func runs(_ rows: Range<Int>) {
+            // The multi-index of the first row, then counted up row by row.
+            var idx = [Int](repeating: 0, count: r)
+            var rest = rows.lowerBound
+            for d in stride(from: r - 2, through: 0, by: -1) { idx[d] = rest % outShape[d]; rest /= outShape[d] }
+            for o in rows {
+                var offA = 0, offB = 0
+                for d in 0..<(r - 1) { offA += idx[d] * sa[d]; offB += idx[d] * sb[d] }
+                body(o * inner, offA, offB, inner, sa[r - 1], sb[r - 1])
+                var d = r - 2
+                while d >= 0 {
+                    idx[d] += 1
+                    if idx[d] < outShape[d] { break }
+                    idx[d] = 0; d -= 1
+                }
             }
         }
+        if parallel { Threads.parallelFor(outer, costPerItem: inner, runs) } else { runs(0..<outer) }
     }
 
     /// a ∘ b elementwise with broadcasting.
@@ -90,23 +87,90 @@ extension Tensor {
         return Tensor(shape: shape) { out in
             a.data.withUnsafeBufferPointer { pa in
                 b.data.withUnsafeBufferPointer { pb in
-                    forEachBroadcastRun(shape, sa, sb) { o, ia, ib, n, da, db in
-                        var ia = ia, ib = ib
-                        for k in 0..<n { out[o + k] = op.apply(pa[ia], pb[ib]); ia += da; ib += db }
+                    let out = SendablePointer(out.baseAddress!), pa = pa.baseAddress!, pb = pb.baseAddress!
+                    forEachBroadcastRun(shape, sa, sb, parallel: true) { o, ia, ib, n, da, db in
+                        let out = out.p
+                        switch op {
+                        case .add: broadcastRun(out + o, pa + ia, da, pb + ib, db, n, +)
+                        case .sub: broadcastRun(out + o, pa + ia, da, pb + ib, db, n, -)
+                        case .mul: broadcastRun(out + o, pa + ia, da, pb + ib, db, n, *)
+                        case .div: broadcastRun(out + o, pa + ia, da, pb + ib, db, n, /)
+                        case .max: broadcastRun(out + o, pa + ia, da, pb + ib, db, n, Swift.max)
+                        }
                     }
                 }
             }
         }
     }
 
-    /// f applied to every element (in parallel for large tensors).
+    /// out[k] = f(a[k·da], b[k·db]) for k in 0..<n, with the common strides (1 or 0) as
+    /// separate loops so each vectorises.
+    @inline(__always)
+    static func broadcastRun(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ da: Int,
+                             _ b: UnsafePointer<Float>, _ db: Int, _ n: Int, _ f: (Float, Float) -> Float) {
+        switch (da, db) {
+        case (1, 1): for k in 0..<n { out[k] = f(a[k], b[k]) }
+        case (1, 0): let bv = b[0]; for k in 0..<n { out[k] = f(a[k], bv) }
+        case (0, 1): let av = a[0]; for k in 0..<n { out[k] = f(av, b[k]) }
+        default: for k in 0..<n { out[k] = f(a[k * da], b[k * db]) }
+        }
+    }
 
+    /// f applied to every element (in parallel for large tensors). `f` is called per element;
+    /// hot kernels use `elementwise`, whose loop is written inside its closure.
     public func map(_ f: (Float) -> Float) -> Tensor {
+        elementwise { x, y, r in for i in r { y[i] = f(x[i]) } }
+    }
+
+    /// A tensor of the same shape whose elements `body(x, y, range)` writes for each range of a
+    /// parallel split, from this tensor's elements x.
+    @inline(__always)
+    func elementwise(_ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Range<Int>) -> Void) -> Tensor {
         Tensor(shape: shape) { out in
             let o = SendablePointer(out.baseAddress!)
             data.withUnsafeBufferPointer { p in
                 let p = p.baseAddress!
-                Threads.parallelFor(count) { r in for i in r { o.p[i] = f(p[i]) } }
+                Threads.parallelFor(count) { r in body(p, o.p, r) }
+            }
+        }
+    }
+
+    /// scale · x^p elementwise; small integer exponents by multiplication (powf is several times
+    /// slower, and x·x is the correctly rounded square).
+    public func pow(_ p: Float, scale: Float = 1) -> Tensor {
+        switch p {
+        case 0: return Tensor(repeating: scale, shape: shape)
+        case 1: return elementwise { x, y, r in for i in r { y[i] = scale * x[i] } }
+        case 2: return elementwise { x, y, r in for i in r { y[i] = scale * (x[i] * x[i]) } }
+        case 3: return elementwise { x, y, r in for i in r { y[i] = scale * (x[i] * x[i] * x[i]) } }
+        case 4: return elementwise { x, y, r in for i in r { let s = x[i] * x[i]; y[i] = scale * (s * s) } }
+        default: return elementwise { x, y, r in for i in r { y[i] = scale * powf(x[i], p) } }
+        }
+    }
+
+    /// x · s elementwise.
+    public func scaled(by s: Float) -> Tensor {
+        elementwise { x, y, r in for i in r { y[i] = x[i] * s } }
+    }
+
+    /// max(x, 0) elementwise.
+    public func relu() -> Tensor {
+        elementwise { x, y, r in for i in r { y[i] = Swift.max(x[i], 0) } }
+    }
+
+    /// ReLU's input gradient from its output: g · [y > 0] (y > 0 exactly where x > 0), as a
+    /// product with a 0/1 mask, without materialising the mask.
+    public static func reluBackward(_ g: Tensor, output y: Tensor) -> Tensor {
+        precondition(g.shape == y.shape, "reluBackward: gradient \(g.shape) differs from output \(y.shape)")
+        return Tensor(shape: y.shape) { out in
+            let o = SendablePointer(out.baseAddress!)
+            g.data.withUnsafeBufferPointer { pg in
+                y.data.withUnsafeBufferPointer { py in
+                    let pg = pg.baseAddress!, py = py.baseAddress!
+                    Threads.parallelFor(y.count) { r in
+                        for i in r { let m: Float = py[i] > 0 ? 1 : 0; o.p[i] = pg[i] * m }
+                    }
+                }
             }
         }
     }
@@ -119,9 +183,14 @@ extension Tensor {
         let sa = Tensor.broadcastStrides(shape, in: target)
         return Tensor(shape: target) { out in
             data.withUnsafeBufferPointer { p in
-                Tensor.forEachBroadcastRun(target, sa, sa) { o, ia, _, n, da, _ in
-                    var ia = ia
-                    for k in 0..<n { out[o + k] = p[ia]; ia += da }
+                let out = SendablePointer(out.baseAddress!)
+                Tensor.forEachBroadcastRun(target, sa, sa, parallel: true) { o, ia, _, n, da, _ in
+                    let dst = out.p + o
+                    switch da {
+                    case 0: dst.update(repeating: p[ia], count: n)
+                    case 1: dst.update(from: p.baseAddress! + ia, count: n)
+                    default: for k in 0..<n { dst[k] = p[ia + k * da] }
+                    }
                 }
             }
         }
@@ -161,14 +230,25 @@ extension Tensor {
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor {
         let (outer, n, inner) = axisSplit(axis, op: "sum(axis:)")
         return Tensor(shape: reducedShape(axis, keepDims: keepDims)) { out in
+            let out = SendablePointer(out.baseAddress!)
             data.withUnsafeBufferPointer { p in
-                for o in 0..<outer {
-                    let dst = out.baseAddress! + o * inner
-                    dst.update(repeating: 0, count: inner)
-                    for k in 0..<n {
-                        let src = p.baseAddress! + (o * n + k) * inner
-                        for i in 0..<inner { dst[i] += src[i] }
+                let p = p.baseAddress!
+                // Each output element sums its n inputs in order; split over outer rows, or over
+                // the inner positions when there is one row.
+                func sums(_ os: Range<Int>, _ positions: Range<Int>) {
+                    for o in os {
+                        let dst = out.p + o * inner
+                        for i in positions { dst[i] = 0 }
+                        for k in 0..<n {
+                            let src = p + (o * n + k) * inner
+                            for i in positions { dst[i] += src[i] }
+                        }
                     }
+                }
+                if outer > 1 {
+                    Threads.parallelFor(outer, costPerItem: n * inner) { sums($0, 0..<inner) }
+                } else {
+                    Threads.parallelFor(inner, costPerItem: n * outer) { sums(0..<outer, $0) }
                 }
             }
         }

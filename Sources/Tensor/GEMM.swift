@@ -2,6 +2,9 @@
 import CBLAS
 
 public enum BLAS {
+    /// The kernel set OpenBLAS picked for this CPU ("Cooperlake", "Zen", …).
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
     /// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, all row-major.
     /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
 
@@ -9,6 +12,7 @@ public enum BLAS {
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        Threads.ensureConfigured()   // OpenBLAS at one thread, as our kernels assume
         if m == 0 || n == 0 { return }
         if k == 0 {
             if beta == 0 {

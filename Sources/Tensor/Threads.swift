@@ -1,5 +1,7 @@
-// The thread count is set in one place: `Threads.set(_:)` sets both OpenBLAS's pool and the
-// number of chunks our own parallel loops split into. Default: all cores.
+// The thread count is set in one place: `Threads.set(_:)` sets the number of chunks our
+// parallel loops split into. OpenBLAS itself always runs single-threaded: every GEMM is called
+// from inside our own chunks (one sample or one block per call), so no BLAS worker ever
+// busy-waits on the other core between calls, and results depend only on the thread count.
 import CBLAS
 import Dispatch
 import Foundation
@@ -8,49 +10,85 @@ public enum Threads {
     nonisolated(unsafe) private static var current: Int = ProcessInfo.processInfo.activeProcessorCount
     nonisolated(unsafe) private static var configured = false
 
-    /// Number of threads our kernels and OpenBLAS use.
+    /// Number of threads our kernels use.
     public static var count: Int {
-        if !configured { set(current) }
+        ensureConfigured()
         return current
     }
 
-    /// Sets the thread count for OpenBLAS and our own loops. Call before starting work.
+    /// Applies the default configuration (all cores, OpenBLAS at one thread) if `set` was never called.
+    static func ensureConfigured() { if !configured { set(current) } }
+
+    /// Sets the thread count of our loops (OpenBLAS stays at one thread) and, once, the heap
+    /// policy (see `Heap`). Call before starting work.
     public static func set(_ n: Int) {
         precondition(n >= 1, "Threads.set: thread count must be at least 1, got \(n)")
         current = n
         configured = true
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(1)
+        Heap.configure()
     }
 
-    /// Runs `body(range)` over `0..<n` split into at most `count` contiguous chunks,
-    /// in parallel when the work is worth it (`n * costPerItem` large enough).
-
+    /// Runs `body(range)` over `0..<n` split into contiguous chunks, in parallel when the work is
+    /// worth it (`n * costPerItem` large enough).
     public static func parallelFor(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        forEachChunk(n, chunks: chunks(n, costPerItem: costPerItem)) { _, r in body(r) }
+    }
+
+    /// How many chunks `parallelFor` splits `n` items into: one when single-threaded or when the
+    /// work is small, else `chunksPerThread` per thread (at most n). Several chunks per thread
+    /// let a thread that was descheduled on a shared machine hand work to the others; the count
+    /// depends only on the thread count and the work, so per-chunk partial sums are reproducible.
+    static func chunks(_ n: Int, costPerItem: Int = 1) -> Int {
         let threads = count
-        if threads <= 1 || n * costPerItem < 32_768 || n < 2 {
-            if n > 0 { body(0..<n) }
-            return
-        }
-        let chunks = min(threads, n)
+        if threads <= 1 || n * costPerItem < 32_768 || n < 2 { return 1 }
+        return min(n, threads * chunksPerThread)
+    }
+
+    static let chunksPerThread = 4
+
+    /// Runs `body(chunk, range)` for `chunks` contiguous pieces of `0..<n` in parallel; the split
+    /// depends only on `n` and `chunks`, so per-chunk partial results are reproducible.
+    static func forEachChunk(_ n: Int, chunks: Int, _ body: (Int, Range<Int>) -> Void) {
+        precondition(chunks >= 1, "Threads.forEachChunk: need at least one chunk")
+        if chunks == 1 { if n > 0 { body(0, 0..<n) }; return }
         withoutActuallyEscaping(body) { escaping in
-            let boxed = UnsafeSendableClosure(escaping)
+            let boxed = UnsafeSendableChunkClosure(escaping)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = n * c / chunks, hi = n * (c + 1) / chunks
-                if lo < hi { boxed.body(lo..<hi) }
+                boxed.body(c, chunkRange(n, chunks: chunks, c))
             }
         }
+    }
+
+    /// The `c`-th of `chunks` contiguous, nearly equal pieces of `0..<n`.
+    static func chunkRange(_ n: Int, chunks: Int, _ c: Int) -> Range<Int> {
+        (n * c / chunks)..<(n * (c + 1) / chunks)
     }
 }
 
 /// Wraps a non-escaping closure so `concurrentPerform` may call it from several threads.
-/// Safe because `parallelFor` hands each chunk a disjoint range and waits for all of them.
-public struct UnsafeSendableClosure: @unchecked Sendable {
-    public let body: (Range<Int>) -> Void
-    public init(_ body: @escaping (Range<Int>) -> Void) { self.body = body }
+/// Safe because `forEachChunk` hands each chunk a disjoint range and waits for all of them.
+struct UnsafeSendableChunkClosure: @unchecked Sendable {
+    let body: (Int, Range<Int>) -> Void
+    init(_ body: @escaping (Int, Range<Int>) -> Void) { self.body = body }
 }
 
 /// A raw pointer that may cross into `concurrentPerform` (disjoint writes only).
 public struct SendablePointer<T>: @unchecked Sendable {
     public let p: UnsafeMutablePointer<T>
     public init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+}
+
+/// glibc's heap policy for tensor-sized blocks. By default malloc serves blocks above a
+/// (dynamic) threshold with fresh mmaps and returns them on free, so every op's output and
+/// every temporary costs a page fault per 4 KB on first touch; a training step spent as much
+/// time in the kernel as in user code. Raising the mmap threshold to its maximum (32 MB) and
+/// never trimming keeps freed blocks in the heap for the next step.
+enum Heap {
+    private static let configured: Void = {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        mallopt(M_TRIM_THRESHOLD, Int32.max)
+    }()
+
+    static func configure() { configured }
 }

@@ -120,25 +120,13 @@ public final class Trainer {
         if config.milestones.contains(epoch) { sgd.resetMomentum() }
         let lr = config.learningRate(epoch: epoch)
         let method = methodFor(epoch: epoch)
-        let adapterNames = adapters.keys.sorted()
         var lossSum = 0.0, wrong = 0, seen = 0
         var partSums: [String: Double] = [:]
         let batches = train.epoch(epoch)
         for b in batches.indices {
             let batch = batches[b]
-            let adapterLeaves = (0..<3).map { g in adapters["adapter.\(g)"].map { Variable($0, requiresGrad: true, name: "adapter.\(g)") } }
-            let obj = try objective(method, student: student, teacher: teacher, input: batch.images, labels: batch.labels,
-                                    mode: .train, adapters: adapterLeaves)
+            let obj = try trainStep(batch, method: method, learningRate: lr, epoch: epoch, batchNumber: b + 1)
             let loss = obj.loss.value.scalar
-            guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: b + 1, loss: loss) }
-            let leaves = obj.parameters + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
-            let grads = try gradients(of: obj.loss, wrt: leaves)
-            for (name, g) in zip(student.parameterNames, grads) {
-                sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
-            }
-            for (name, g) in zip(adapterNames, grads.suffix(adapterNames.count)) {
-                sgd.step(name, parameter: &adapters[name]!, gradient: g.value, learningRate: lr)
-            }
             let n = batch.labels.count
             seen += n
             lossSum += Double(loss) * Double(n)
@@ -153,6 +141,30 @@ public final class Trainer {
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(seen), trainError: 100 * Double(wrong) / Double(seen),
                            testLoss: testLoss, testError: testError, parts: partSums.mapValues { $0 / Double(seen) },
                            learningRate: Double(lr), seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds)
+    }
+
+    /// One training step on `batch` (what `atx bench` times): the method's objective, the
+    /// gradients of its loss with respect to the student's parameters and the adapters, and the
+    /// SGD update. A non-finite loss throws `diverged` (naming `epoch` and `batchNumber`) before
+    /// anything is updated.
+    public func trainStep(_ batch: Batch, method: Method, learningRate lr: Float, epoch: Int, batchNumber: Int) throws -> Objective {
+        let adapterNames = adapters.keys.sorted()
+        let adapterLeaves = (0..<3).map { g in adapters["adapter.\(g)"].map { Variable($0, requiresGrad: true, name: "adapter.\(g)") } }
+        let obj = try objective(method, student: student, teacher: teacher, input: batch.images, labels: batch.labels,
+                                mode: .train, adapters: adapterLeaves)
+        let loss = obj.loss.value.scalar
+        guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: batchNumber, loss: loss) }
+        let leaves = obj.parameters + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
+        let grads = try gradients(of: obj.loss, wrt: leaves)
+        Profiler.measure("optimizer") {
+            for (name, g) in zip(student.parameterNames, grads) {
+                sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
+            }
+            for (name, g) in zip(adapterNames, grads.suffix(adapterNames.count)) {
+                sgd.step(name, parameter: &adapters[name]!, gradient: g.value, learningRate: lr)
+            }
+        }
+        return obj
     }
 
     /// The method as it applies in `epoch` (AT+KD's optional β decay).

@@ -111,6 +111,76 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    /// batchNormReLU is relu(batchNorm(x)) fused: the same values, running statistics,
+    /// gradients (fast path and differentiable VJP) and second-order products, in both modes.
+    func testFusedBatchNormReLUEqualsTheComposedOps() throws {
+        for training in [true, false] {
+            let x = Variable(spread([3, 2, 3, 4], &rng), requiresGrad: true), gamma = Variable(positive([2], &rng), requiresGrad: true)
+            let beta = Variable(spread([2], &rng), requiresGrad: true)
+            let u = Variable(spread([3, 2, 3, 4], &rng)), v = Variable(spread([3, 2, 3, 4], &rng))
+            var (rm1, rv1) = (Tensor(shape: [2], data: [0.1, -0.2]), Tensor(shape: [2], data: [0.8, 1.3]))
+            var (rm2, rv2) = (rm1, rv1)
+            let fused = batchNormReLU(x, gamma: gamma, beta: beta, runningMean: &rm1, runningVar: &rv1, training: training)
+            let composed = batchNorm(x, gamma: gamma, beta: beta, runningMean: &rm2, runningVar: &rv2, training: training).relu()
+            XCTAssertEqual(fused.value, composed.value)
+            XCTAssertEqual([rm1, rv1], [rm2, rv2])
+            XCTAssertTrue(fused.value.data.contains(0) && fused.value.data.contains { $0 > 0 }, "the mask should matter")
+            for createGraph in [false, true] {
+                let gf = try gradients(of: (fused * u).sum(), wrt: [x, gamma, beta], createGraph: createGraph)
+                let gc = try gradients(of: (composed * u).sum(), wrt: [x, gamma, beta], createGraph: createGraph)
+                for (a, b) in zip(gf, gc) { XCTAssertEqual(maxAbsDifference(a.value, b.value), 0, accuracy: 1e-6, "training \(training) createGraph \(createGraph)") }
+                if createGraph {
+                    // Hessian-vector products: ∇⟨∇ₓ⟨f, u⟩, v⟩.
+                    let hf = try gradients(of: (gf[0] * v).sum(), wrt: [x, gamma, beta], allowUnused: true)
+                    let hc = try gradients(of: (gc[0] * v).sum(), wrt: [x, gamma, beta], allowUnused: true)
+                    for (a, b) in zip(hf, hc) { XCTAssertEqual(maxAbsDifference(a.value, b.value), 0, accuracy: 1e-6, "HVP training \(training)") }
+                }
+            }
+        }
+    }
+
+    /// A convolution shape that takes the Winograd path, at both orders.
+    func testWinogradConvolutionAtBothOrders() {
+        let x = spread([1, 8, 4, 4], &rng, scale: 0.2), w = spread([8, 8, 3, 3], &rng, scale: 0.1)
+        XCTAssertEqual(ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1).algorithm, .winograd)
+        assertGradients("conv2d winograd", [x, w], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: 1, padding: 1) }
+    }
+
+    /// Every op's raw `fast` backward equals its differentiable VJP (the first-order checks above
+    /// go through the fast paths, the second-order ones through the VJPs).
+    func testFastPathsEqualTheVJPs() throws {
+        let a = spread([2, 3, 4], &rng), b = spread([3, 1], &rng), p = positive([2, 3, 4], &rng), m = spread([3, 4], &rng)
+        let x = spread([2, 2, 5, 6], &rng), w = spread([3, 2, 3, 3], &rng, scale: 0.5), dy = spread([2, 3, 5, 6], &rng)
+        let cases: [(String, [Tensor], ([Variable]) -> Variable)] = [
+            ("sub", [a, b], { $0[0] - $0[1] }), ("div", [a, positive([3, 1], &rng)], { $0[0] / $0[1] }),
+            ("broadcast", [b], { $0[0].broadcast(to: [2, 3, 4]) }), ("sumToShape", [a], { $0[0].sum(toShape: [3, 1]) }),
+            ("reshape", [a], { $0[0].reshaped([6, 4]) }), ("addScalar", [a], { $0[0] + 2 }),
+            ("maximum", [a, spread([2, 3, 4], &rng)], { Variable.maximum($0[0], $0[1]) }), ("clamp", [a], { $0[0].clamped(min: 0.1) }),
+            ("sqrt", [p], { $0[0].sqrt() }), ("exp", [a], { $0[0].exp() }), ("log", [p], { $0[0].log() }),
+            ("sumAxis", [a], { $0[0].sum(axis: 1) }), ("maxAxis", [a], { $0[0].max(axis: 2) }),
+            ("softmax", [m], { $0[0].softmax(axis: 1) }), ("norm", [m], { $0[0].norm(axis: 1) }),
+            ("matmul", [m, spread([4, 2], &rng)], { Variable.matmul($0[0], $0[1]) }),
+            ("matmul AᵀBᵀ", [spread([4, 3], &rng), spread([2, 4], &rng)], { Variable.matmul($0[0], $0[1], transA: true, transB: true) }),
+            ("conv2dBackwardInput", [dy, w], { conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: 1, padding: 1) }),
+            ("conv2dBackwardWeight", [dy, x], { conv2dBackwardWeight($0[0], $0[1], weightShape: w.shape, stride: 1, padding: 1) }),
+            ("avgPool2d", [x], { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) }),
+            ("avgPool2dBackward", [spread([2, 2, 3, 3], &rng)], { avgPool2dBackward($0[0], inputShape: x.shape, kernel: 3, stride: 2, padding: 1) }),
+            ("scatterAdd", [spread([2, 3], &rng)], { scatterAdd($0[0], indices: [0, 5, 5, 9, 2, 11], shape: [12]) }),
+            ("gather", [spread([12], &rng)], { gather($0[0], indices: [0, 5, 5, 9, 2, 11], shape: [2, 3]) }),
+            ("flip", [x], { flipHorizontal($0[0]) }),
+        ]
+        for (name, inputs, op) in cases {
+            let vars = inputs.map { Variable($0, requiresGrad: true) }
+            let y = op(vars)
+            let loss = (y * Variable(spread(y.shape, &rng))).sum()
+            let fast = try gradients(of: loss, wrt: vars)
+            let composed = try gradients(of: loss, wrt: vars, createGraph: true)
+            for (f, c) in zip(fast, composed) {
+                XCTAssertEqual(maxAbsDifference(f.value, c.value), 0, accuracy: 1e-5 * max(1, c.value.data.map { Swift.abs($0) }.max() ?? 0), name)
+            }
+        }
+    }
+
     /// The fused first-order BN backward equals the differentiable one.
     func testBatchNormFastPathEqualsComposedVJP() throws {
         let x = Variable(spread([4, 3, 2, 5], &rng), requiresGrad: true), gamma = Variable(positive([3], &rng), requiresGrad: true)
@@ -124,4 +194,9 @@ final class OpGradientTests: XCTestCase {
             for (a, b) in zip(f.value.data, c.value.data) { XCTAssertEqual(a, b, accuracy: 1e-4) }
         }
     }
+}
+
+func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "compare: shapes \(a.shape) and \(b.shape)")
+    return zip(a.data, b.data).map { Swift.abs($0 - $1) }.max() ?? 0
 }

@@ -26,6 +26,24 @@ final class BatchNormPoolTests: XCTestCase {
         }
     }
 
+    /// The ReLU fused into BN: forward max(BN(x), 0) in both modes, and the backward with the
+    /// mask applied inside equal, bit for bit, to ReLU's backward followed by BN's.
+    func testBatchNormWithFusedReLU() {
+        var rng = RNG(seed: 6)
+        let x = Tensor.normal([3, 4, 5, 7], mean: 0.5, std: 2, rng: &rng), dy = Tensor.normal(x.shape, rng: &rng)
+        let gamma = Tensor.uniform([4], rng: &rng), beta = Tensor.normal([4], rng: &rng)
+        var rm = Tensor(zeros: [4]), rv = Tensor(repeating: 1, shape: [4])
+        let (plain, stats) = Tensor.batchNormTrain(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv)
+        let (fused, fusedStats) = Tensor.batchNormTrain(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, relu: true)
+        XCTAssertEqual(fused, plain.relu())
+        XCTAssertEqual(fusedStats.mean, stats.mean)
+        XCTAssertEqual(Tensor.batchNormEval(x, gamma: gamma, beta: beta, runningMean: rm, runningVar: rv, relu: true),
+                       Tensor.batchNormEval(x, gamma: gamma, beta: beta, runningMean: rm, runningVar: rv).relu())
+        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(dy, x: x, gamma: gamma, stats: stats, reluOutput: fused)
+        let (dx2, dgamma2, dbeta2) = Tensor.batchNormTrainBackward(Tensor.reluBackward(dy, output: fused), x: x, gamma: gamma, stats: stats)
+        XCTAssertEqual([dx, dgamma, dbeta], [dx2, dgamma2, dbeta2])
+    }
+
     func testBatchNormBackwardMatchesCentralDifferencesInDouble() {
         var rng = RNG(seed: 9)
         let x = Tensor.normal([3, 2, 5, 7], rng: &rng)

@@ -51,4 +51,30 @@ final class ElementwiseTests: XCTestCase {
         XCTAssertEqual(Tensor.matmul(a, a, transB: true).data, [14, 32, 32, 77])
         XCTAssertEqual(Tensor.matmul(a, a, transA: true).shape, [3, 3])
     }
+
+    /// The dedicated kernels against their definitions: ReLU and its backward from the output,
+    /// integer and general powers, and broadcasting with every stride pattern of the inner run.
+    func testReluPowAndBroadcastKernels() {
+        var rng = RNG(seed: 8)
+        let x = Tensor.normal([3, 5, 7], rng: &rng), g = Tensor.normal([3, 5, 7], rng: &rng)
+        XCTAssertEqual(x.scaled(by: -1.5).data, x.data.map { $0 * -1.5 })
+        let y = x.relu()
+        XCTAssertEqual(y.data, x.data.map { Swift.max($0, 0) })
+        XCTAssertEqual(Tensor.reluBackward(g, output: y).data, zip(g.data, x.data).map { $0 * ($1 > 0 ? 1 : 0) })
+        for p: Float in [0, 1, 2, 3, 4, -0.5, 1.5] {
+            let base = p == Float(Int(p)) ? x : x.map { Swift.abs($0) + 0.1 }
+            let got = base.pow(p, scale: 3), want = base.data.map { 3 * powf($0, p) }
+            for (a, b) in zip(got.data, want) { XCTAssertEqual(a, b, accuracy: 1e-5 * Swift.max(1, Swift.abs(b)), "p \(p)") }
+        }
+        let a = Tensor.normal([2, 3, 4], rng: &rng)
+        for bShape in [[2, 3, 4], [4], [3, 1], [2, 1, 4], [1], [2, 3, 1]] {
+            let b = Tensor.normal(bShape, rng: &rng)
+            let bb = b.broadcast(to: a.shape)
+            XCTAssertEqual(Tensor.binary(a, b, .sub).data, zip(a.data, bb.data).map { $0 - $1 }, "a − b \(bShape)")
+            XCTAssertEqual(Tensor.binary(b, a, .div).data, zip(bb.data, a.data).map { $0 / $1 }, "b / a \(bShape)")
+            XCTAssertEqual(Tensor.binary(a, b, .max).data, zip(a.data, bb.data).map { Swift.max($0, $1) }, "max \(bShape)")
+        }
+        let col = Tensor.normal([3, 1], rng: &rng)
+        XCTAssertEqual(col.broadcast(to: [2, 3, 4]).data, (0..<24).map { col.data[($0 / 4) % 3] })
+    }
 }

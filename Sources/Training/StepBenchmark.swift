@@ -1,0 +1,141 @@
+// Throughput of whole training steps (what `atx bench` reports next to PyTorch): batch decode,
+// then `Trainer.trainStep` — the trainer's own step, not a copy of it.
+import Autograd
+import Data
+import Dispatch
+import Foundation
+import NN
+import Tensor
+
+/// One row of the issue's anchor table: a network (or student + teacher) and what is timed.
+public struct StepBenchCase: Sendable {
+    public let name: String
+    public let student: String
+    public let teacher: String?
+    public let method: Method
+    /// False: eval-mode forward without a graph (inference) instead of a training step.
+    public let trains: Bool
+    /// PyTorch 2.15's images/s on the same machine (issue 7), by thread count: (low, high).
+    public let anchor: [Int: (low: Double, high: Double)]
+
+    /// The rows of the anchor table, in its order.
+    public static let anchorTable: [StepBenchCase] = [
+        StepBenchCase(name: "wrn-16-1", student: "wrn-16-1", teacher: nil, method: .ce, trains: true,
+                      anchor: [1: (354, 400), 2: (638, 732)]),
+        StepBenchCase(name: "wrn-16-2", student: "wrn-16-2", teacher: nil, method: .ce, trains: true,
+                      anchor: [1: (124, 124), 2: (224, 231)]),
+        StepBenchCase(name: "wrn-40-1", student: "wrn-40-1", teacher: nil, method: .ce, trains: true,
+                      anchor: [1: (126, 132), 2: (227, 230)]),
+        StepBenchCase(name: "wrn-40-2", student: "wrn-40-2", teacher: nil, method: .ce, trains: true,
+                      anchor: [1: (40, 40), 2: (72, 72)]),
+        StepBenchCase(name: "wrn-16-1←wrn-16-2 at", student: "wrn-16-1", teacher: "wrn-16-2",
+                      method: .at(mapping: .sum2, beta: 1000), trains: true, anchor: [1: (207, 210), 2: (381, 387)]),
+        StepBenchCase(name: "wrn-16-2 inference", student: "wrn-16-2", teacher: nil, method: .ce, trains: false,
+                      anchor: [1: (455, 460), 2: (846, 860)]),
+    ]
+
+    public static func named(_ name: String) -> StepBenchCase? { anchorTable.first { $0.name == name } }
+}
+
+/// Figures of one case at one thread count.
+public struct StepBenchResult: Codable, Sendable {
+    public var name: String
+    public var threads: Int
+    public var batch: Int
+    /// Median over the timed steps (warm-up excluded).
+    public var imagesPerSecond: Double
+    public var stepSeconds: [Double]
+    /// Process CPU seconds (user + system) and system seconds per timed step: for one thread a
+    /// figure less sensitive to other load than wall time; system time is mostly page faults.
+    public var cpuSecondsPerStep: Double
+    public var systemSecondsPerStep: Double
+    /// Seconds per step by profile label (empty unless profiled).
+    public var profile: [String: Double]
+    /// Wall seconds per profiled step (the profile's 100%).
+    public var profiledStepSeconds: Double
+    public var anchorLow: Double?
+    public var anchorHigh: Double?
+}
+
+/// A case set up to run steps: models, synthetic data and a trainer.
+public final class StepBench {
+    public let benchCase: StepBenchCase
+    public let batch: Int
+    let trainer: Trainer
+    let batches: EpochBatches
+    var step = 0
+
+    public init(_ c: StepBenchCase, batch: Int = 128) throws {
+        benchCase = c
+        self.batch = batch
+        var rng = RNG(seed: 7)
+        let teacher = try c.teacher.map { try Model(name: $0, rng: &rng) }
+        let data = SyntheticConfig(trainCount: 2 * batch, testCount: 0, seed: 1).make()
+        let config = RunConfig(student: c.student, teacher: c.teacher, method: c.method, dataset: data.name,
+                               epochs: 1, batchSize: batch, seed: 1)
+        trainer = try Trainer(config: config, data: data, teacher: teacher, directory: nil)
+        batches = Batcher(data.train, batchSize: batch, augmentation: config.augmentation, seed: config.seed).epoch(1)
+    }
+
+    /// One step: decode a batch, then train on it (or run the inference forward).
+    public func runStep() throws {
+        let b = Profiler.measure("data") { batches[step % batches.count] }
+        step += 1
+        if benchCase.trains {
+            _ = try trainer.trainStep(b, method: benchCase.method, learningRate: trainer.config.learningRate(epoch: 1),
+                                      epoch: 1, batchNumber: step)
+        } else {
+            let model = trainer.student
+            _ = GradMode.withoutGraph { model.forward(Variable(b.images), mode: .eval, requiresGrad: false) }
+        }
+    }
+
+    /// Times `reps` steps after `warmup` untimed ones (calling `beforeTiming` in between); with
+    /// `profileSteps` > 0, profiles that many further steps.
+    public func measure(threads: Int, reps: Int, warmup: Int = 1, profileSteps: Int = 0,
+                        beforeTiming: () -> Void = {}) throws -> StepBenchResult {
+        precondition(reps >= 1, "StepBench: need at least one timed step")
+        Threads.set(threads)
+        for _ in 0..<warmup { try runStep() }
+        beforeTiming()
+        var times: [Double] = []
+        let cpuBefore = CPUTime.now
+        for _ in 0..<reps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try runStep()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        let cpu = CPUTime.now - cpuBefore
+        var profile: [String: Double] = [:], profiled = 0.0
+        if profileSteps > 0 {
+            Profiler.reset()
+            Profiler.isEnabled = true
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<profileSteps { try runStep() }
+            profiled = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(profileSteps)
+            Profiler.isEnabled = false
+            profile = Profiler.totalsByLabel.mapValues { $0 / Double(profileSteps) }
+        }
+        let median = times.sorted()[times.count / 2]
+        let anchor = benchCase.anchor[threads]
+        return StepBenchResult(name: benchCase.name, threads: threads, batch: batch, imagesPerSecond: Double(batch) / median,
+                               stepSeconds: times, cpuSecondsPerStep: cpu.total / Double(reps),
+                               systemSecondsPerStep: cpu.system / Double(reps), profile: profile, profiledStepSeconds: profiled,
+                               anchorLow: anchor?.low, anchorHigh: anchor?.high)
+    }
+}
+
+/// The process's CPU time so far (getrusage), in seconds.
+struct CPUTime {
+    var user, system: Double
+    var total: Double { user + system }
+
+    static var now: CPUTime {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+        return CPUTime(user: seconds(u.ru_utime), system: seconds(u.ru_stime))
+    }
+
+    static func - (a: CPUTime, b: CPUTime) -> CPUTime { CPUTime(user: a.user - b.user, system: a.system - b.system) }
+}
