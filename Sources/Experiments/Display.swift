@@ -84,17 +84,19 @@ public struct Estimator {
 
     /// Training images per second of one cross-entropy run at 1 thread beside another such run
     /// (the default `--jobs 2 --threads 1`), release build, measured on the 2-core development
-    /// machine on 2026-11-29 (`atx train --dataset synthetic --epochs 1 --threads 1`, two at a time).
+    /// machine on 2026-11-29 (`atx train --dataset synthetic --epochs 2 --threads 1`, two at a time).
     static let defaultThroughput: [String: Double] = [
-        "wrn-10-1": 360, "wrn-10-2": 150, "wrn-16-1": 290, "wrn-16-2": 108, "wrn-40-1": 107, "wrn-40-2": 65,
-        "nin-thin": 118, "nin-thin-nobn": 118, "nin-wide": 48,
+        "wrn-10-1": 1198, "wrn-10-2": 455, "wrn-16-1": 638, "wrn-16-2": 226, "wrn-40-1": 230, "wrn-40-2": 78,
+        "nin-thin": 265, "nin-thin-nobn": 205, "nin-wide": 70,
     ]
 
     func rate(_ model: String) -> Double { measured["\(model) ce"] ?? Estimator.defaultThroughput[model] ?? 50 }
 
     /// Training images per second of `config`: the store's median for the same student and method
     /// when it has one; else the student's rate, plus the frozen teacher's forward (about a third
-    /// of its training step) for distillation, and about three times the work for double backprop.
+    /// of its training step) for distillation; double backprop costs about 3× the student's step
+    /// (min-l2), 6× (symmetry norm: two of them), plus the teacher's input gradient for grad-AT
+    /// (measured for NIN-thin without BN: 71, 36 and 29 img/s against 205 for cross-entropy).
     public func throughput(_ config: RunConfig) -> Double {
         if let m = measured["\(config.student) \(config.method.name)"] { return m }
         let student = rate(config.student), teacher = config.teacher.map(rate) ?? student
@@ -103,7 +105,7 @@ public struct Estimator {
         case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher))
         case .minL2: return student / 3
         case .symmetry: return student / 6
-        case .gradAT: return 1 / (3 / student + 1 / teacher)
+        case .gradAT: return 1 / (3 / student + 1.5 / teacher)
         }
     }
 
