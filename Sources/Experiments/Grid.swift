@@ -50,7 +50,7 @@ public struct Grid: Sendable {
         let seeds = p.seeds ?? spec.seeds, dataset = spec.dataset == "auto" ? (locations.hasCIFAR10 ? "cifar10" : "fashion-mnist") : spec.dataset
         self.seeds = seeds
         self.dataset = dataset
-        let milestones = Grid.milestones(s.milestones, epochs: s.epochs)
+        let milestones = RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones)
 
         var planned: [PlannedRun] = [], served: [PlannedCell] = []
         func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int) -> PlannedRun {
@@ -79,16 +79,6 @@ public struct Grid: Sendable {
         }
         runs = planned
         cells = served
-    }
-
-    /// Milestone fractions of the epochs as 1-indexed epochs (strictly increasing, at least 2).
-    public static func milestones(_ fractions: [Double], epochs: Int) -> [Int] {
-        var out: [Int] = []
-        for f in fractions {
-            let m = max(2, Int((Double(epochs) * f).rounded()))
-            if m <= epochs, m > (out.last ?? 1) { out.append(m) }
-        }
-        return out
     }
 
     /// The canonical JSON of everything that determines a run's result.

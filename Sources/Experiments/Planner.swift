@@ -22,7 +22,7 @@ public enum Planner {
         \(grid.spec.name) [profile \(grid.profile)] on \(grid.dataset): \(grid.cells.count) cells (\(grid.spec.rows.count) rows × \
         \(grid.spec.columns.count) columns × \(grid.seeds.count) seeds) served by \(grid.runs.count) unique runs
           \(s.epochs) epochs, batch \(s.batchSize), train subset \(s.trainSubset.map(String.init) ?? "all"), \
-        test subset \(s.testSubset.map(String.init) ?? "all"), milestones \(Grid.milestones(s.milestones, epochs: s.epochs))
+        test subset \(s.testSubset.map(String.init) ?? "all"), milestones \(RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones))
           done \(done), to run \(todo.count)\(failed > 0 ? " (\(failed) failed before)" : ""); estimated \(Display.duration(seconds)) at \(jobs) parallel runs
         """
         if listRuns {

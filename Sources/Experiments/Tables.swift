@@ -31,7 +31,7 @@ public enum Tables {
             columns: grid.spec.columns.map { TableInput.Column(label: $0.label, method: $0.method.name, network: $0.network == .teacher ? .teacher : .student) },
             seeds: grid.seeds, profile: grid.profile,
             training: TrainingProtocol(epochs: s.epochs, batchSize: s.batchSize, learningRate: Double(s.learningRate), lrDecay: Double(s.lrDecay),
-                                       milestones: Grid.milestones(s.milestones, epochs: s.epochs), weightDecay: Double(s.weightDecay),
+                                       milestones: RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones), weightDecay: Double(s.weightDecay),
                                        flip: s.flip, crop: s.crop, trainSubset: s.trainSubset, testSubset: s.testSubset),
             dataset: grid.dataset, commit: commit, date: date, assumptions: assumptions(grid), parameterCounts: counts,
             database: database, cells: try store.cellSummaries(grid: name), runs: runs, epochs: epochs)

@@ -37,11 +37,11 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
         self.lrDecay = lrDecay; self.flip = flip; self.crop = crop; self.seed = seed
     }
 
-    /// The paper's schedule scaled to `epochs`: drops at 0.3, 0.6 and 0.8 of the run
-    /// (60, 120, 160 of 200), each at least epoch 2 and strictly increasing where possible.
-    public static func scaledMilestones(epochs: Int) -> [Int] {
+    /// Milestone `fractions` of `epochs` as 1-indexed epochs, each at least epoch 2 and strictly
+    /// increasing where possible; by default the paper's schedule (60, 120, 160 of 200).
+    public static func scaledMilestones(epochs: Int, fractions: [Double] = [0.3, 0.6, 0.8]) -> [Int] {
         var out: [Int] = []
-        for f in [0.3, 0.6, 0.8] {
+        for f in fractions {
             let m = max(2, Int((Double(epochs) * f).rounded()))
             if m <= epochs, m > (out.last ?? 1) { out.append(m) }
         }
