@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import NN
 import Store
+import Tensor
 import Training
 
 public enum WorkerExit: Int32 {
@@ -37,6 +38,7 @@ public enum Worker {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         do {
             guard try store.claim(key: key, host: Host.name, pid: pid, threads: threads, gitCommit: gitCommit,
+                                  blasKernels: BLASKernels.description,
                                   retryFailed: true, isOwnerAlive: Host.isAlive) else { return .notClaimed }
         } catch {
             FileHandle.standardError.write("atx worker: \(error)\n".data(using: .utf8)!)

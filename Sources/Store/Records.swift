@@ -27,6 +27,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var pid: Int?
     public var gitCommit: String?
     public var threads: Int?
+    /// The OpenBLAS kernel set the claiming process used, and why (e.g. "SkylakeX (chosen by atx …)").
+    public var blasKernels: String?
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?
@@ -45,7 +47,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public init(key: String, configJSON: String, student: String, teacher: String? = nil,
                 teacherKey: String? = nil, method: String, seed: Int, dataset: String, profile: String,
                 status: RunStatus = .queued, host: String? = nil, pid: Int? = nil,
-                gitCommit: String? = nil, threads: Int? = nil, createdAt: Date = Date(),
+                gitCommit: String? = nil, threads: Int? = nil, blasKernels: String? = nil, createdAt: Date = Date(),
                 startedAt: Date? = nil, finishedAt: Date? = nil, heartbeatAt: Date? = nil,
                 failure: String? = nil, epochsDone: Int = 0, epochsTotal: Int,
                 finalTestError: Double? = nil, bestTestError: Double? = nil, wallSeconds: Double? = nil,
@@ -54,6 +56,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         self.teacher = teacher; self.teacherKey = teacherKey; self.method = method
         self.seed = seed; self.dataset = dataset; self.profile = profile; self.status = status
         self.host = host; self.pid = pid; self.gitCommit = gitCommit; self.threads = threads
+        self.blasKernels = blasKernels
         self.createdAt = createdAt; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.heartbeatAt = heartbeatAt; self.failure = failure
         self.epochsDone = epochsDone; self.epochsTotal = epochsTotal
@@ -63,7 +66,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case key, configJSON = "config_json", student, teacher, teacherKey = "teacher_key", method
-        case seed, dataset, profile, status, host, pid, gitCommit = "git_commit", threads
+        case seed, dataset, profile, status, host, pid, gitCommit = "git_commit", threads, blasKernels = "blas_kernels"
         case createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case heartbeatAt = "heartbeat_at", failure, epochsDone = "epochs_done", epochsTotal = "epochs_total"
         case finalTestError = "final_test_error", bestTestError = "best_test_error"

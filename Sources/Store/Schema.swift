@@ -12,6 +12,10 @@ enum Schema {
             try db.execute(sql: v1Tables + v1Views)
             try db.execute(sql: "PRAGMA application_id = \(applicationID)")
         }
+        // The OpenBLAS kernel set the run's last attempt computed with, and why (BLASKernels).
+        migrator.registerMigration("v3-runs-blas-kernels") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN blas_kernels TEXT")
+        }
         return migrator
     }()
 

@@ -102,10 +102,10 @@ public final class Store: Sendable {
 
     /// Atomically claims a run for this process: succeeds if its status is queued or interrupted,
     /// or failed when `retryFailed`, or running whose owner is dead (`isOwnerAlive(host, pid)` false) —
-    /// sets status running, host, pid, threads, gitCommit, startedAt (keeps the first), heartbeatAt,
+    /// sets status running, host, pid, threads, gitCommit, blasKernels, startedAt (keeps the first), heartbeatAt,
     /// and clears failure and finishedAt. One transaction (BEGIN IMMEDIATE), so two processes never
     /// claim the same run. Never claims a done run.
-    public func claim(key: String, host: String, pid: Int, threads: Int, gitCommit: String?, retryFailed: Bool,
+    public func claim(key: String, host: String, pid: Int, threads: Int, gitCommit: String?, blasKernels: String? = nil, retryFailed: Bool,
                       isOwnerAlive: (String, Int) -> Bool) throws -> Bool {
         try write { db in
             var run = try existingRun(db, key)
@@ -120,6 +120,7 @@ public final class Store: Sendable {
             try run.updateChanges(db) {
                 $0.status = .running
                 $0.host = host; $0.pid = pid; $0.threads = threads; $0.gitCommit = gitCommit
+                $0.blasKernels = blasKernels
                 $0.startedAt = $0.startedAt ?? now; $0.heartbeatAt = now
                 $0.finishedAt = nil; $0.failure = nil
             }

@@ -5,6 +5,18 @@ public enum BLAS {
     /// The kernel set OpenBLAS picked for this CPU ("Cooperlake", "Zen", …).
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
+    /// The OpenBLAS release, e.g. "0.3.21".
+    public static var version: String {
+        let words = configuration.split(separator: " ")
+        return words.count > 1 ? String(words[1]) : "unknown"
+    }
+
+    /// The build's configuration string without the kernel set in use, e.g. "OpenBLAS 0.3.21
+    /// NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY MAX_THREADS=64".
+    public static var configuration: String {
+        String(cString: openblas_get_config()).split(separator: " ").filter { $0 != coreName }.joined(separator: " ")
+    }
+
     /// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, all row-major.
     /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored.
 

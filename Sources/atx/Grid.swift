@@ -33,6 +33,7 @@ struct Run: ParsableCommand {
         // A missing or damaged dataset fails here, naming the file, not once per run.
         _ = try Datasets.open(g.dataset)
         let store = try Store(path: grid.db)
+        print("OpenBLAS kernels: \(BLASKernels.description)")
         print(try Planner.describe(g, store: store, jobs: jobs))
         let runner = GridRunner(grid: g, store: store, options: RunnerOptions(
             jobs: jobs, threads: threads, retryFailed: retryFailed, runsDirectory: runsDir,
@@ -49,6 +50,7 @@ struct Plan: ParsableCommand {
     @Option(help: "Runs at a time (for the estimate).") var jobs = 2
 
     func run() throws {
+        print("OpenBLAS kernels: \(BLASKernels.description)")
         print(try Planner.describe(try grid.grid(), store: try Store(path: grid.db), jobs: jobs, listRuns: true))
     }
 }

@@ -9,7 +9,19 @@ struct ATX: ParsableCommand {
         commandName: "atx",
         abstract: "Reproduces the CIFAR-10 experiments of 'Paying More Attention to Attention'.",
         version: atxVersion,
-        subcommands: [Run.self, Plan.self, Status.self, Submit.self, Merge.self, Table.self, Train.self, Attention.self, Bench.self, WorkerCommand.self])
+        subcommands: [Run.self, Plan.self, Status.self, Submit.self, Merge.self, Table.self, Train.self, Attention.self, Bench.self, WorkerCommand.self,
+                      BLASCheck.self])
+}
+
+/// The child process of the kernel-set check (`BLASKernels.applyAtStartup`).
+struct BLASCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "blas-check", abstract: "Check the OpenBLAS kernel set in use against a plain reference.",
+                                                    shouldDisplay: false)
+    func run() throws {
+        let verdict = BLASKernels.runCheck(requested: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+        print(verdict.reason)
+        if !verdict.ok { throw ExitCode(1) }
+    }
 }
 
 /// Options every command that computes shares: the one place the thread count is set.
@@ -23,4 +35,5 @@ struct ThreadOptions: ParsableArguments {
     func apply() { Threads.set(threads) }
 }
 
+BLASKernels.applyAtStartup(checkArguments: ["blas-check"])
 ATX.main()
