@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := swift build -c release
 ATX := .build/release/atx
 
-.PHONY: deps build test bench table1 table2 table3 clean
+.PHONY: deps build test bench bench-torch table1 table2 table3 clean
 
 # Installs the Debian packages the build and the default dataset need, only when missing.
 deps:
@@ -26,11 +26,21 @@ test: deps
 	swift test
 	$(RELEASE)
 	scripts/crash-test
+	scripts/blas-selection-test
 	scripts/table-smoke-test
 	scripts/slurm-test
 
+# `make bench` prints ours next to PyTorch when `make bench-torch` has set up its venv.
+TORCH_VENV ?= .build/venv-torch
+
 bench: build
-	$(ATX) bench
+	$(ATX) bench $(if $(wildcard $(TORCH_VENV)/bin/python),--torch-python $(TORCH_VENV)/bin/python)
+
+# A virtual environment with PyTorch from PyPI (a large download), then `make bench` with it.
+bench-torch: build
+	@[ -x $(TORCH_VENV)/bin/python ] && $(TORCH_VENV)/bin/python -c "import torch" 2>/dev/null || \
+	  { python3 -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/pip install -q torch; }
+	$(ATX) bench --torch-python $(TORCH_VENV)/bin/python
 
 # `make table1 [PROFILE=quick|paper|smoke] [JOBS=2] [THREADS=1]`: runs what the grid still needs
 # (printing the plan first), then renders results/table1.md from the database.

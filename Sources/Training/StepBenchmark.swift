@@ -1,5 +1,6 @@
-// Throughput of whole training steps (what `atx bench` reports next to PyTorch): batch decode,
-// then `Trainer.trainStep` — the trainer's own step, not a copy of it.
+// Throughput of whole training steps (what `atx bench` reports next to PyTorch, measured by
+// `scripts/bench-torch` in the same run): batch decode, then `Trainer.trainStep` — the
+// trainer's own step, not a copy of it.
 import Autograd
 import Data
 import Dispatch
@@ -7,7 +8,8 @@ import Foundation
 import NN
 import Tensor
 
-/// One row of the issue's anchor table: a network (or student + teacher) and what is timed.
+/// One row of the benchmark table: a network (or student + teacher) and what is timed.
+/// `scripts/bench-torch` knows the same rows by the same names.
 public struct StepBenchCase: Sendable {
     public let name: String
     public let student: String
@@ -15,26 +17,19 @@ public struct StepBenchCase: Sendable {
     public let method: Method
     /// False: eval-mode forward without a graph (inference) instead of a training step.
     public let trains: Bool
-    /// PyTorch 2.15's images/s on the same machine (issue 7), by thread count: (low, high).
-    public let anchor: [Int: (low: Double, high: Double)]
 
-    /// The rows of the anchor table, in its order.
-    public static let anchorTable: [StepBenchCase] = [
-        StepBenchCase(name: "wrn-16-1", student: "wrn-16-1", teacher: nil, method: .ce, trains: true,
-                      anchor: [1: (354, 400), 2: (638, 732)]),
-        StepBenchCase(name: "wrn-16-2", student: "wrn-16-2", teacher: nil, method: .ce, trains: true,
-                      anchor: [1: (124, 124), 2: (224, 231)]),
-        StepBenchCase(name: "wrn-40-1", student: "wrn-40-1", teacher: nil, method: .ce, trains: true,
-                      anchor: [1: (126, 132), 2: (227, 230)]),
-        StepBenchCase(name: "wrn-40-2", student: "wrn-40-2", teacher: nil, method: .ce, trains: true,
-                      anchor: [1: (40, 40), 2: (72, 72)]),
+    /// The rows, in the order `atx bench` prints them.
+    public static let table: [StepBenchCase] = [
+        StepBenchCase(name: "wrn-16-1", student: "wrn-16-1", teacher: nil, method: .ce, trains: true),
+        StepBenchCase(name: "wrn-16-2", student: "wrn-16-2", teacher: nil, method: .ce, trains: true),
+        StepBenchCase(name: "wrn-40-1", student: "wrn-40-1", teacher: nil, method: .ce, trains: true),
+        StepBenchCase(name: "wrn-40-2", student: "wrn-40-2", teacher: nil, method: .ce, trains: true),
         StepBenchCase(name: "wrn-16-1←wrn-16-2 at", student: "wrn-16-1", teacher: "wrn-16-2",
-                      method: .at(mapping: .sum2, beta: 1000), trains: true, anchor: [1: (207, 210), 2: (381, 387)]),
-        StepBenchCase(name: "wrn-16-2 inference", student: "wrn-16-2", teacher: nil, method: .ce, trains: false,
-                      anchor: [1: (455, 460), 2: (846, 860)]),
+                      method: .at(mapping: .sum2, beta: 1000), trains: true),
+        StepBenchCase(name: "wrn-16-2 inference", student: "wrn-16-2", teacher: nil, method: .ce, trains: false),
     ]
 
-    public static func named(_ name: String) -> StepBenchCase? { anchorTable.first { $0.name == name } }
+    public static func named(_ name: String) -> StepBenchCase? { table.first { $0.name == name } }
 }
 
 /// Figures of one case at one thread count.
@@ -53,8 +48,9 @@ public struct StepBenchResult: Codable, Sendable {
     public var profile: [String: Double]
     /// Wall seconds per profiled step (the profile's 100%).
     public var profiledStepSeconds: Double
-    public var anchorLow: Double?
-    public var anchorHigh: Double?
+    /// PyTorch's images/s for the same row and threads, measured right after ours (nil: not measured).
+    public var torchImagesPerSecond: Double?
+    public var torchVersion: String?
 }
 
 /// A case set up to run steps: models, synthetic data and a trainer.
@@ -117,11 +113,9 @@ public final class StepBench {
             profile = Profiler.totalsByLabel.mapValues { $0 / Double(profileSteps) }
         }
         let median = times.sorted()[times.count / 2]
-        let anchor = benchCase.anchor[threads]
         return StepBenchResult(name: benchCase.name, threads: threads, batch: batch, imagesPerSecond: Double(batch) / median,
                                stepSeconds: times, cpuSecondsPerStep: cpu.total / Double(reps),
-                               systemSecondsPerStep: cpu.system / Double(reps), profile: profile, profiledStepSeconds: profiled,
-                               anchorLow: anchor?.low, anchorHigh: anchor?.high)
+                               systemSecondsPerStep: cpu.system / Double(reps), profile: profile, profiledStepSeconds: profiled)
     }
 }
 

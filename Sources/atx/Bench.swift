@@ -7,16 +7,20 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Training-step throughput next to PyTorch, time per layer kind, convolution GFLOPS, grid throughput, OpenBLAS kernel sets.",
         discussion: """
-        Every figure is measured in this run, so ratios are meaningful on a shared machine. Steps use
-        batch 128 on 32×32×3 synthetic images: decode, forward, backward, SGD update (the trainer's own
-        step); the median of --reps after one warm-up step.
+        Every figure is measured in this run, on this machine. Steps use batch 128 on 32×32×3 synthetic
+        images: decode, forward, backward, SGD update (the trainer's own step); the median of --reps after
+        one warm-up step. With a PyTorch interpreter (--torch-python, or `make bench-torch`'s venv at
+        .build/venv-torch), each row is timed by scripts/bench-torch right after ours, at the same thread
+        count, and the ratio printed; without one, no ratio is printed.
         """)
 
     @Option(help: "Batch size.") var batch = 128
     @Option(help: "Comma-separated thread counts to measure.") var threads = "1,2"
     @Option(help: "Timed steps (and kernel repetitions) per figure; the median is reported.") var reps = 5
-    @Option(help: "Comma-separated rows of the anchor table (default: all): \(StepBenchCase.anchorTable.map(\.name).joined(separator: ", ")).")
+    @Option(help: "Comma-separated rows (default: all): \(StepBenchCase.table.map(\.name).joined(separator: ", ")).")
     var cases: String?
+    @Option(help: "Python with torch for the PyTorch figures (default: .build/venv-torch/bin/python when it exists; 'none' to skip).")
+    var torchPython: String?
     @Flag(help: "Fewer rows (wrn-16-1, the AT pair, inference) and 3 repetitions.") var quick = false
     @Option(help: "Comma-separated sections to run: steps, conv, grid, blas (default: all).") var sections = "steps,conv,grid,blas"
     @Option(help: "Write every figure to this JSON file.") var json: String?
@@ -41,8 +45,8 @@ struct Bench: ParsableCommand {
         if let memorySteps { return try memoryLoop(steps: memorySteps, threads: counts.max()!) }
 
         var report = BenchReport(date: ISO8601DateFormatter().string(from: Date()), machine: Machine.description,
-                                 blasCore: BLAS.coreName, batch: batch)
-        say("\(report.machine), OpenBLAS core \(report.blasCore), \(report.date)")
+                                 blasCore: BLAS.coreName, blasKernels: BLASKernels.description, batch: batch)
+        say("\(report.machine), \(report.date)\nOpenBLAS kernels: \(report.blasKernels)")
         if run.contains("steps") { try steps(rows, counts, reps, &report) }
         if run.contains("conv") { convolutions(counts, reps, &report) }
         if run.contains("grid") { try grid(rows, counts, reps, &report) }
@@ -56,19 +60,54 @@ struct Bench: ParsableCommand {
     }
 
     func steps(_ rows: [StepBenchCase], _ counts: [Int], _ reps: Int, _ report: inout BenchReport) throws {
-        say("\nTraining steps, batch \(batch), 32×32×3: images/s (median of \(reps)) next to PyTorch 2.15 (issue 7); ratio = ours / PyTorch's best")
-        say(pad("row", 22) + " thr     ours     PyTorch   ratio   CPU s/step  sys")
+        let torch = torchInterpreter()
+        say("\nTraining steps, batch \(batch), 32×32×3: images/s (median of \(reps)); "
+            + (torch.map { "PyTorch measured by scripts/bench-torch (\($0)) right after each row; ratio = ours / PyTorch" }
+               ?? "no PyTorch in this run (`make bench-torch` sets it up), so no ratio"))
+        say(pad("row", 22) + " thr     ours   PyTorch   ratio   CPU s/step  sys")
         for t in counts {
             for c in rows {
-                let r = try StepBench(c, batch: batch).measure(threads: t, reps: reps, profileSteps: 2)
+                var r = try StepBench(c, batch: batch).measure(threads: t, reps: reps, profileSteps: 2)
+                if let torch {
+                    let (ips, version) = try torchStep(torch, c, threads: t, reps: reps)
+                    r.torchImagesPerSecond = ips
+                    r.torchVersion = version
+                }
                 report.steps.append(r)
-                let anchor = r.anchorHigh.map { String(format: "%4.0f–%-4.0f", r.anchorLow!, $0) } ?? "    –    "
-                let ratio = r.anchorHigh.map { String(format: "%5.2f", r.imagesPerSecond / $0) } ?? "    –"
-                say(pad(r.name, 22) + String(format: " %3d  %7.1f  ", t, r.imagesPerSecond) + anchor + "  " + ratio
+                let theirs = r.torchImagesPerSecond.map { String(format: "%7.1f", $0) } ?? "      –"
+                let ratio = r.torchImagesPerSecond.map { String(format: "%5.2f×", r.imagesPerSecond / $0) } ?? "     –"
+                say(pad(r.name, 22) + String(format: " %3d  %7.1f  ", t, r.imagesPerSecond) + theirs + "  " + ratio
                     + String(format: "   %8.3f  %3.0f%%", r.cpuSecondsPerStep, 100 * r.systemSecondsPerStep / r.cpuSecondsPerStep))
             }
         }
+        if let v = report.steps.compactMap(\.torchVersion).first { say("PyTorch \(v)") }
         printProfile(report.steps)
+    }
+
+    /// The Python to run scripts/bench-torch with, if any.
+    func torchInterpreter() -> String? {
+        if torchPython == "none" { return nil }
+        if let torchPython { return torchPython }
+        let venv = ".build/venv-torch/bin/python"
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
+    }
+
+    /// PyTorch's images/s for one row at `threads`, from scripts/bench-torch in a child process.
+    func torchStep(_ python: String, _ c: StepBenchCase, threads: Int, reps: Int) throws -> (Double, String) {
+        struct Line: Decodable { var images_per_second: Double; var torch: String }
+        let p = Process(), out = Pipe()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [python, "scripts/bench-torch", "--case", c.name, "--threads", String(threads), "--reps", String(reps),
+                       "--batch", String(batch)]
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+              let r = try? JSONDecoder().decode(Line.self, from: Data(line.utf8)) else {
+            throw ValidationError("bench: scripts/bench-torch with \(python) failed for row '\(c.name)' (exit \(p.terminationStatus)); `make bench-torch` sets up its venv")
+        }
+        return (r.images_per_second, r.torch)
     }
 
     func convolutions(_ counts: [Int], _ reps: Int, _ report: inout BenchReport) {
@@ -116,7 +155,7 @@ struct Bench: ParsableCommand {
         say("WRN-16-1 training step, 1 thread, images/s (ratio to the one in use)")
         let c = StepBenchCase.named("wrn-16-1")!
         var results: [(String, Double)] = []
-        for core in [nil, "Haswell", "Zen", "SkylakeX", "Cooperlake"] as [String?] {
+        for core in [nil, "Prescott", "Haswell", "Zen", "SkylakeX", "Cooperlake"] as [String?] {
             let r = try spawnSteps(c, threads: 1, copies: 1, reps: reps, coreType: core ?? "")[0]
             results.append((core ?? "unset (autodetect)", r.imagesPerSecond))
         }
@@ -129,10 +168,10 @@ struct Bench: ParsableCommand {
 
     func selectedCases() throws -> [StepBenchCase] {
         let names = cases.map { $0.split(separator: ",").map(String.init) }
-            ?? (quick ? ["wrn-16-1", "wrn-16-1←wrn-16-2 at", "wrn-16-2 inference"] : StepBenchCase.anchorTable.map(\.name))
+            ?? (quick ? ["wrn-16-1", "wrn-16-1←wrn-16-2 at", "wrn-16-2 inference"] : StepBenchCase.table.map(\.name))
         return try names.map { name in
             guard let c = StepBenchCase.named(name) else {
-                throw ValidationError("--cases: unknown row '\(name)'; rows: \(StepBenchCase.anchorTable.map(\.name).joined(separator: ", "))")
+                throw ValidationError("--cases: unknown row '\(name)'; rows: \(StepBenchCase.table.map(\.name).joined(separator: ", "))")
             }
             return c
         }
@@ -184,6 +223,7 @@ struct Bench: ParsableCommand {
             if let coreType {
                 var environment = ProcessInfo.processInfo.environment
                 environment["OPENBLAS_CORETYPE"] = coreType.isEmpty ? nil : coreType
+                environment["ATX_BLAS_CHOSEN"] = environment["ATX_BLAS_CHOSEN"] ?? "bench"   // measure this set, select nothing
                 p.environment = environment
             }
             p.arguments = ["bench", "--step-only", "--wait-for-go", "--cases", c.name, "--threads", String(threads),
@@ -241,6 +281,7 @@ struct BenchReport: Codable {
     var date: String
     var machine: String
     var blasCore: String
+    var blasKernels: String
     var batch: Int
     var steps: [StepBenchResult] = []
     var convolutions: [ConvBenchRow] = []
