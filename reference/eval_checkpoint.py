@@ -2,7 +2,7 @@
 """Loads an atx model checkpoint (`model.safetensors`, `Model.save`) into the PyTorch network
 of models.py and writes its eval-mode logits (BN running statistics) for a batch.
 
-Usage: eval_checkpoint.py MODEL.safetensors INPUT.safetensors OUT.safetensors
+Usage: eval_checkpoint.py MODEL.safetensors INPUT.safetensors OUT.safetensors [MODEL INPUT OUT ...]
 
 INPUT holds a float32 tensor `input` [B, C, H, W]; OUT gets float32 `logits` [B, classes],
 computed in float64. The checkpoint must hold exactly the network's tensors, by their
@@ -44,7 +44,9 @@ def main(model_path, input_path, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    args = sys.argv[1:]
+    if not args or len(args) % 3:
         raise SystemExit(__doc__)
     torch.set_num_threads(1)
-    main(*sys.argv[1:])
+    for i in range(0, len(args), 3):
+        main(*args[i:i + 3])

@@ -40,15 +40,21 @@ final class CheckpointInteropTests: XCTestCase {
             checkpoints.append(url)
         }
 
+        // One Python run (torch imports slowly) for every checkpoint.
         let script = TestPython.repository.appendingPathComponent("reference/eval_checkpoint.py").path
-        for url in checkpoints {
+        var arguments = [script], cases: [(Model, Tensor, URL, URL)] = []
+        for (i, url) in checkpoints.enumerated() {
             let model = try Model(checkpoint: url)
             let input = Tensor.normal([3, model.inChannels, imageSide, imageSide], rng: &rng)
-            let inputURL = dir.appendingPathComponent("input.safetensors"), outURL = dir.appendingPathComponent("logits.safetensors")
+            let inputURL = dir.appendingPathComponent("input\(i).safetensors"), outURL = dir.appendingPathComponent("logits\(i).safetensors")
             try SafeTensors.write(tensors: ["input": input], metadata: [:], to: inputURL)
-            let (status, output) = try python.run([script, url.path, inputURL.path, outURL.path])
-            XCTAssertEqual(status, 0, "\(model.name): eval_checkpoint.py failed: \(output)")
-            guard status == 0 else { continue }
+            arguments += [url.path, inputURL.path, outURL.path]
+            cases.append((model, input, url, outURL))
+        }
+        let (status, output) = try python.run(arguments)
+        XCTAssertEqual(status, 0, "eval_checkpoint.py failed: \(output)")
+        guard status == 0 else { return }
+        for (model, input, url, outURL) in cases {
             let ref = try SafeTensorsFile(contentsOf: outURL).tensor(named: "logits", expectedShape: [3, model.numClasses])
             let ours = GradMode.withoutGraph { model.forward(Variable(input), mode: .eval, requiresGrad: false).output.logits.value }
             let scale = ref.data.map { Double(abs($0)) }.max()!
