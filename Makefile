@@ -20,7 +20,7 @@ build: deps
 
 # Python virtual environments under .build/ with torch, safetensors and numpy: TEST_VENV for
 # the interop tests, TORCH_VENV for `make fixtures` (point either at an existing venv that has
-# them, e.g. TORCH_VENV=/work/venv-torch; such a venv is used as it is, never modified).
+# them, e.g. TORCH_VENV=/path/to/venv; such a venv is used as it is, never modified).
 # torch comes as the small CPU wheel when pip finds it (TORCH_CPU), else as plain `torch`.
 # Idempotent: a venv made here is marked ready and not touched again.
 PYTHON ?= python3
