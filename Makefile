@@ -1,11 +1,11 @@
 # atx — see README.md. `make table1` (main job) and `make test` (tests) set everything up.
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 zlib1g-dev pkg-config dataset-fashion-mnist
+APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 zlib1g-dev pkg-config dataset-fashion-mnist python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := swift build -c release
 ATX := .build/release/atx
 
-.PHONY: deps build test bench bench-torch table1 table2 table3 clean
+.PHONY: deps build test test-venv fixtures bench bench-torch table1 table2 table3 clean
 
 # Installs the Debian packages the build and the default dataset need, only when missing.
 deps:
@@ -18,29 +18,57 @@ deps:
 build: deps
 	$(RELEASE)
 
-# Unit tests (debug build), then end-to-end checks on the release binary: crash safety of
-# the runner, `make table1 PROFILE=smoke` into a temporary database, and the smoke grid on a
-# real single-node Slurm (installs slurm-wlm and munge; needs root).
-test: deps
+# Python virtual environments under .build/ with torch, safetensors and numpy: TEST_VENV for
+# the interop tests, TORCH_VENV for `make fixtures` (point either at an existing venv that has
+# them, e.g. TORCH_VENV=/path/to/venv; such a venv is used as it is, never modified).
+# torch comes as the small CPU wheel when pip finds it (TORCH_CPU), else as plain `torch`.
+# Idempotent: a venv made here is marked ready and not touched again.
+PYTHON ?= python3
+TEST_VENV ?= .build/venv-test
+TORCH_VENV ?= .build/venv-torch
+TORCH_CPU ?= torch==2.13.0+cpu
+define python_venv
+	@if [ -f $(1)/.atx-ready ] || $(1)/bin/python -c 'import torch, safetensors, numpy' 2>/dev/null; then :; else \
+	  echo "setting up $(1): torch, safetensors, numpy"; \
+	  $(PYTHON) -m venv $(1) && \
+	  $(1)/bin/python -m pip install -q safetensors numpy && \
+	  { $(1)/bin/python -m pip install -q '$(TORCH_CPU)' || $(1)/bin/python -m pip install -q torch; } && \
+	  $(1)/bin/python -c 'import torch, safetensors, numpy' && touch $(1)/.atx-ready; \
+	fi
+endef
+
+test-venv:
+	$(call python_venv,$(TEST_VENV))
+
+# Unit tests (debug build; the Python interop tests use TEST_VENV), then end-to-end checks on
+# the release binary: crash safety of the runner, `make table1 PROFILE=smoke` into a temporary
+# database, and the smoke grid on a real single-node Slurm (installs slurm-wlm and munge; needs root).
+test: deps test-venv
 	swift build --build-tests
-	swift test
+	ATX_PYTHON="$(abspath $(TEST_VENV))/bin/python" swift test
 	$(RELEASE)
 	scripts/crash-test
 	scripts/blas-selection-test
 	scripts/table-smoke-test
 	scripts/slurm-test
 
-# `make bench` prints ours next to PyTorch when `make bench-torch` has set up its venv.
-TORCH_VENV ?= .build/venv-torch
+# Regenerates reference/fixtures (and its MANIFEST) from reference/make_fixtures.py; the same
+# seeds give the same bytes, so `make fixtures && git status` shows no change.
+fixtures:
+	$(call python_venv,$(TORCH_VENV))
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 $(TORCH_VENV)/bin/python reference/make_fixtures.py
+
+# `make bench` prints ours next to PyTorch when `make bench-torch` has set up BENCH_VENV: the
+# PyTorch a new user gets from PyPI (`pip install torch`, a large download), in its own venv.
+BENCH_VENV ?= .build/venv-bench
 
 bench: build
-	$(ATX) bench $(if $(wildcard $(TORCH_VENV)/bin/python),--torch-python $(TORCH_VENV)/bin/python)
+	$(ATX) bench $(if $(wildcard $(BENCH_VENV)/bin/python),--torch-python $(BENCH_VENV)/bin/python,--torch-python none)
 
-# A virtual environment with PyTorch from PyPI (a large download), then `make bench` with it.
 bench-torch: build
-	@[ -x $(TORCH_VENV)/bin/python ] && $(TORCH_VENV)/bin/python -c "import torch" 2>/dev/null || \
-	  { python3 -m venv $(TORCH_VENV) && $(TORCH_VENV)/bin/pip install -q torch; }
-	$(ATX) bench --torch-python $(TORCH_VENV)/bin/python
+	@$(BENCH_VENV)/bin/python -c "import torch" 2>/dev/null || \
+	  { echo "setting up $(BENCH_VENV): torch from PyPI"; $(PYTHON) -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/python -m pip install -q torch; }
+	$(ATX) bench --torch-python $(BENCH_VENV)/bin/python
 
 # `make table1 [PROFILE=quick|paper|smoke] [JOBS=2] [THREADS=1]`: runs what the grid still needs
 # (printing the plan first), then renders results/table1.md from the database.

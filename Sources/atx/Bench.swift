@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
         Every figure is measured in this run, on this machine. Steps use batch 128 on 32×32×3 synthetic
         images: decode, forward, backward, SGD update (the trainer's own step); the median of --reps after
         one warm-up step. With a PyTorch interpreter (--torch-python, or `make bench-torch`'s venv at
-        .build/venv-torch), each row is timed by scripts/bench-torch right after ours, at the same thread
+        .build/venv-bench), each row is timed by scripts/bench-torch right after ours, at the same thread
         count, and the ratio printed; without one, no ratio is printed.
         """)
 
@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed steps (and kernel repetitions) per figure; the median is reported.") var reps = 5
     @Option(help: "Comma-separated rows (default: all): \(StepBenchCase.table.map(\.name).joined(separator: ", ")).")
     var cases: String?
-    @Option(help: "Python with torch for the PyTorch figures (default: .build/venv-torch/bin/python when it exists; 'none' to skip).")
+    @Option(help: "Python with torch for the PyTorch figures (default: .build/venv-bench/bin/python, `make bench-torch`'s venv, when it exists; 'none' to skip).")
     var torchPython: String?
     @Flag(help: "Fewer rows (wrn-16-1, the AT pair, inference) and 3 repetitions.") var quick = false
     @Option(help: "Comma-separated sections to run: steps, conv, grid, blas (default: all).") var sections = "steps,conv,grid,blas"
@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
     func torchInterpreter() -> String? {
         if torchPython == "none" { return nil }
         if let torchPython { return torchPython }
-        let venv = ".build/venv-torch/bin/python"
+        let venv = ".build/venv-bench/bin/python"
         return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
     }
 

@@ -266,62 +266,45 @@ final class SafeTensorsTests: XCTestCase {
     // MARK: Reference fixtures
 
     func testReadsEveryReferenceFixture() throws {
-        // ../shared/reference beside the repository (as CI lays it out), or $ATX_REFERENCE_DIR.
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = ProcessInfo.processInfo.environment["ATX_REFERENCE_DIR"]
-            ?? repository.deletingLastPathComponent().appendingPathComponent("shared/reference").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("SafeTensorsTests: reference folder \(path) does not exist; set ATX_REFERENCE_DIR")
-            throw XCTSkip("reference folder \(path) does not exist")
+        // The committed fixtures (reference/fixtures), and $ATX_REFERENCE_DIR when it is set.
+        let committed = TestPython.repository.appendingPathComponent("reference/fixtures").path
+        var folders = [committed]
+        if let extra = ProcessInfo.processInfo.environment["ATX_REFERENCE_DIR"] {
+            if FileManager.default.fileExists(atPath: extra) { folders.append(extra) }
+            else { print("SafeTensorsTests: ATX_REFERENCE_DIR=\(extra) does not exist; reading the committed fixtures only") }
         }
-        let names = try FileManager.default.contentsOfDirectory(atPath: path)
-            .filter { $0.hasSuffix(".safetensors") }.sorted()
-        XCTAssertFalse(names.isEmpty, "no *.safetensors in \(path)")
-        for name in names {
-            let start = Date()
-            let file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path).appendingPathComponent(name))
-            let input = try file.tensor(named: "input")
-            XCTAssertEqual(input.rank, 4, name)
-            let labels = try file.int64s(named: "labels")
-            XCTAssertEqual(labels.values.count, input.shape[0], name)
-            XCTAssertEqual(try file.tensor(named: "expected.logits").shape.first, input.shape[0], name)
-            XCTAssertNotNil(file.metadata["student"], name)
-            XCTAssertNotNil(file.metadata["method"], name)
-            var floats = 0
-            for tensorName in file.names where tensorName != "labels" {
-                floats += try file.tensor(named: tensorName).count
+        for path in folders {
+            let names = try FileManager.default.contentsOfDirectory(atPath: path)
+                .filter { $0.hasSuffix(".safetensors") }.sorted()
+            XCTAssertFalse(names.isEmpty, "no *.safetensors in \(path)")
+            for name in names {
+                let start = Date()
+                let file = try SafeTensorsFile(contentsOf: URL(fileURLWithPath: path).appendingPathComponent(name))
+                let input = try file.tensor(named: "input")
+                XCTAssertEqual(input.rank, 4, name)
+                let labels = try file.int64s(named: "labels")
+                XCTAssertEqual(labels.values.count, input.shape[0], name)
+                XCTAssertEqual(try file.tensor(named: "expected.logits").shape.first, input.shape[0], name)
+                XCTAssertNotNil(file.metadata["student"], name)
+                XCTAssertNotNil(file.metadata["method"], name)
+                var floats = 0
+                for tensorName in file.names where tensorName != "labels" {
+                    floats += try file.tensor(named: tensorName).count
+                }
+                print(String(format: "SafeTensorsTests: %@: %d tensors, %d floats, read in %.3f s", name,
+                             file.names.count, floats, Date().timeIntervalSince(start)))
             }
-            print(String(format: "SafeTensorsTests: %@: %d tensors, %d floats, read in %.3f s", name,
-                         file.names.count, floats, Date().timeIntervalSince(start)))
         }
     }
 
     // MARK: Python interop
 
     private func python(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        try TestPython.resolved.run(script: script, arguments)
     }
 
     private func requirePythonSafeTensors() throws {
-        let probe: (status: Int32, output: String)
-        do { probe = try python("import safetensors, numpy") } catch {
-            print("SafeTensorsTests: skipping Python interop, cannot run python3: \(error)")
-            throw XCTSkip("cannot run python3: \(error)")
-        }
-        guard probe.status == 0 else {
-            let reason = probe.output.split(separator: "\n").last.map(String.init) ?? "exit status \(probe.status)"
-            print("SafeTensorsTests: skipping Python interop, python3 cannot import safetensors and numpy: \(reason)")
-            throw XCTSkip("python3 cannot import safetensors and numpy: \(reason)")
-        }
+        _ = try TestPython.require(["safetensors", "numpy"], by: "SafeTensorsTests")
     }
 
     func testPythonReadsWhatSwiftWrites() throws {

@@ -1,5 +1,6 @@
-// Every fixture in shared/reference (or $ATX_REFERENCE_DIR) checked end to end against PyTorch:
-// forward quantities, BN running statistics, losses and every gradient.
+// Reference fixtures checked end to end against PyTorch: forward quantities, BN running
+// statistics, losses and every gradient. Always the committed ones (reference/fixtures, made
+// by reference/make_fixtures.py), and also every *.safetensors in $ATX_REFERENCE_DIR when set.
 import Foundation
 import XCTest
 import Autograd
@@ -8,12 +9,10 @@ import Tensor
 @testable import Training
 
 final class ReferenceFixtureTests: XCTestCase {
-    static var referenceDirectory: URL {
-        if let dir = ProcessInfo.processInfo.environment["ATX_REFERENCE_DIR"] { return URL(fileURLWithPath: dir) }
-        // Tests/TrainingTests/ReferenceFixtureTests.swift → repository root → ../shared/reference
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference")
-    }
+    /// Tests/TrainingTests/ReferenceFixtureTests.swift → the repository root.
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let committedDirectory = repository.appendingPathComponent("reference/fixtures")
 
     /// Worst errors per fixture and tensor kind, printed at the end of each fixture.
     struct Worst {
@@ -23,32 +22,100 @@ final class ReferenceFixtureTests: XCTestCase {
         }
     }
 
-    func testEveryFixtureMatchesPyTorch() throws {
-        guard FileManager.default.fileExists(atPath: Self.referenceDirectory.path) else {
-            return XCTFail("reference fixtures not found at \(Self.referenceDirectory.path): lay shared/ beside the repository or set ATX_REFERENCE_DIR")
+    /// What one fixture exercised, for the coverage check over the committed set.
+    struct Checked {
+        var models: Set<String> = [], methods: Set<String> = [], mappings: Set<String> = []
+        var kinds: Set<String> = [], lossParts: Set<String> = [], batchSizes: Set<Int> = [], inChannels: Set<Int> = []
+        var adapterGradients = 0
+
+        mutating func merge(_ o: Checked) {
+            models.formUnion(o.models); methods.formUnion(o.methods); mappings.formUnion(o.mappings)
+            kinds.formUnion(o.kinds); lossParts.formUnion(o.lossParts); batchSizes.formUnion(o.batchSizes)
+            inChannels.formUnion(o.inChannels); adapterGradients += o.adapterGradients
         }
-        let files = try FileManager.default.contentsOfDirectory(at: Self.referenceDirectory, includingPropertiesForKeys: nil)
-            .filter { $0.pathExtension == "safetensors" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
-        XCTAssertFalse(files.isEmpty, "no fixtures in \(Self.referenceDirectory.path)")
-        for file in files {
-            try checkFixture(file)
-        }
-        print("reference fixtures: \(files.count) checked, 0 unchecked")
     }
 
-    func checkFixture(_ url: URL) throws {
+    func testCommittedFixturesMatchPyTorch() throws {
+        let dir = Self.committedDirectory
+        let manifestURL = dir.appendingPathComponent("MANIFEST")
+        let manifest = try String(contentsOf: manifestURL, encoding: .utf8).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        XCTAssertFalse(manifest.isEmpty, "\(manifestURL.path) lists no fixtures")
+        let onDisk = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".safetensors") }
+        XCTAssertEqual(Set(onDisk).subtracting(manifest).sorted(), [], "fixtures in \(dir.path) not listed in MANIFEST (run make fixtures)")
+
+        var checked = 0, total = Checked()
+        for name in manifest {
+            let url = dir.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                XCTFail("committed fixture \(name) (listed in MANIFEST) is missing from \(dir.path)")
+                continue
+            }
+            total.merge(try checkFixture(url))
+            checked += 1
+        }
+        print("committed reference fixtures: \(checked) of \(manifest.count) checked, \(manifest.count - checked) unchecked")
+        XCTAssertEqual(checked, manifest.count, "every committed fixture is checked")
+
+        // The committed set must keep covering everything the issue asks of it.
+        XCTAssertEqual(Set(["wrn-16-1", "wrn-16-2", "wrn-40-1", "wrn-40-2", "nin-wide", "nin-thin", "nin-thin-nobn"]).subtracting(total.models), [],
+                       "models not covered")
+        XCTAssertEqual(Set(Method.defaults.keys).subtracting(total.methods), [], "methods not covered")
+        XCTAssertEqual(Set(Mapping.allCases.map(\.rawValue)).subtracting(total.mappings), [], "attention mappings not covered")
+        XCTAssertEqual(Set(["logits", "groups", "attention", "teacher logits", "bn stats", "losses", "param grads", "input grads",
+                            "teacher input grads", "adapter grads"]).subtracting(total.kinds), [], "tensor kinds not covered")
+        XCTAssertEqual(Set(["ce", "kd", "at", "factt", "penalty"]).subtracting(total.lossParts), [], "loss parts not covered")
+        XCTAssertTrue(total.batchSizes.contains { $0 % 2 == 1 && $0 > 1 }, "no odd batch size among \(total.batchSizes)")
+        XCTAssertTrue(total.inChannels.isSuperset(of: [1, 3]), "input channels covered: \(total.inChannels)")
+    }
+
+    func testFixturesInReferenceDirectory() throws {
+        guard let path = ProcessInfo.processInfo.environment["ATX_REFERENCE_DIR"] else {
+            print("reference fixtures: ATX_REFERENCE_DIR is not set; only the committed fixtures are checked")
+            return
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            print("reference fixtures: ATX_REFERENCE_DIR=\(path) does not exist; nothing more to check")
+            return
+        }
+        let dir = URL(fileURLWithPath: path)
+        let files = try FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "safetensors" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+        XCTAssertFalse(files.isEmpty, "no fixtures in \(path)")
+        for file in files { _ = try checkFixture(file) }
+        print("reference fixtures in \(path): \(files.count) checked, 0 unchecked")
+    }
+
+    /// Checks one fixture: weights stored in it or, for `weights: counter-v1`, generated by
+    /// FixtureWeights from its seed (teachers' BN statistics are stored either way).
+    func checkFixture(_ url: URL) throws -> Checked {
         let name = url.lastPathComponent
         let f = try SafeTensorsFile(contentsOf: url)
         let md = f.metadata
         let inChannels = Int(md["in_channels"] ?? "3")!, classes = Int(md["num_classes"] ?? "10")!
         let mapping = try XCTUnwrap(Mapping(rawValue: md["mapping"] ?? "sum2"), "\(name): mapping \(md["mapping"] ?? "")")
+        let seed = md["seed"] ?? ""
+        let generated: Bool
+        switch md["weights"] {
+        case nil: generated = false
+        case "counter-v1": generated = true
+        case let other?: XCTFail("\(name): unknown weights scheme '\(other)'"); return Checked()
+        }
         var rng = RNG(seed: 0)
 
+        /// A stored tensor, else (generated fixtures) the generator's.
+        func tensor(_ key: String, kind: FixtureWeights.Kind, shape: [Int]) throws -> Tensor {
+            if f.entries[key] != nil || !generated { return try f.tensor(named: key, expectedShape: shape) }
+            return FixtureWeights.values(seed: seed, key: key, kind: kind, shape: shape)
+        }
         func load(_ prefix: String, _ modelName: String, expectedParams: String?) throws -> Model {
             let model = try Model(name: modelName, inChannels: inChannels, numClasses: classes, rng: &rng)
             XCTAssertEqual(model.parameterCount, Int(expectedParams ?? "") ?? -1, "\(name): \(modelName) parameter count")
-            for p in model.parameterNames { model.parameters[p] = try f.tensor(named: "\(prefix).\(p)", expectedShape: model.parameters[p]!.shape) }
-            for b in model.buffers.keys { model.buffers[b] = try f.tensor(named: "\(prefix).\(b)", expectedShape: model.buffers[b]!.shape) }
+            for p in model.parameterNames {
+                model.parameters[p] = try tensor("\(prefix).\(p)", kind: .init(tensorName: p), shape: model.parameters[p]!.shape)
+            }
+            for b in model.buffers.keys {
+                model.buffers[b] = try tensor("\(prefix).\(b)", kind: .init(tensorName: b), shape: model.buffers[b]!.shape)
+            }
             let known = Set(model.parameterNames + model.buffers.keys)
             let stored = f.names.filter { $0.hasPrefix(prefix + ".") }.map { String($0.dropFirst(prefix.count + 1)) }
             XCTAssertEqual(Set(stored).subtracting(known), [], "\(name): stored \(prefix) tensors the model does not have")
@@ -60,13 +127,39 @@ final class ReferenceFixtureTests: XCTestCase {
 
         let input = try f.tensor(named: "input")
         let labels = try f.int64s(named: "labels").values
+        if generated {
+            // The stored batch is the generator's too: a mismatch here means the two generators
+            // differ, which would otherwise show up as a puzzling mismatch of every weight.
+            XCTAssertEqual(input.data, FixtureWeights.values(seed: seed, key: "input", kind: .input, shape: input.shape).data,
+                           "\(name): stored input vs FixtureWeights")
+            XCTAssertEqual(labels, FixtureWeights.labels(seed: seed, count: labels.count, classes: classes), "\(name): stored labels vs FixtureWeights")
+        }
         var hyper: [String: Float] = [:]
         let methodName = md["method"]!
         for key in (Method.defaults[methodName] ?? [:]).keys { if let v = md[key].flatMap(Float.init) { hyper[key] = v } }
         let method = try Method(name: methodName, mapping: mapping, hyperparameters: hyper)
 
-        let obj = try objective(method, student: student, teacher: teacher, input: input, labels: labels)
+        // F-ActT: a 1×1 adapter wherever the group channel counts differ (as the trainer does).
+        var adapters: [Variable?] = [nil, nil, nil]
+        if case .factt = method, let teacher {
+            let probe = Variable(Tensor(zeros: [1, inChannels, 8, 8]))
+            let (s, t) = GradMode.withoutGraph {
+                (student.forward(probe, mode: .eval, requiresGrad: false).output.groups, teacher.forward(probe, mode: .eval, requiresGrad: false).output.groups)
+            }
+            for (g, (sg, tg)) in zip(s, t).enumerated() where sg.shape[1] != tg.shape[1] {
+                let w = try tensor("adapter.\(g)", kind: .conv, shape: [tg.shape[1], sg.shape[1], 1, 1])
+                adapters[g] = Variable(w, requiresGrad: true, name: "adapter.\(g)")
+            }
+        }
+        let adapterNames = adapters.indices.filter { adapters[$0] != nil }.map { "adapter.\($0)" }
+
+        let obj = try objective(method, student: student, teacher: teacher, input: input, labels: labels,
+                                adapters: method.name == "factt" ? adapters : [])
         var worst = Worst()
+        var compared: Set<String> = []
+        var checked = Checked(models: Set([student.name] + (teacher.map { [$0.name] } ?? [])), methods: [method.name],
+                              mappings: methodName == "at" || methodName == "at+kd" ? [mapping.rawValue] : [],
+                              batchSizes: [input.shape[0]], inChannels: [inChannels])
 
         func forward(_ tensor: String, _ ours: Tensor, kind: String) throws {
             let ref = ours.count == 1 ? try f.tensor(named: tensor) : try f.tensor(named: tensor, expectedShape: ours.shape)
@@ -74,20 +167,26 @@ final class ReferenceFixtureTests: XCTestCase {
             let scale = ref.data.map { Double(abs($0)) }.max() ?? 0
             let err = zip(ours.data, ref.data).map { abs(Double($0) - Double($1)) }.max()! / max(scale, 1e-30)
             worst.note(kind, err, tensor)
+            checked.kinds.insert(kind)
+            compared.insert(tensor)
             XCTAssertLessThanOrEqual(err, 1e-4, "\(name): \(tensor) max|ours − ref|/max|ref| = \(err)")
         }
-        func gradient(_ tensor: String, _ ours: Tensor) throws {
+        func gradient(_ tensor: String, _ ours: Tensor, kind: String) throws {
             let ref = try f.tensor(named: tensor, expectedShape: ours.shape)
             var d = 0.0, n = 0.0
             for (a, b) in zip(ours.data, ref.data) { d += (Double(a) - Double(b)) * (Double(a) - Double(b)); n += Double(b) * Double(b) }
             let err = d.squareRoot() / max(n.squareRoot(), 1e-30)
-            worst.note(tensor.hasPrefix("expected.grad.") ? "param grads" : "input grads", err, tensor)
+            worst.note(kind.hasSuffix("input grads") ? "input grads" : "param grads", err, tensor)
+            checked.kinds.insert(kind)
+            compared.insert(tensor)
             XCTAssertLessThanOrEqual(err, 1e-3, "\(name): \(tensor) ‖ours − ref‖/‖ref‖ = \(err)")
         }
 
         try forward("expected.logits", obj.student.logits.value, kind: "logits")
         for (g, group) in obj.student.groups.enumerated() {
-            try forward("expected.group.\(g)", group.value, kind: "groups")
+            // Full group outputs are large, so generated fixtures store them only in some cases;
+            // the attention maps are always there.
+            if f.names.contains("expected.group.\(g)") || !generated { try forward("expected.group.\(g)", group.value, kind: "groups") }
             try forward("expected.attention.\(g)", attention(group.detached(), mapping: mapping).value, kind: "attention")
         }
         if let t = obj.teacherLogits { try forward("expected.teacher.logits", t, kind: "teacher logits") }
@@ -95,20 +194,30 @@ final class ReferenceFixtureTests: XCTestCase {
         for (key, value) in student.buffers {
             let stored = "expected.student.\(key)"
             if f.names.contains(stored) { try forward(stored, value, kind: "bn stats") }
+            else if generated { XCTFail("\(name): no \(stored)") }
         }
         try forward("expected.loss", obj.loss.value, kind: "losses")
-        for part in ["ce", "kd", "at", "penalty"] where f.names.contains("expected.loss.\(part)") {
+        for part in ["ce", "kd", "at", "factt", "penalty"] where f.names.contains("expected.loss.\(part)") {
             let ours = try XCTUnwrap(obj.parts[part], "\(name): our objective has no '\(part)' part")
             try forward("expected.loss.\(part)", Tensor(scalar: ours), kind: "losses")
+            checked.lossParts.insert(part)
         }
-        let grads = try gradients(of: obj.loss, wrt: obj.parameters)
-        for (p, g) in zip(student.parameterNames, grads) { try gradient("expected.grad.\(p)", g.value) }
-        XCTAssertEqual(Set(f.names.filter { $0.hasPrefix("expected.grad.") }), Set(student.parameterNames.map { "expected.grad.\($0)" }),
-                       "\(name): gradient tensors stored vs parameters")
-        if let j = obj.inputGradient { try gradient("expected.input_grad", j) }
-        if let j = obj.teacherInputGradient { try gradient("expected.teacher.input_grad", j) }
+        XCTAssertEqual(Set(obj.parts.keys).subtracting(checked.lossParts), [], "\(name): loss parts we compute but the fixture lacks")
+        let adapterLeaves = adapters.compactMap { $0 }
+        let grads = try gradients(of: obj.loss, wrt: obj.parameters + adapterLeaves)
+        for (p, g) in zip(student.parameterNames, grads) { try gradient("expected.grad.\(p)", g.value, kind: "param grads") }
+        for (a, g) in zip(adapterNames, grads.suffix(adapterLeaves.count)) { try gradient("expected.grad.\(a)", g.value, kind: "adapter grads") }
+        checked.adapterGradients = adapterLeaves.count
+        XCTAssertEqual(Set(f.names.filter { $0.hasPrefix("expected.grad.") }),
+                       Set((student.parameterNames + adapterNames).map { "expected.grad.\($0)" }),
+                       "\(name): gradient tensors stored vs parameters and adapters")
+        if let j = obj.inputGradient { try gradient("expected.input_grad", j, kind: "input grads") }
+        if let j = obj.teacherInputGradient { try gradient("expected.teacher.input_grad", j, kind: "teacher input grads") }
+        XCTAssertEqual(Set(f.names.filter { $0.hasPrefix("expected.") }).subtracting(compared).sorted(), [],
+                       "\(name): stored expected values that were not checked")
         for (kind, (value, tensor)) in worst.figures.sorted(by: { $0.key < $1.key }) {
             print(String(format: "%@  %-14@ worst %.2e  (%@)", name, kind, value, tensor))
         }
+        return checked
     }
 }
