@@ -5,8 +5,9 @@ import Training
 
 public enum Planner {
     /// Runs to do, done, and the estimated time at `jobs` parallel runs.
-    public static func describe(_ grid: Grid, store: Store, jobs: Int, listRuns: Bool = false) throws -> String {
-        let estimator = Estimator(store: store)
+    /// `threads` is each run's thread count (the estimate's throughput is measured at it).
+    public static func describe(_ grid: Grid, store: Store, jobs: Int, threads: Int = 1, listRuns: Bool = false) throws -> String {
+        let estimator = Estimator(store: store, grid: grid, threads: threads)
         var done = 0, failed = 0, todo: [(PlannedRun, Int)] = []
         for run in grid.runs {
             let r = try store.run(key: run.key)
@@ -23,7 +24,9 @@ public enum Planner {
         \(grid.spec.columns.count) columns × \(grid.seeds.count) seeds) served by \(grid.runs.count) unique runs
           \(s.epochs) epochs, batch \(s.batchSize), train subset \(s.trainSubset.map(String.init) ?? "all"), \
         test subset \(s.testSubset.map(String.init) ?? "all"), milestones \(RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones))
-          done \(done), to run \(todo.count)\(failed > 0 ? " (\(failed) failed before)" : ""); estimated \(Display.duration(seconds)) at \(jobs) parallel runs
+          done \(done), to run \(todo.count)\(failed > 0 ? " (\(failed) failed before)" : ""); estimated \(Display.duration(seconds)) at \(jobs) parallel runs \
+        of \(threads) thread\(threads == 1 ? "" : "s")
+          throughput: \(estimator.sourceSummary.isEmpty ? "nothing measured" : estimator.sourceSummary)
         """
         if listRuns {
             for run in grid.runs {

@@ -64,7 +64,7 @@ public final class GridRunner: @unchecked Sendable {
         try GridRunner.register(grid, in: store)
         installSignalHandlers()
         var attempted = Set<String>()
-        let estimator = Estimator(store: store)
+        let estimator = Estimator(store: store, grid: grid, threads: options.threads)
         while true {
             let records = Dictionary(uniqueKeysWithValues: try grid.runs.compactMap { try store.run(key: $0.key) }.map { ($0.key, $0) })
             let isActive: (String) -> Bool = { key in self.lock.withLock { self.active[key] != nil } }

@@ -231,13 +231,7 @@ public enum BLASKernels {
 
     // MARK: - Cache
 
-    /// The cache file: $XDG_CACHE_HOME/atx/blas-kernels.json (default ~/.cache).
-    static var cacheURL: URL {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: env["HOME"] ?? NSTemporaryDirectory()).appendingPathComponent(".cache")
-        return base.appendingPathComponent("atx/blas-kernels.json")
-    }
+    static var cacheURL: URL { MachineCache.url("blas-kernels.json") }
 
     /// The verdict's key: the CPU (model and flags) and the OpenBLAS build, and the kernel set.
     static func cacheKey(core: String) -> String {
@@ -258,6 +252,17 @@ public enum BLASKernels {
         guard let data = try? encoder.encode(table) else { return }
         try? FileManager.default.createDirectory(at: cacheURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try? data.write(to: cacheURL, options: .atomic)
+    }
+}
+
+/// Files atx keeps about the machine it runs on (kernel-set verdicts, measured throughput), in
+/// $XDG_CACHE_HOME/atx (default ~/.cache/atx).
+public enum MachineCache {
+    public static func url(_ file: String) -> URL {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: env["HOME"] ?? NSTemporaryDirectory()).appendingPathComponent(".cache")
+        return base.appendingPathComponent("atx").appendingPathComponent(file)
     }
 }
 

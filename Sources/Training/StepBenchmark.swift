@@ -18,6 +18,10 @@ public struct StepBenchCase: Sendable {
     /// False: eval-mode forward without a graph (inference) instead of a training step.
     public let trains: Bool
 
+    public init(name: String, student: String, teacher: String?, method: Method, trains: Bool) {
+        self.name = name; self.student = student; self.teacher = teacher; self.method = method; self.trains = trains
+    }
+
     /// The rows, in the order `atx bench` prints them.
     public static let table: [StepBenchCase] = [
         StepBenchCase(name: "wrn-16-1", student: "wrn-16-1", teacher: nil, method: .ce, trains: true),

@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
         _ = try Datasets.open(g.dataset)
         let store = try Store(path: grid.db)
         print("OpenBLAS kernels: \(BLASKernels.description)")
-        print(try Planner.describe(g, store: store, jobs: jobs))
+        print(try Planner.describe(g, store: store, jobs: jobs, threads: threads))
         let runner = GridRunner(grid: g, store: store, options: RunnerOptions(
             jobs: jobs, threads: threads, retryFailed: retryFailed, runsDirectory: runsDir,
             executable: currentExecutable(), gitCommit: gitCommit()))
@@ -48,10 +48,11 @@ struct Plan: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "What a grid would run, what is done, and the estimated time.")
     @OptionGroup var grid: GridOptions
     @Option(help: "Runs at a time (for the estimate).") var jobs = 2
+    @Option(help: "Threads per run (for the estimate).") var threads = 1
 
     func run() throws {
         print("OpenBLAS kernels: \(BLASKernels.description)")
-        print(try Planner.describe(try grid.grid(), store: try Store(path: grid.db), jobs: jobs, listRuns: true))
+        print(try Planner.describe(try grid.grid(), store: try Store(path: grid.db), jobs: jobs, threads: threads, listRuns: true))
     }
 }
 

@@ -1,0 +1,124 @@
+// How long runs take on this machine. A network's training throughput comes from the store's
+// finished epochs of the same network and method when there are any, else from a few training
+// steps measured here once (cached per host, OpenBLAS kernel set, network, batch and threads),
+// so `atx plan` speaks for the machine at hand rather than for the one the code was written on.
+import Foundation
+import Store
+import Tensor
+import Training
+
+/// Estimates run times from the throughput the store has seen for the same model and method,
+/// or from a cross-entropy step measured on this machine.
+public struct Estimator {
+    /// Store medians by "model method".
+    let measured: [String: Double]
+    /// Cross-entropy images/s per network from calibration steps, and where each came from.
+    let calibrated: [String: Double]
+    public let sources: [String: Source]
+
+    public enum Source: String, Sendable {
+        case store = "finished runs in the store"
+        case measuredNow = "a step measured on this machine now"
+        case cache = "a step measured on this machine before (cached)"
+    }
+
+    /// Reads the store's throughput and calibrates the networks of `grid` it has no runs of:
+    /// `threads` is the workers' thread count.
+    public init(store: Store, grid: Grid? = nil, threads: Int = 1, calibrate: Bool = true) {
+        var m: [String: [Double]] = [:]
+        for r in (try? store.runs()) ?? [] {
+            let ips = ((try? store.epochs(key: r.key)) ?? []).map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
+            if !ips.isEmpty { m["\(r.student) \(r.method)", default: []] += ips }
+        }
+        measured = m.mapValues { $0.sorted()[$0.count / 2] }
+        var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
+        if let grid {
+            let models = Set(grid.runs.flatMap { [$0.config.student] + ($0.config.teacher.map { [$0] } ?? []) })
+            for model in models.sorted() {
+                if measured["\(model) ce"] != nil { sources[model] = .store; continue }
+                guard calibrate, let (rate, source) = Calibration.rate(model: model, batch: min(grid.settings.batchSize, 128),
+                                                                       threads: threads) else { continue }
+                calibrated[model] = rate
+                sources[model] = source
+            }
+        }
+        self.calibrated = calibrated
+        self.sources = sources
+    }
+
+    /// "wrn-16-1 and wrn-16-2 from a step measured on this machine now; …".
+    public var sourceSummary: String {
+        let bySource = Dictionary(grouping: sources.keys.sorted()) { sources[$0]! }
+        return [Source.store, .measuredNow, .cache].compactMap { s in
+            bySource[s].map { "\($0.joined(separator: ", ")) from \(s.rawValue)" }
+        }.joined(separator: "; ")
+    }
+
+    /// Cross-entropy training images/s of `model`: the store's, else the calibration's.
+    func rate(_ model: String) -> Double { measured["\(model) ce"] ?? calibrated[model] ?? 50 }
+
+    /// Training images per second of `config`: the store's median for the same student and method
+    /// when it has one; else the student's rate, plus the frozen teacher's forward (about a third
+    /// of its training step) for distillation; double backprop costs about 3× the student's step
+    /// (min-l2), 6× (symmetry norm: two of them), plus the teacher's input gradient for grad-AT
+    /// (ratios measured for NIN-thin without BN: 71, 36 and 29 img/s against 205 for cross-entropy).
+    public func throughput(_ config: RunConfig) -> Double {
+        if let m = measured["\(config.student) \(config.method.name)"] { return m }
+        let student = rate(config.student), teacher = config.teacher.map(rate) ?? student
+        switch config.method {
+        case .ce: return student
+        case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher))
+        case .minL2: return student / 3
+        case .symmetry: return student / 6
+        case .gradAT: return 1 / (3 / student + 1.5 / teacher)
+        }
+    }
+
+    public static func images(_ config: RunConfig) -> (train: Int, test: Int) {
+        let full: (train: Int, test: Int)
+        switch config.dataset {
+        case "cifar10": full = (50_000, 10_000)
+        case "synthetic": full = (1_000, 200)
+        default: full = (60_000, 10_000)
+        }
+        return (config.trainSubset ?? full.train, config.testSubset ?? full.test)
+    }
+
+    /// Seconds of one run from epoch `from` (0-based count done) to the end.
+    public func seconds(_ config: RunConfig, epochsDone: Int = 0) -> Double {
+        let (train, test) = Estimator.images(config)
+        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student))
+        return Double(config.epochs - epochsDone) * perEpoch
+    }
+
+    public func remainingSeconds(grid: Grid, records: [String: RunRecord], jobs: Int) -> Double {
+        let total = grid.runs.reduce(0.0) { sum, run in
+            guard let r = records[run.key], r.status != .done else { return sum }
+            return sum + seconds(run.config, epochsDone: r.epochsDone)
+        }
+        return total / Double(max(jobs, 1))
+    }
+}
+
+/// A network's cross-entropy training throughput on this machine: a warm-up step and two timed
+/// steps of the trainer's own step on synthetic images, cached in
+/// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, network, batch and threads.
+enum Calibration {
+    static func rate(model: String, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
+        let key = [Host.name, BLASKernels.description, model, "batch \(batch)", "threads \(threads)"].joined(separator: " | ")
+        var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
+        if let cached = table[key] { return (cached, .cache) }
+        let previous = Threads.count
+        defer { Threads.set(previous) }
+        guard let bench = try? StepBench(StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true), batch: batch),
+              let result = try? bench.measure(threads: threads, reps: 2) else { return nil }
+        table[key] = result.imagesPerSecond
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try? FileManager.default.createDirectory(at: cacheURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? encoder.encode(table).write(to: cacheURL, options: .atomic)
+        return (result.imagesPerSecond, .measuredNow)
+    }
+
+    static var cacheURL: URL { MachineCache.url("throughput.json") }
+}
