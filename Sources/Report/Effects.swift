@@ -97,19 +97,24 @@ extension Report {
                     papers.filter { $0 < 0 }.count, papers.count)
         }
         func paperClause(_ beats: Int, _ of: Int) -> String { paper == nil || of == 0 ? "" : "; the paper: \(beats) of \(of)" }
+        // With a single seed paired everywhere there is no interval to speak of.
+        let intervals = input.effects.contains { $0.ciLow != nil }
         if input.rows.count == 1 {
             let (beats, of, below, pBeats, pOf) = count(input.effects.filter { methods.contains($0.columnIndex) })
             let noun = methods.count == 1 ? "method" : "methods"
             return "**Verdict:** \(beats) of \(of) \(noun)\(of < methods.count ? " with paired seeds (of \(methods.count))" : "") "
-                + "beat \(baseline) here (interval excludes 0 for \(below))\(paperClause(pBeats, pOf))."
+                + "beat\(of == 1 ? "s" : "") \(baseline) here (\(intervals ? "interval excludes 0 for \(below)" : "one seed: no intervals"))"
+                + "\(paperClause(pBeats, pOf))."
         }
         let clauses = methods.enumerated().map { i, c in
             let (beats, of, below, pBeats, pOf) = count(input.effects.filter { $0.columnIndex == c })
             let rows = of < input.rows.count ? " rows with paired seeds" : " rows"
             let label = input.columns[c].label
-            return i == 0
-                ? "\(label) beats \(baseline) in \(beats) of \(of)\(rows) here (interval excludes 0 in \(below))\(paperClause(pBeats, pOf))."
-                : "\(label): \(beats) of \(of)\(of < input.rows.count ? rows : "") (\(below))\(paperClause(pBeats, pOf))."
+            if i == 0 {
+                return "\(label) beats \(baseline) in \(beats) of \(of)\(rows) here "
+                    + "(\(intervals ? "interval excludes 0 in \(below)" : "one seed: no intervals"))\(paperClause(pBeats, pOf))."
+            }
+            return "\(label): \(beats) of \(of)\(of < input.rows.count ? rows : "")\(intervals ? " (\(below))" : "")\(paperClause(pBeats, pOf))."
         }
         return "**Verdict:** " + clauses.joined(separator: " ")
     }

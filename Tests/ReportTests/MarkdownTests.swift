@@ -30,6 +30,26 @@ final class MarkdownTests: XCTestCase {
         XCTAssertTrue(markdown.contains("](plots/table1-quick-effects.svg)"))
     }
 
+    /// The smoke profile has one seed: every effect cell is filled, and says it has no interval.
+    func testOneSeedEffectsSayThereIsNoInterval() {
+        let input = Fixture.input(name: "table1", title: "Table 1, one seed", rows: Fixture.table1Rows, columns: Fixture.table1Columns,
+                                  seeds: [0], profile: "smoke", dataset: "fashion-mnist", training: Fixture.training(epochs: 1),
+                                  error: { r, c, _ in 50 + Double(r) - 2.5 * Double(c % 3) })
+        let markdown = Report.markdown(input)
+        XCTAssertTrue(markdown.contains("Only one seed is paired in each cell, so there is no interval"))
+        let section = markdown.components(separatedBy: "## Effect of each method")[1].components(separatedBy: "\n## ")[0]
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| NIN") || $0.hasPrefix("| WRN") }
+        XCTAssertEqual(rows.count, 4)
+        for row in rows {
+            let cells = row.split(separator: "|").dropFirst(3).map { $0.trimmingCharacters(in: .whitespaces) }
+            XCTAssertEqual(cells.count, 5, String(row))
+            for cell in cells { XCTAssertTrue(cell.contains("/1 better, no interval; paper "), cell) }
+        }
+        XCTAssertTrue(section.contains("| -2.50, 1/1 better, no interval; paper -0.84 |"), "WRN-16-1 ← WRN-16-2, AT")
+        XCTAssertTrue(section.contains("**Verdict:** AT beats the baseline (student) in 4 of 4 rows here (one seed: no intervals); "
+            + "the paper: 4 of 4. F-ActT: 4 of 4; the paper: 4 of 4. KD: 0 of 4; the paper: 4 of 4."))
+    }
+
     func testEffectMarks() {
         func effect(_ mean: Double, _ low: Double?, _ high: Double?, paired: Int = 3) -> CellEffect {
             CellEffect(grid: "g", rowIndex: 0, columnIndex: 1, rowLabel: "a", columnLabel: "b", baselineColumn: 0,
