@@ -34,7 +34,8 @@ public enum Tables {
                                        milestones: RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones), weightDecay: Double(s.weightDecay),
                                        flip: s.flip, crop: s.crop, trainSubset: s.trainSubset, testSubset: s.testSubset),
             dataset: grid.dataset, commit: commit, date: date, assumptions: assumptions(grid), parameterCounts: counts,
-            database: database, cells: try store.cellSummaries(grid: name), runs: runs, epochs: epochs)
+            database: database, cells: try store.cellSummaries(grid: name), effects: try store.cellEffects(grid: name),
+            runs: runs, epochs: epochs)
     }
 
     /// The documented assumptions (PAPER.md and README "Deviations and assumptions") this grid relies on.

@@ -11,8 +11,14 @@ public struct Figure: Sendable, Equatable {
 }
 
 extension Report {
-    /// One error-curve figure per row of `input`, in row order.
+    /// One error-curve figure per row of `input`, in row order, then the effect figure (when a
+    /// row has a baseline).
     public static func figures(_ input: TableInput) -> [Figure] {
+        curveFigures(input) + (effectFigure(input).map { [$0] } ?? [])
+    }
+
+    /// One error-curve figure per row of `input`, in row order.
+    static func curveFigures(_ input: TableInput) -> [Figure] {
         let paper = PaperTable.named(input.name)
         let runs = Dictionary(input.runs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         return input.rows.indices.map { r in

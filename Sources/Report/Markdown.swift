@@ -1,5 +1,5 @@
 // A grid's results as Markdown in the paper's layout: our numbers, the paper's, the difference,
-// the spread over seeds, links to the error curves, the runs behind every cell and a footnote
+// each method's effect paired by seed beside the paper's, the spread over seeds, links to the error curves, the runs behind every cell and a footnote
 // with everything needed to judge the numbers.
 import Store
 
@@ -42,6 +42,8 @@ public enum Report {
         } else {
             out += ["The paper has no table for this grid."]
         }
+
+        out += [""] + effectSection(input, paper: paper, layout: layout)
 
         out += ["", "## Spread over seeds", "", "Minimum–maximum of the final epoch's test error over the done seeds.", ""]
         out += layout.render(input, header: "min–max") { r, c in

@@ -57,6 +57,8 @@ public struct TableInput: Sendable {
     public var plotDirectory: String
     /// The grid's `cell_summary` rows (`Store.cellSummaries(grid:)`); a cell without a row has no runs.
     public var cells: [CellSummary]
+    /// The grid's `cell_effect` rows (`Store.cellEffects(grid:)`): each cell against its row's baseline.
+    public var effects: [CellEffect]
     /// The runs serving the grid (`Store.runs(grid:)`).
     public var runs: [RunRecord]
     /// Each run's epochs in order (`Store.epochs(key:)`), by run key.
@@ -65,12 +67,12 @@ public struct TableInput: Sendable {
     public init(name: String, title: String, rows: [Row], columns: [Column], seeds: [Int], profile: String,
                 training: TrainingProtocol, dataset: String, commit: String?, date: String, assumptions: [String],
                 parameterCounts: [String: Int], database: String = "results/results.db", plotDirectory: String = "plots",
-                cells: [CellSummary], runs: [RunRecord], epochs: [String: [EpochRow]]) {
+                cells: [CellSummary], effects: [CellEffect] = [], runs: [RunRecord], epochs: [String: [EpochRow]]) {
         self.name = name; self.title = title; self.rows = rows; self.columns = columns; self.seeds = seeds
         self.profile = profile; self.training = training; self.dataset = dataset; self.commit = commit
         self.date = date; self.assumptions = assumptions; self.parameterCounts = parameterCounts
         self.database = database; self.plotDirectory = plotDirectory
-        self.cells = cells; self.runs = runs; self.epochs = epochs
+        self.cells = cells; self.effects = effects; self.runs = runs; self.epochs = epochs
     }
 
     /// The cell at (row, column), if the store has one.

@@ -226,6 +226,61 @@ public struct CellSummary: Sendable, Equatable {
     }
 }
 
+/// One row of the `cell_effect` view: is the cell's method better than its row's baseline (the
+/// row's student trained with plain cross-entropy), paired by seed? Differences are in
+/// percentage points of test error, cell minus baseline, over the seeds done in both; negative
+/// is better. The interval is the 95% t interval over the paired differences (n − 1 degrees of
+/// freedom), nil with fewer than two paired seeds; `meanDifference` is nil with none.
+public struct CellEffect: Sendable, Equatable {
+    public var grid: String
+    public var rowIndex: Int
+    public var columnIndex: Int
+    public var rowLabel: String
+    public var columnLabel: String
+    /// "teacher" when the cell trains another network than the row's student (the teacher column).
+    public var network: String
+    public var baselineColumn: Int
+    public var baselineLabel: String
+    /// The cell's seeds, how many are done and how many failed; the same for the baseline cell.
+    public var seeds: Int
+    public var done: Int
+    public var failed: Int
+    public var baselineDone: Int
+    public var baselineFailed: Int
+    /// The seeds done in both the cell and the baseline.
+    public var seedsPaired: Int
+    public var meanDifference: Double?
+    public var sdDifference: Double?
+    /// t_{0.975, seedsPaired − 1}.
+    public var tQuantile: Double?
+    public var ciLow: Double?
+    public var ciHigh: Double?
+    /// Paired seeds whose difference is negative (the cell's error lower) and positive.
+    public var seedsBetter: Int
+    public var seedsWorse: Int
+
+    public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
+                network: String = "student", baselineColumn: Int, baselineLabel: String, seeds: Int, done: Int,
+                failed: Int, baselineDone: Int, baselineFailed: Int, seedsPaired: Int, meanDifference: Double?,
+                sdDifference: Double?, tQuantile: Double?, ciLow: Double?, ciHigh: Double?, seedsBetter: Int,
+                seedsWorse: Int) {
+        self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
+        self.rowLabel = rowLabel; self.columnLabel = columnLabel; self.network = network
+        self.baselineColumn = baselineColumn; self.baselineLabel = baselineLabel
+        self.seeds = seeds; self.done = done; self.failed = failed
+        self.baselineDone = baselineDone; self.baselineFailed = baselineFailed
+        self.seedsPaired = seedsPaired; self.meanDifference = meanDifference; self.sdDifference = sdDifference
+        self.tQuantile = tQuantile; self.ciLow = ciLow; self.ciHigh = ciHigh
+        self.seedsBetter = seedsBetter; self.seedsWorse = seedsWorse
+    }
+
+    /// Whether the interval lies entirely below or above 0 (false without an interval).
+    public var excludesZero: Bool {
+        guard let ciLow, let ciHigh else { return false }
+        return ciHigh < 0 || ciLow > 0
+    }
+}
+
 /// What `Store.merge(shardPath:)` changed.
 public struct MergeReport: Sendable, Equatable {
     public var runsAdded, runsUpdated, epochsAdded: Int

@@ -12,6 +12,14 @@ enum Schema {
             try db.execute(sql: v1Tables + v1Views)
             try db.execute(sql: "PRAGMA application_id = \(applicationID)")
         }
+        migrator.registerMigration("v2-cell-effect") { db in
+            try db.execute(sql: v2TQuantiles)
+            for df in 1...StudentT.tabulated {
+                try db.execute(sql: "INSERT INTO t_quantiles (df, t_975) VALUES (?, ?)",
+                               arguments: [df, StudentT.quantile975(df: df)])
+            }
+            try db.execute(sql: v2CellEffect)
+        }
         // The OpenBLAS kernel set the run's last attempt computed with, and why (BLASKernels).
         migrator.registerMigration("v3-runs-blas-kernels") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN blas_kernels TEXT")
@@ -132,5 +140,93 @@ enum Schema {
                median, MIN(error) AS min, MAX(error) AS max, q1, q3
         FROM cell_runs LEFT JOIN quantiles USING (grid, row_index, column_index)
         GROUP BY grid, row_index, column_index;
+        """
+
+    // MARK: - v2-cell-effect
+
+    private static let v2TQuantiles = """
+        -- t_{0.975, df}: the two-sided 95% critical value of Student's t with df degrees of freedom,
+        -- for df 1…\(StudentT.tabulated); `cell_effect` uses an expansion beyond.
+        CREATE TABLE t_quantiles (
+            df INTEGER NOT NULL PRIMARY KEY CHECK (df >= 1),
+            t_975 REAL NOT NULL
+        );
+        """
+
+    /// Is the method better than the row's plain student, here? Pairs each cell's done runs with
+    /// the baseline's of the same seed (which share the initialisation, batches and subset).
+    private static let v2CellEffect = """
+        -- One row per table cell other than its row's baseline: the effect of the column's method,
+        -- paired by seed. The baseline of a row is its column training the row's student (the
+        -- part of row_label before " ← ") with plain cross-entropy (method ce); a row without
+        -- one has no effects. For each seed done in both the cell and the baseline,
+        -- d = error(cell) - error(baseline), in percentage points (negative: the method's error
+        -- is lower). mean_difference is the mean of d over the seeds_paired seeds, sd_difference
+        -- their standard deviation (n - 1 in the denominator), and [ci_low, ci_high] the 95%
+        -- interval mean ± t_{0.975, n-1} sd / sqrt(n), NULL with fewer than 2 paired seeds.
+        -- seeds_better / seeds_worse count the seeds with d < 0 / d > 0. A teacher column
+        -- (network 'teacher') reads as the teacher's gap over the student.
+        CREATE VIEW cell_effect AS
+        WITH cell_runs AS (
+            SELECT cells.grid, cells.row_index, cells.column_index, cells.row_label, cells.column_label,
+                   cells.seed, runs.student, runs.method, runs.status,
+                   CASE WHEN runs.status = 'done' THEN runs.final_test_error END AS error,
+                   CASE WHEN instr(cells.row_label, ' ← ') > 0
+                        THEN substr(cells.row_label, 1, instr(cells.row_label, ' ← ') - 1)
+                        ELSE cells.row_label END AS row_student
+            FROM cells JOIN runs ON runs.key = cells.run_key
+        ),
+        baselines AS (
+            SELECT grid, row_index, MIN(column_index) AS baseline_column
+            FROM cell_runs
+            WHERE method = 'ce' AND student = row_student
+            GROUP BY grid, row_index
+        ),
+        statuses AS (
+            SELECT grid, row_index, column_index, row_label, column_label,
+                   CASE WHEN MAX(student <> row_student) THEN 'teacher' ELSE 'student' END AS network,
+                   COUNT(*) AS seeds, SUM(status = 'done') AS done, SUM(status = 'failed') AS failed
+            FROM cell_runs
+            GROUP BY grid, row_index, column_index
+        ),
+        pairs AS (
+            SELECT m.grid, m.row_index, m.column_index, m.error - b.error AS d
+            FROM cell_runs AS m
+            JOIN baselines ON baselines.grid = m.grid AND baselines.row_index = m.row_index
+            JOIN cell_runs AS b ON b.grid = m.grid AND b.row_index = m.row_index
+                               AND b.column_index = baselines.baseline_column AND b.seed = m.seed
+            WHERE m.column_index <> baselines.baseline_column AND m.error IS NOT NULL AND b.error IS NOT NULL
+        ),
+        means AS (
+            SELECT grid, row_index, column_index, COUNT(*) AS n, AVG(d) AS mean,
+                   SUM(d < 0) AS better, SUM(d > 0) AS worse
+            FROM pairs
+            GROUP BY grid, row_index, column_index
+        ),
+        spreads AS (
+            SELECT grid, row_index, column_index, n, mean, better, worse,
+                   CASE WHEN n > 1 THEN sqrt(SUM((d - mean) * (d - mean)) / (n - 1)) END AS sd,
+                   CASE WHEN n > 1 THEN COALESCE((SELECT t_975 FROM t_quantiles WHERE df = n - 1),
+                                                 \(StudentT.largeDFSQL("n - 1"))) END AS t
+            FROM pairs JOIN means USING (grid, row_index, column_index)
+            GROUP BY grid, row_index, column_index
+        )
+        SELECT s.grid, s.row_index, s.column_index, s.row_label, s.column_label, s.network,
+               baselines.baseline_column, base.column_label AS baseline_label,
+               s.seeds, s.done, s.failed, base.done AS baseline_done, base.failed AS baseline_failed,
+               COALESCE(e.n, 0) AS seeds_paired,
+               e.mean AS mean_difference, e.sd AS sd_difference, e.t AS t_quantile,
+               e.mean - e.t * e.sd / sqrt(e.n) AS ci_low,
+               e.mean + e.t * e.sd / sqrt(e.n) AS ci_high,
+               COALESCE(e.better, 0) AS seeds_better, COALESCE(e.worse, 0) AS seeds_worse,
+               CASE WHEN e.t IS NOT NULL
+                    THEN e.mean + e.t * e.sd / sqrt(e.n) < 0 OR e.mean - e.t * e.sd / sqrt(e.n) > 0 END
+                   AS ci_excludes_zero
+        FROM statuses AS s
+        JOIN baselines ON baselines.grid = s.grid AND baselines.row_index = s.row_index
+        JOIN statuses AS base ON base.grid = s.grid AND base.row_index = s.row_index
+                             AND base.column_index = baselines.baseline_column
+        LEFT JOIN spreads AS e ON e.grid = s.grid AND e.row_index = s.row_index AND e.column_index = s.column_index
+        WHERE s.column_index <> baselines.baseline_column;
         """
 }

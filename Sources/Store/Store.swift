@@ -256,6 +256,24 @@ public final class Store: Sendable {
         }
     }
 
+    /// The grid's rows of the `cell_effect` view, by row and column.
+    public func cellEffects(grid: String) throws -> [CellEffect] {
+        try read { db in
+            let sql = "SELECT * FROM cell_effect WHERE grid = ? ORDER BY row_index, column_index"
+            return try Row.fetchAll(db, sql: sql, arguments: [grid]).map { row in
+                CellEffect(grid: row["grid"], rowIndex: row["row_index"], columnIndex: row["column_index"],
+                           rowLabel: row["row_label"], columnLabel: row["column_label"], network: row["network"],
+                           baselineColumn: row["baseline_column"], baselineLabel: row["baseline_label"],
+                           seeds: row["seeds"], done: row["done"], failed: row["failed"],
+                           baselineDone: row["baseline_done"], baselineFailed: row["baseline_failed"],
+                           seedsPaired: row["seeds_paired"], meanDifference: row["mean_difference"],
+                           sdDifference: row["sd_difference"], tQuantile: row["t_quantile"],
+                           ciLow: row["ci_low"], ciHigh: row["ci_high"],
+                           seedsBetter: row["seeds_better"], seedsWorse: row["seeds_worse"])
+            }
+        }
+    }
+
     /// How many distinct runs serving `grid` are in each status (every status present, maybe 0).
     public func statusCounts(grid: String) throws -> [RunStatus: Int] {
         try read { db in

@@ -95,10 +95,17 @@ public final class Trainer {
     /// Epochs already completed (restored from the checkpoint when resuming).
     public var completedEpochs: Int { curves.count }
 
+    /// The training batches: their order and augmentation draws depend on the seed alone, never on
+    /// the method, so the runs of one seed in a table row see the same batches (as they share the
+    /// student's initialisation, drawn first from the seed, and the training subset).
+    public var trainBatcher: Batcher {
+        Batcher(data.train, batchSize: config.batchSize, shuffle: true, augmentation: config.augmentation, seed: config.seed)
+    }
+
     /// Trains until `config.epochs` (or `stopAfter` epochs, to simulate an interruption).
     @discardableResult
     public func run(stopAfter: Int? = nil) throws -> [EpochRecord] {
-        let train = Batcher(data.train, batchSize: config.batchSize, shuffle: true, augmentation: config.augmentation, seed: config.seed)
+        let train = trainBatcher
         observer(.started(epochs: config.epochs, batchesPerEpoch: train.batchesPerEpoch, firstEpoch: completedEpochs + 1))
         let last = min(config.epochs, stopAfter ?? config.epochs)
         var epoch = completedEpochs + 1

@@ -6,7 +6,7 @@ import Store
 
 struct Table: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render a grid's table (paper layout, paper numbers, spread, run keys) and its error curves from the database.")
+        abstract: "Render a grid's table (paper layout, paper numbers, paired effects, spread, run keys), its error curves and effect figure from the database.")
 
     @OptionGroup var grid: GridOptions
     @Option(help: "Markdown output (default: results/<grid>.md); figures go to plots/ beside it.") var out: String?
@@ -19,10 +19,11 @@ struct Table: ParsableCommand {
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
         let plots = dir.appendingPathComponent(input.plotDirectory)
         try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
-        for figure in Report.figures(input) {
+        let figures = Report.figures(input)
+        for figure in figures {
             try figure.svg.write(to: plots.appendingPathComponent(figure.fileName), atomically: true, encoding: .utf8)
         }
         try Report.markdown(input).write(toFile: path, atomically: true, encoding: .utf8)
-        print("wrote \(path) and \(input.rows.count) figure(s) in \(plots.path)")
+        print("wrote \(path) and \(figures.count) figure(s) in \(plots.path)")
     }
 }

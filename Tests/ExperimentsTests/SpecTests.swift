@@ -44,6 +44,25 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(t2.cells.first { $0.row == 0 && $0.column == 0 && $0.seed == 3 }!.runKey, key(1, 0, seed: 3))
     }
 
+    /// The paired effects compare the runs of one seed within a row: their configurations differ
+    /// in the method and the teacher only (the seed, subset, batches and schedule are the same),
+    /// and the row's baseline column is cross-entropy on the row's student, the label's first part.
+    func testRunsOfOneRowAndSeedDifferOnlyInMethodAndTeacher() throws {
+        for name in ["table1", "table2", "table3", "smoke"] {
+            let grid = try Grid(spec: try Self.spec(name), profile: name == "smoke" ? "smoke" : "quick",
+                                locations: Self.noCIFAR)
+            for cell in grid.cells where grid.spec.columns[cell.column].network == .student {
+                let baseline = grid.cells.first { $0.row == cell.row && $0.seed == cell.seed && $0.column == 0 }!
+                var config = grid.run(cell.runKey)!.config, base = grid.run(baseline.runKey)!.config
+                XCTAssertEqual(base.method, .ce, name)
+                XCTAssertEqual(base.student, String(cell.rowLabel.components(separatedBy: " ← ")[0]), name)
+                XCTAssertEqual(config.seed, UInt64(cell.seed))
+                config.method = .ce; config.teacher = nil; base.teacher = nil
+                XCTAssertEqual(config, base, "\(name) row \(cell.row) column \(cell.column) seed \(cell.seed)")
+            }
+        }
+    }
+
     func testIdentityIgnoresKeyOrderAndLabelsButNotHyperparameters() throws {
         let base = """
         name: t

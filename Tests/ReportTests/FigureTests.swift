@@ -13,6 +13,7 @@ final class FigureTests: XCTestCase {
         XCTAssertEqual(figures.map(\.fileName), [
             "table1-quick-row1-nin-thin-nin-wide.svg", "table1-quick-row2-wrn-16-1-wrn-16-2.svg",
             "table1-quick-row3-wrn-16-1-wrn-40-1.svg", "table1-quick-row4-wrn-16-2-wrn-40-2.svg",
+            "table1-quick-effects.svg",
         ])
         let markdown = Report.markdown(input)
         for figure in figures { XCTAssertTrue(markdown.contains("](plots/\(figure.fileName))"), figure.fileName) }
@@ -30,6 +31,27 @@ final class FigureTests: XCTestCase {
         XCTAssertEqual(svg.components(separatedBy: "<path d=").count - 1, 6)
         XCTAssertEqual(svg.components(separatedBy: "<polygon").count - 1, 6)
         XCTAssertEqual(svg.components(separatedBy: "stroke-width=\"3\"").count - 1, 6 + 1, "six ticks and the legend's")
+    }
+
+    func testEffectFigureIsWellFormedWithIntervalsAndPaperTicks() throws {
+        let svg = try XCTUnwrap(Report.figures(Fixture.handComputed()).last).svg
+        let parser = XMLParser(data: Data(svg.utf8))
+        XCTAssertTrue(parser.parse(), "not well-formed XML: \(String(describing: parser.parserError))")
+        for text in [">WRN-16-1 ← WRN-16-2</text>", ">AT</text>", ">KD (2/3)</text>", ">F-ActT (2/3)</text>",
+                     ">-0.70 [-1.13, -0.27]</text>", ">no paired seed (3 failed)</text>", ">paper's effect, from its numbers</text>",
+                     ">test error minus student's, same seed (percentage points)</text>"] {
+            XCTAssertTrue(svg.contains(text), text)
+        }
+        // A mean per cell with paired seeds (4) and the legend's two; five paper ticks and the legend's.
+        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 4 + 2)
+        XCTAssertEqual(svg.components(separatedBy: "stroke=\"#222\" stroke-width=\"3\"").count - 1, 5 + 1)
+        // Filled where the interval excludes 0: AT and the teacher.
+        XCTAssertEqual(svg.components(separatedBy: "fill=\"white\" stroke=\"#").count - 1, 2 + 1, "KD, F-ActT and the legend's")
+        XCTAssertNil(Report.figures(Fixture.input(name: "g", title: "no baseline", rows: [TableInput.Row(student: "wrn-10-1")],
+                                                  columns: [TableInput.Column(label: "AT", method: "at")], seeds: [0],
+                                                  profile: "smoke", dataset: "synthetic", training: Fixture.training(epochs: 2),
+                                                  error: { _, _, _ in 10 }))
+            .first { $0.fileName.hasSuffix("effects.svg") }, "no baseline, no effect figure")
     }
 
     func testColumnsWithoutDoneRunsDrawNothing() {
@@ -76,7 +98,7 @@ final class FigureTests: XCTestCase {
     func testWriteFiguresForInspection() throws {
         guard let dir = ProcessInfo.processInfo.environment["ATX_FIGURE_DIR"] else { return }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for input in [Fixture.table1(), Fixture.table1(profile: "paper", dataset: "cifar10"), Fixture.table2(),
+        for input in [Fixture.table1(), Fixture.table1(profile: "paper", dataset: "cifar10"), Fixture.table2(), Fixture.handComputed(),
                       Fixture.table3(), Fixture.smoke()] {
             for figure in Report.figures(input) {
                 try figure.svg.write(toFile: "\(dir)/\(figure.fileName)", atomically: true, encoding: .utf8)

@@ -62,7 +62,41 @@ enum Fixture {
         return TableInput(name: name, title: title, rows: rows, columns: columns, seeds: seeds, profile: profile,
                           training: training, dataset: dataset, commit: "0ec9ce8", date: "2025-01-31",
                           assumptions: assumptions, parameterCounts: parameterCounts, cells: cells,
+                          effects: effects(rows: rows, cells: cells, runs: runs),
                           runs: runs.values.sorted { $0.key < $1.key }, epochs: epochs)
+    }
+
+    /// What the `cell_effect` view reports for these cells: each cell of a row against the row's
+    /// first column training its student with ce, paired by seed (a cell's keys are in seed order).
+    static func effects(rows: [TableInput.Row], cells: [CellSummary], runs: [String: RunRecord]) -> [CellEffect] {
+        var out: [CellEffect] = []
+        for (r, row) in rows.enumerated() {
+            let rowCells = cells.filter { $0.rowIndex == r }
+            guard let base = rowCells.first(where: { cell in
+                cell.runKeys.allSatisfy { runs[$0]!.method == "ce" && runs[$0]!.student == row.student }
+            }) else { continue }
+            let baseRuns = base.runKeys.map { runs[$0]! }
+            for cell in rowCells where cell.columnIndex != base.columnIndex {
+                let cellRuns = cell.runKeys.map { runs[$0]! }
+                let d = zip(cellRuns, baseRuns).compactMap { m, b -> Double? in
+                    guard m.status == .done, b.status == .done, let x = m.finalTestError, let y = b.finalTestError else { return nil }
+                    return x - y
+                }
+                let n = d.count
+                let mean = n > 0 ? d.reduce(0, +) / Double(n) : nil
+                let sd = n > 1 ? (d.map { ($0 - mean!) * ($0 - mean!) }.reduce(0, +) / Double(n - 1)).squareRoot() : nil
+                let t = n > 1 ? StudentT.criticalValue(df: n - 1) : nil
+                let half = t.flatMap { t in sd.map { t * $0 / Double(n).squareRoot() } }
+                out.append(CellEffect(
+                    grid: cell.grid, rowIndex: r, columnIndex: cell.columnIndex, rowLabel: cell.rowLabel,
+                    columnLabel: cell.columnLabel, network: cellRuns.contains { $0.student != row.student } ? "teacher" : "student",
+                    baselineColumn: base.columnIndex, baselineLabel: base.columnLabel, seeds: cell.seeds, done: cell.done,
+                    failed: cell.failed, baselineDone: base.done, baselineFailed: base.failed, seedsPaired: n,
+                    meanDifference: mean, sdDifference: sd, tQuantile: t, ciLow: half.map { mean! - $0 },
+                    ciHigh: half.map { mean! + $0 }, seedsBetter: d.filter { $0 < 0 }.count, seedsWorse: d.filter { $0 > 0 }.count))
+            }
+        }
+        return out
     }
 
     /// What the `cell_summary` view reports for these runs (numpy's linear quantiles).
@@ -137,6 +171,28 @@ enum Fixture {
               seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: "cifar10", training: training(epochs: 200),
               status: { _, c, s in c == 2 ? (s == 0 ? .failed : .done) : c == 4 ? .queued : .done },
               error: { _, c, s in [13.9, 12.4, 12.3, 12.0, 11.9, 11.0][c] + [0.1, -0.2, 0.0, 0.3, -0.1][s] })
+    }
+
+    /// Differences worked out by hand: one row of Table 1 (WRN-16-1 ← WRN-16-2), three seeds.
+    /// student 9.00 9.50 8.80; AT 8.20 8.70 8.30 (d −0.8 −0.8 −0.5: −0.70 [−1.13, −0.27]);
+    /// KD 8.60 9.70 running (d −0.4 +0.2: −0.10 [−3.91, +3.71], 2/3 paired); F-ActT 9.10 failed
+    /// 8.60 (d +0.1 −0.2: −0.05 [−1.96, +1.86]); AT+KD all failed; teacher 7.00 7.40 6.90
+    /// (d −2.0 −2.1 −1.9: −2.00 [−2.25, −1.75]). t_{0.975,2} = 4.3027, t_{0.975,1} = 12.706.
+    /// (The other fixtures' differences are the same for every seed, so their intervals have no width.)
+    static func handComputed() -> TableInput {
+        let errors: [[Double]] = [[9.00, 9.50, 8.80], [8.20, 8.70, 8.30], [9.10, 0, 8.60], [8.60, 9.70, 0], [0, 0, 0],
+                                  [7.00, 7.40, 6.90]]
+        return input(name: "table1", title: "Table 1, one row, three seeds (effects worked out by hand)",
+                     rows: [table1Rows[1]], columns: table1Columns, seeds: [0, 1, 2], profile: "quick", dataset: "cifar10",
+                     training: training(epochs: 10, trainSubset: 2000),
+                     status: { _, c, s in
+                         switch (c, s) {
+                         case (2, 1), (4, _): return .failed
+                         case (3, 2): return .running
+                         default: return .done
+                         }
+                     },
+                     error: { _, c, s in errors[c][s] })
     }
 
     /// smoke.yaml: a grid the paper has no table for.

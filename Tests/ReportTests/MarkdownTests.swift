@@ -14,6 +14,56 @@ final class MarkdownTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| +0.04 (3/5, 1 failed) |"), "a difference says how many seeds it stands for")
     }
 
+    /// The effect section against numbers worked out by hand (see `Fixture.handComputed`).
+    func testEffectsWorkedOutByHandGolden() {
+        let markdown = Report.markdown(Fixture.handComputed())
+        assertGolden(markdown, "effects.md")
+        let row = "| WRN-16-1, 0.2M | WRN-16-2, 0.7M | baseline "
+            + "| -0.70 [-1.13, -0.27] ✓, 3/3 better; paper -0.84 "
+            + "| -0.05 [-1.96, +1.86], 1/2 better (2/3 paired, 1 failed); paper -0.26 "
+            + "| -0.10 [-3.91, +3.71], 1/2 better (2/3 paired); paper -1.36 "
+            + "| — (3 failed); paper -1.26 "
+            + "| -2.00 [-2.25, -1.75] ✓, 3/3 better; paper -2.46 |"
+        XCTAssertTrue(markdown.contains(row), "the effect row")
+        XCTAssertTrue(markdown.contains("**Verdict:** 3 of 3 methods with paired seeds (of 4) beat the baseline (student) "
+            + "here (interval excludes 0 for 1); the paper: 4 of 4."))
+        XCTAssertTrue(markdown.contains("](plots/table1-quick-effects.svg)"))
+    }
+
+    /// The smoke profile has one seed: every effect cell is filled, and says it has no interval.
+    func testOneSeedEffectsSayThereIsNoInterval() {
+        let input = Fixture.input(name: "table1", title: "Table 1, one seed", rows: Fixture.table1Rows, columns: Fixture.table1Columns,
+                                  seeds: [0], profile: "smoke", dataset: "fashion-mnist", training: Fixture.training(epochs: 1),
+                                  error: { r, c, _ in 50 + Double(r) - 2.5 * Double(c % 3) })
+        let markdown = Report.markdown(input)
+        XCTAssertTrue(markdown.contains("Only one seed is paired in each cell, so there is no interval"))
+        let section = markdown.components(separatedBy: "## Effect of each method")[1].components(separatedBy: "\n## ")[0]
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| NIN") || $0.hasPrefix("| WRN") }
+        XCTAssertEqual(rows.count, 4)
+        for row in rows {
+            let cells = row.split(separator: "|").dropFirst(3).map { $0.trimmingCharacters(in: .whitespaces) }
+            XCTAssertEqual(cells.count, 5, String(row))
+            for cell in cells { XCTAssertTrue(cell.contains("/1 better, no interval; paper "), cell) }
+        }
+        XCTAssertTrue(section.contains("| -2.50, 1/1 better, no interval; paper -0.84 |"), "WRN-16-1 ← WRN-16-2, AT")
+        XCTAssertTrue(section.contains("**Verdict:** AT beats the baseline (student) in 4 of 4 rows here (one seed: no intervals); "
+            + "the paper: 4 of 4. F-ActT: 4 of 4; the paper: 4 of 4. KD: 0 of 4; the paper: 4 of 4."))
+    }
+
+    func testEffectMarks() {
+        func effect(_ mean: Double, _ low: Double?, _ high: Double?, paired: Int = 3) -> CellEffect {
+            CellEffect(grid: "g", rowIndex: 0, columnIndex: 1, rowLabel: "a", columnLabel: "b", baselineColumn: 0,
+                       baselineLabel: "student", seeds: 3, done: 3, failed: 0, baselineDone: 3, baselineFailed: 0,
+                       seedsPaired: paired, meanDifference: mean, sdDifference: nil, tQuantile: nil, ciLow: low, ciHigh: high,
+                       seedsBetter: mean < 0 ? paired : 0, seedsWorse: mean > 0 ? paired : 0)
+        }
+        XCTAssertEqual(Report.effectCell(effect(-0.5, -0.9, -0.1), paper: -0.84, seeds: 3), "-0.50 [-0.90, -0.10] ✓, 3/3 better; paper -0.84")
+        XCTAssertEqual(Report.effectCell(effect(0.5, 0.1, 0.9), paper: -0.84, seeds: 3), "+0.50 [+0.10, +0.90] ✗, 0/3 better; paper -0.84")
+        XCTAssertEqual(Report.effectCell(effect(-0.5, -0.9, 0.1), paper: -0.84, seeds: 3), "-0.50 [-0.90, +0.10], 3/3 better; paper -0.84")
+        XCTAssertEqual(Report.effectCell(effect(-0.5, -0.9, -0.1), paper: nil, seeds: 3), "-0.50 [-0.90, -0.10] *, 3/3 better")
+        XCTAssertEqual(Report.effectCell(effect(2.5, nil, nil, paired: 1), paper: -0.45, seeds: 1), "+2.50, 0/1 better, no interval; paper -0.45")
+    }
+
     func testTable2TwoPartGolden() {
         assertGolden(Report.markdown(Fixture.table2()), "table2.md")
     }

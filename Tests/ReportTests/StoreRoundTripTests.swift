@@ -2,11 +2,11 @@ import Report
 import Store
 import XCTest
 
-/// The fixtures' cell summaries are what the store's `cell_summary` view computes, so the golden
-/// files show what a real database renders to.
+/// The fixtures' cell summaries and effects are what the store's `cell_summary` and `cell_effect`
+/// views compute, so the golden files show what a real database renders to.
 final class StoreRoundTripTests: XCTestCase {
     func testAGridReadBackFromTheStoreRendersLikeItsFixture() throws {
-        for fixture in [Fixture.table1(), Fixture.smoke()] {
+        for fixture in [Fixture.table1(), Fixture.smoke(), Fixture.handComputed()] {
             let store = try Store.inMemory()
             try store.upsertGrid(name: fixture.name, specPath: "experiments/\(fixture.name).yaml", specJSON: "{}",
                                  profile: fixture.profile)
@@ -23,7 +23,22 @@ final class StoreRoundTripTests: XCTestCase {
             fromStore.cells = try store.cellSummaries(grid: fixture.name)
             fromStore.runs = try store.runs(grid: fixture.name)
             fromStore.epochs = try Dictionary(uniqueKeysWithValues: fromStore.runs.map { ($0.key, try store.epochs(key: $0.key)) })
+            fromStore.effects = try store.cellEffects(grid: fixture.name)
             XCTAssertEqual(fromStore.cells.count, fixture.cells.count)
+            XCTAssertEqual(fromStore.effects.count, fixture.effects.count)
+            for (ours, theirs) in zip(fromStore.effects, fixture.effects) {
+                let label = "\(ours.rowLabel) \(ours.columnLabel)"
+                XCTAssertEqual([ours.rowIndex, ours.columnIndex, ours.baselineColumn, ours.seedsPaired, ours.seedsBetter,
+                                ours.seedsWorse, ours.done, ours.failed, ours.baselineDone, ours.baselineFailed],
+                               [theirs.rowIndex, theirs.columnIndex, theirs.baselineColumn, theirs.seedsPaired, theirs.seedsBetter,
+                                theirs.seedsWorse, theirs.done, theirs.failed, theirs.baselineDone, theirs.baselineFailed], label)
+                XCTAssertEqual(ours.network, theirs.network, label)
+                for (a, b) in [(ours.meanDifference, theirs.meanDifference), (ours.ciLow, theirs.ciLow), (ours.ciHigh, theirs.ciHigh),
+                               (ours.sdDifference, theirs.sdDifference), (ours.tQuantile, theirs.tQuantile)] {
+                    XCTAssertEqual(a == nil, b == nil, label)
+                    if let a, let b { XCTAssertEqual(a, b, accuracy: 1e-9, label) }
+                }
+            }
             for (ours, theirs) in zip(fromStore.cells, fixture.cells) {
                 for (a, b) in [(ours.median, theirs.median), (ours.min, theirs.min), (ours.max, theirs.max)] {
                     XCTAssertEqual(a == nil, b == nil)

@@ -52,13 +52,13 @@ final class RunTests: XCTestCase {
             try store.register(makeRun(key, status: status, finalTestError: status == .done ? 0.1 : nil))
         }
         func claim(_ key: String, pid: Int = 1, retryFailed: Bool = false, alive: Bool = true) throws -> Bool {
-            try store.claim(key: key, host: "h", pid: pid, threads: 2, gitCommit: "abc", retryFailed: retryFailed,
+            try store.claim(key: key, host: "h", pid: pid, threads: 2, gitCommit: "abc", blasKernels: "SkylakeX (test)", retryFailed: retryFailed,
                             isOwnerAlive: { host, ownerPID in XCTAssertEqual(host, "h"); return alive })
         }
         XCTAssertTrue(try claim("q"))
         let claimed = try XCTUnwrap(store.run(key: "q"))
         XCTAssertEqual(claimed.status, .running)
-        XCTAssertEqual([claimed.host, claimed.gitCommit], ["h", "abc"])
+        XCTAssertEqual([claimed.host, claimed.gitCommit, claimed.blasKernels], ["h", "abc", "SkylakeX (test)"])
         XCTAssertEqual([claimed.pid, claimed.threads], [1, 2])
         XCTAssertNotNil(claimed.heartbeatAt)
         let firstStart = try XCTUnwrap(claimed.startedAt)

@@ -20,11 +20,13 @@ final class SchemaTests: XCTestCase {
             XCTAssertEqual(Set(objects), [
                 "table grdb_migrations", "table grids", "table runs", "table epochs", "table cells",
                 "index cells_run_key", "view run_final", "view grid_status", "view cell_summary",
+                "table t_quantiles", "view cell_effect",
             ])
             XCTAssertEqual(try Int.fetchOne(db, sql: "PRAGMA application_id"), 0x6174_7800)
             XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA journal_mode"), "wal")
-            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), ["v1-initial"])
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels"])
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_summary"), [])
+            XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_effect"), [])
         }
         assertSound(store)
     }
@@ -67,10 +69,10 @@ final class SchemaTests: XCTestCase {
         let path = directory.appendingPathComponent("results.db").path
         try Store(path: path).register(makeRun("a"))
         try DatabaseQueue(path: path).write { db in
-            try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v2-future')")
+            try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99-future')")
         }
         try assertRefusedUntouched(path, directory: directory,
-                                   .newerSchema(path: path, found: ["v2-future"], known: ["v1-initial"]))
+                                   .newerSchema(path: path, found: ["v99-future"], known: ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels"]))
     }
 
     func testLockHeldBeyondBusyTimeoutIsReported() throws {

@@ -73,6 +73,43 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// The paired effects rest on this: the runs of one seed in a table row start from the same
+    /// student weights and see the same subset, batches, order and augmentation; only the method differs.
+    func testRunsOfOneSeedDifferOnlyInTheMethod() throws {
+        let base = RunConfig(student: "wrn-10-1", method: .ce, dataset: "synthetic", trainSubset: 40, testSubset: 20,
+                             epochs: 2, batchSize: 16, seed: 7)
+        var at = base, factt = base
+        at.teacher = "wrn-10-2"; at.method = .at(mapping: .sum2, beta: 1000)
+        factt.teacher = "wrn-10-2"; factt.method = .factt(beta: 1000)  // draws adapters too
+        var rng = RNG(seed: 99)
+        let teacher = try Model(name: "wrn-10-2", inChannels: 3, numClasses: 10, rng: &rng)
+        func trainer(_ config: RunConfig) throws -> Trainer {
+            try Trainer(config: config, data: try config.openData(), teacher: config.method.needsTeacher ? teacher : nil,
+                        directory: nil)
+        }
+        let (ce, others) = (try trainer(base), [try trainer(at), try trainer(factt)])
+        for other in others {
+            let method = other.config.method.name
+            XCTAssertEqual(other.data.train.images, ce.data.train.images, "the subset, \(method)")
+            XCTAssertEqual(other.data.train.labels, ce.data.train.labels)
+            XCTAssertEqual(other.student.stateTensors, ce.student.stateTensors, "the initial weights, \(method)")
+            for epoch in 1...2 {
+                let (mine, theirs) = (other.trainBatcher.epoch(epoch), ce.trainBatcher.epoch(epoch))
+                XCTAssertEqual(mine.order, theirs.order, "the order of epoch \(epoch), \(method)")
+                XCTAssertEqual(mine[0].images, theirs[0].images, "the first batch (augmented) of epoch \(epoch), \(method)")
+                XCTAssertEqual(mine[0].labels, theirs[0].labels)
+            }
+        }
+        XCTAssertFalse(others[1].adapters.isEmpty, "F-ActT has adapters, drawn after the student")
+        // Not vacuous: another seed changes all of it.
+        var other = base
+        other.seed = 8
+        let reseeded = try trainer(other)
+        XCTAssertNotEqual(reseeded.student.stateTensors, ce.student.stateTensors)
+        XCTAssertNotEqual(reseeded.trainBatcher.epoch(1).order, ce.trainBatcher.epoch(1).order)
+        XCTAssertNotEqual(reseeded.data.train.images, ce.data.train.images, "another subset")
+    }
+
     func testDivergenceIsAClearError() throws {
         let data = Self.synthetic(train: 64, test: 16)
         let config = RunConfig(student: "wrn-10-1", dataset: "synthetic", epochs: 1, batchSize: 16, learningRate: 1e30, seed: 1)
