@@ -19,13 +19,14 @@ build: deps
 	$(RELEASE)
 
 # Unit tests (debug build), then end-to-end checks on the release binary: crash safety of
-# the runner, `make table1 PROFILE=smoke` into a temporary database, and the smoke grid on a
+# the runner, diverging runs recorded as such, `make table1 PROFILE=smoke` into a temporary database, and the smoke grid on a
 # real single-node Slurm (installs slurm-wlm and munge; needs root).
 test: deps
 	swift build --build-tests
 	swift test
 	$(RELEASE)
 	scripts/crash-test
+	scripts/divergence-test
 	scripts/table-smoke-test
 	scripts/slurm-test
 
