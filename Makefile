@@ -41,14 +41,16 @@ test-venv:
 	$(call python_venv,$(TEST_VENV))
 
 # Unit tests (debug build; the Python interop tests use TEST_VENV), then end-to-end checks on
-# the release binary: crash safety of the runner, `make table1 PROFILE=smoke` into a temporary
-# database, and the smoke grid on a real single-node Slurm (installs slurm-wlm and munge; needs root).
+# the release binary: crash safety of the runner, the OpenBLAS kernel-set choice, diverging runs
+# recorded as such, `make table1 PROFILE=smoke` into a temporary database, and the smoke grid on
+# a real single-node Slurm (installs slurm-wlm and munge; needs root).
 test: deps test-venv
 	swift build --build-tests
 	ATX_PYTHON="$(abspath $(TEST_VENV))/bin/python" swift test
 	$(RELEASE)
 	scripts/crash-test
 	scripts/blas-selection-test
+	scripts/divergence-test
 	scripts/table-smoke-test
 	scripts/slurm-test
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the reference fixtures the Swift tests check atx against (`make fixtures`).
 
-Each case is computed from the formulas of PAPER.md in float64 and stored as float32. Weights
+Each case is computed from the formulas of docs/protocol.md in float64 and stored as float32. Weights
 are not stored: they come from the counter-based generator of weights.py, which the tests
 reimplement; what is stored is the input batch, its labels, the teachers' BN running
 statistics (calibrated, so eval mode differs from train mode) and every expected value.
@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weights  # noqa: E402
 from models import Network  # noqa: E402
 
-HYPER = {  # PAPER.md defaults (β of F-ActT and of the gradient methods are atx's assumptions)
+HYPER = {  # docs/protocol.md defaults (β of F-ActT and of the gradient methods are atx's assumptions)
     "ce": {},
     "at": {"beta": 1000.0},
     "kd": {"temperature": 4.0, "alpha": 0.9},

@@ -1,4 +1,4 @@
-"""PyTorch versions of the networks atx trains (PAPER.md §5), written from the formulas there.
+"""PyTorch versions of the networks atx trains (docs/protocol.md §5), written from the formulas there.
 
 A model is a list of named tensors (the official attention-transfer names, so an atx
 checkpoint loads one to one) and a functional forward over dictionaries of those tensors:

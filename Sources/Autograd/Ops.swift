@@ -229,7 +229,7 @@ public func crossEntropy(_ logits: Variable, labels: [Int]) -> Variable {
 }
 
 /// Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T)) / B: summed over classes, divided by the batch size
-/// (PAPER.md §2). `teacher` is normally a constant (no graph).
+/// (docs/protocol.md §2). `teacher` is normally a constant (no graph).
 public func klDivergence(student: Variable, teacher: Variable, temperature: Float) -> Variable {
     precondition(student.shape == teacher.shape && student.shape.count == 2,
                  "klDivergence: student \(student.shape) and teacher \(teacher.shape) must both be [N, K]")

@@ -37,7 +37,7 @@ public struct Spec: Sendable {
     public enum Network: String, Sendable, CaseIterable { case student, teacher }
 }
 
-/// The training protocol (PAPER.md §6); milestones as fractions of the epochs.
+/// The training protocol (docs/protocol.md §6); milestones as fractions of the epochs.
 public struct TrainingSettings: Sendable, Equatable, Codable {
     public var epochs = 200
     public var batchSize = 128

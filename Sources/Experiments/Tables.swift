@@ -38,43 +38,7 @@ public enum Tables {
             runs: runs, epochs: epochs)
     }
 
-    /// The documented assumptions (PAPER.md and README "Deviations and assumptions") this grid relies on.
-    public static func assumptions(_ grid: Grid) -> [String] {
-        let models = Set(grid.spec.rows.flatMap { [$0.student] + ($0.teacher.map { [$0] } ?? []) })
-        let methods = grid.spec.columns.map(\.method)
-        var out: [String] = []
-        if grid.dataset == "fashion-mnist" {
-            out.append("CIFAR-10 was not present, so the grid ran on Fashion-MNIST (28×28 padded to 32×32, one channel, normalised with its own training-set mean 0.2190 and std 0.3318).")
-        }
-        if models.contains(where: { $0.hasPrefix("nin") }) {
-            out.append("NIN pools are 3×3 with stride 2 and padding 1 (max after block 0, average excluding padding after block 1), giving the original's 16×16 and 8×8 sizes.")
-        }
-        if models.contains(where: { $0.hasPrefix("nin-thin") }) {
-            out.append("NIN-thin widths are unpublished; we use [86, 72, 43 | 86, 86, 86 | 86, 86, 86] (0.2M parameters).")
-        }
-        for m in methods {
-            switch m {
-            case .factt(let beta): out.append("F-ActT weight β_F = \(Format(beta)) (unpublished), constant, with 1×1 adapters where channel counts differ.")
-            case .atkd(_, _, _, _, let decay):
-                out.append(decay == 1 ? "AT+KD keeps β constant: the paper's decay of β is unpublished." : "AT+KD decays β by ×\(Format(decay)) per epoch (the paper's schedule is unpublished).")
-            case .gradAT(let beta): out.append("Gradient-based AT weight β = \(Format(beta)) (unpublished).")
-            case .minL2(let beta): out.append("min-l2 (double backprop) weight β = \(Format(beta)) (unpublished).")
-            case .symmetry(let beta): out.append("Symmetry-norm weight β = \(Format(beta)) (unpublished).")
-            default: break
-            }
-        }
-        if grid.spec.name == "table3" {
-            out.append("The teacher (NIN-wide) is trained with the same flips-only, no-weight-decay recipe as the students; the paper reports single runs, we report the median over the seeds.")
-        }
-        if grid.settings.epochs != 200 {
-            out.append("The learning-rate drops scale with the epochs (at 0.3, 0.6 and 0.8 of them, as 60, 120, 160 of 200).")
-        }
-        if grid.settings.testSubset != nil {
-            out.append("Test error is measured on a stratified subset of the test set (the same for every run).")
-        }
-        var seen = Set<String>()
-        return out.filter { seen.insert($0).inserted }
-    }
-
-    static func Format(_ v: Float) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    /// The documented assumptions this grid relies on, as footnote sentences: those of
+    /// `Assumptions.all` (docs/protocol.md §8, README "Deviations and assumptions") that apply to it.
+    public static func assumptions(_ grid: Grid) -> [String] { Assumptions.footnotes(for: grid) }
 }

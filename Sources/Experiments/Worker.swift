@@ -13,13 +13,42 @@ public enum WorkerExit: Int32 {
     case done = 0, failed = 1, notClaimed = 3, interrupted = 130
 }
 
+/// One progress line of a worker. A loss that is not finite is written as `null` (JSON has no
+/// NaN) and read back as NaN.
 public struct WorkerProgress: Codable, Sendable {
     public var key: String
     public var epoch: Int, epochs: Int
     public var batch: Int, batches: Int
     public var loss: Double
     public var imagesPerSecond: Double
+    /// Set on the line that ends an epoch.
     public var testError: Double?
+
+    public init(key: String, epoch: Int, epochs: Int, batch: Int, batches: Int, loss: Double, imagesPerSecond: Double,
+                testError: Double? = nil) {
+        self.key = key; self.epoch = epoch; self.epochs = epochs; self.batch = batch; self.batches = batches
+        self.loss = loss; self.imagesPerSecond = imagesPerSecond; self.testError = testError
+    }
+
+    enum CodingKeys: String, CodingKey { case key, epoch, epochs, batch, batches, loss, imagesPerSecond, testError }
+
+    public init(from decoder: Swift.Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        key = try c.decode(String.self, forKey: .key)
+        epoch = try c.decode(Int.self, forKey: .epoch); epochs = try c.decode(Int.self, forKey: .epochs)
+        batch = try c.decode(Int.self, forKey: .batch); batches = try c.decode(Int.self, forKey: .batches)
+        loss = try c.decodeNonFinite(.loss); imagesPerSecond = try c.decodeNonFinite(.imagesPerSecond)
+        testError = try c.decodeIfPresent(Double.self, forKey: .testError)
+    }
+
+    public func encode(to encoder: Swift.Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(key, forKey: .key)
+        try c.encode(epoch, forKey: .epoch); try c.encode(epochs, forKey: .epochs)
+        try c.encode(batch, forKey: .batch); try c.encode(batches, forKey: .batches)
+        try c.encodeNonFinite(loss, forKey: .loss); try c.encodeNonFinite(imagesPerSecond, forKey: .imagesPerSecond)
+        if let testError { try c.encodeNonFinite(testError, forKey: .testError) }
+    }
 }
 
 public enum Worker {

@@ -2,7 +2,7 @@
 // [k×k conv, 1×1 conv, 1×1 conv], each conv followed by BN-ReLU (or, without BN, a bias and
 // ReLU), with a 3×3/2 max pool after block 0, a 3×3/2 average pool (padding excluded from the
 // count) after block 1, and a global average pool after block 2; then a linear classifier.
-// PAPER.md §5: NIN-wide widths are the original's; NIN-thin widths are our assumption.
+// docs/protocol.md §5: NIN-wide widths are the original's; NIN-thin widths are our assumption.
 import Autograd
 
 public struct NetworkInNetwork: Architecture {

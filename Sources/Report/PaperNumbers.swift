@@ -1,5 +1,5 @@
 // The paper's CIFAR-10 test errors (%), as printed in Zagoruyko & Komodakis, ICLR 2017
-// (PAPER.md §7). Cells are found by the row's networks and the column's label, which the specs
+// (docs/protocol.md §7). Cells are found by the row's networks and the column's label, which the specs
 // in experiments/ copy from the paper's headers.
 
 /// One of the paper's tables.

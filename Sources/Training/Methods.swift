@@ -1,10 +1,10 @@
-// The methods' losses (PAPER.md §1–4), as small functions over student outputs, teacher
+// The methods' losses (docs/protocol.md §1–4), as small functions over student outputs, teacher
 // outputs and labels.
 import Autograd
 import NN
 import Tensor
 
-/// Attention mapping from a C×H×W activation to an H×W map (PAPER.md §1).
+/// Attention mapping from a C×H×W activation to an H×W map (docs/protocol.md §1).
 public enum Mapping: String, Sendable, Codable, CaseIterable {
     /// F_sum = Σ_c |A_c|, F_sum^2, F_sum^4, F_max^1 = max_c |A_c|.
     case sum1, sum2, sum4, max1
@@ -30,13 +30,13 @@ public func attentionLoss(student: Variable, teacher: Variable, mapping: Mapping
     return (attention(student, mapping: mapping) - attention(teacher, mapping: mapping)).pow(2).mean()
 }
 
-/// α·T²·Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T))/B + (1 − α)·CE(s, labels)  (PAPER.md §2).
+/// α·T²·Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T))/B + (1 − α)·CE(s, labels)  (docs/protocol.md §2).
 public func distillationLoss(student: Variable, teacher: Variable, labels: [Int], temperature: Float, alpha: Float) -> Variable {
     klDivergence(student: student, teacher: teacher, temperature: temperature) * (alpha * temperature * temperature)
         + crossEntropy(student, labels: labels) * (1 - alpha)
 }
 
-/// Full-activation transfer for one layer (PAPER.md §3): mean squared difference of the
+/// Full-activation transfer for one layer (docs/protocol.md §3): mean squared difference of the
 /// per-sample L2-normalised flattened activations.
 public func activationLoss(student: Variable, teacher: Variable) -> Variable {
     precondition(student.shape == teacher.shape, "activationLoss: student \(student.shape) and teacher \(teacher.shape) differ (an adapter maps channels)")

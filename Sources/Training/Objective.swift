@@ -3,16 +3,16 @@ import Autograd
 import NN
 import Tensor
 
-/// A method with its hyperparameters (PAPER.md §1–4; names as there).
+/// A method with its hyperparameters (docs/protocol.md §1–4; names as there).
 public enum Method: Hashable, Sendable, Codable {
     case ce
     case at(mapping: Mapping, beta: Float)
     case kd(temperature: Float, alpha: Float)
-    /// AT + KD; the AT weight is β·betaDecay^(epoch − 1) (PAPER.md §2: the paper's decay is
+    /// AT + KD; the AT weight is β·betaDecay^(epoch − 1) (docs/protocol.md §2: the paper's decay is
     /// unpublished, so the default 1 keeps β constant).
     case atkd(mapping: Mapping, beta: Float, temperature: Float, alpha: Float, betaDecay: Float)
     /// Full-activation transfer at the three groups, with 1×1 adapters on the student side
-    /// where channel counts differ (PAPER.md §3).
+    /// where channel counts differ (docs/protocol.md §3).
     case factt(beta: Float)
     case gradAT(beta: Float)
     case minL2(beta: Float)
@@ -148,7 +148,7 @@ func matchedAttentionLoss(_ s: [Variable], _ t: [Variable], _ mapping: Mapping) 
 }
 
 extension Method {
-    /// Default hyperparameters (PAPER.md). Assumptions (unpublished in the paper): β of F-ActT
+    /// Default hyperparameters (docs/protocol.md §1–4). Assumptions (docs/protocol.md §8): β of F-ActT
     /// and of the gradient-based methods, and AT+KD's β decay (1 = constant β).
     public static let defaults: [String: [String: Float]] = [
         "ce": [:],

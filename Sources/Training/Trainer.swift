@@ -9,6 +9,9 @@ import NN
 import Tensor
 
 /// One epoch's figures. Errors are percentages; losses are means over images.
+///
+/// JSON has no NaN or infinities: a value that is not finite (a diverged run's loss) is encoded
+/// as `null` and decoded back as NaN.
 public struct EpochRecord: Codable, Sendable, Equatable {
     public var epoch: Int
     public var trainLoss: Double
@@ -20,6 +23,60 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var learningRate: Double
     public var seconds: Double
     public var imagesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, trainError: Double, testLoss: Double, testError: Double,
+                parts: [String: Double], learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.trainError = trainError
+        self.testLoss = testLoss; self.testError = testError; self.parts = parts
+        self.learningRate = learningRate; self.seconds = seconds; self.imagesPerSecond = imagesPerSecond
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, trainLoss, trainError, testLoss, testError, parts, learningRate, seconds, imagesPerSecond
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        trainLoss = try c.decodeNonFinite(.trainLoss); trainError = try c.decodeNonFinite(.trainError)
+        testLoss = try c.decodeNonFinite(.testLoss); testError = try c.decodeNonFinite(.testError)
+        parts = try c.decode([String: Double?].self, forKey: .parts).mapValues { $0 ?? .nan }
+        learningRate = try c.decodeNonFinite(.learningRate); seconds = try c.decodeNonFinite(.seconds)
+        imagesPerSecond = try c.decodeNonFinite(.imagesPerSecond)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encodeNonFinite(trainLoss, forKey: .trainLoss); try c.encodeNonFinite(trainError, forKey: .trainError)
+        try c.encodeNonFinite(testLoss, forKey: .testLoss); try c.encodeNonFinite(testError, forKey: .testError)
+        try c.encode(parts.mapValues { $0.isFinite ? $0 : nil }, forKey: .parts)
+        try c.encodeNonFinite(learningRate, forKey: .learningRate); try c.encodeNonFinite(seconds, forKey: .seconds)
+        try c.encodeNonFinite(imagesPerSecond, forKey: .imagesPerSecond)
+    }
+
+    /// Equal field by field, NaN equal to NaN (a diverged epoch equals itself after a round trip).
+    public static func == (a: EpochRecord, b: EpochRecord) -> Bool {
+        func same(_ x: Double, _ y: Double) -> Bool { x == y || (x.isNaN && y.isNaN) }
+        return a.epoch == b.epoch && same(a.trainLoss, b.trainLoss) && same(a.trainError, b.trainError)
+            && same(a.testLoss, b.testLoss) && same(a.testError, b.testError)
+            && a.parts.keys.sorted() == b.parts.keys.sorted() && a.parts.allSatisfy { same($0.value, b.parts[$0.key]!) }
+            && same(a.learningRate, b.learningRate) && same(a.seconds, b.seconds) && same(a.imagesPerSecond, b.imagesPerSecond)
+    }
+}
+
+extension KeyedEncodingContainer {
+    /// Encodes `value`, or `null` when it is NaN or infinite (JSON has neither).
+    public mutating func encodeNonFinite(_ value: Double, forKey key: Key) throws {
+        if value.isFinite { try encode(value, forKey: key) } else { try encodeNil(forKey: key) }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Decodes a number written by `encodeNonFinite`: `null` (or a missing key) reads as NaN.
+    public func decodeNonFinite(_ key: Key) throws -> Double {
+        try decodeIfPresent(Double.self, forKey: key) ?? .nan
+    }
 }
 
 public enum TrainingEvent: Sendable {
@@ -29,19 +86,31 @@ public enum TrainingEvent: Sendable {
 }
 
 public enum TrainingError: Error, CustomStringConvertible, Equatable {
-    case diverged(epoch: Int, batch: Int, loss: Float)
+    /// A loss that is not a finite number: the training loss of a batch (`batch` set) or of the
+    /// epoch, or the test loss after the epoch (`batch` nil).
+    case diverged(epoch: Int, batch: Int?, loss: LossKind, value: Double)
     case checkpointMismatch(file: String, reason: String)
     case missingTeacher(method: String)
     case invalidConfig(String)
 
+    public enum LossKind: String, Sendable {
+        case training, test
+    }
+
     public var description: String {
         switch self {
-        case .diverged(let e, let b, let l): return "diverged at epoch \(e), batch \(b): loss \(l)"
+        case .diverged(let e, let b, let kind, let v):
+            return "diverged at epoch \(e)\(b.map { ", batch \($0)" } ?? "") (\(kind.rawValue) loss \(Self.spell(v)))"
         case .checkpointMismatch(let f, let r): return "\(f): cannot resume: \(r)"
         case .missingTeacher(let m): return "method '\(m)' needs a trained teacher (give a teacher checkpoint)"
         case .invalidConfig(let r): return "invalid run configuration: \(r)"
         }
     }
+
+    public static func == (a: TrainingError, b: TrainingError) -> Bool { a.description == b.description }
+
+    /// "nan" (whatever its sign bit), "inf", "-inf", or the number.
+    static func spell(_ v: Double) -> String { v.isNaN ? "nan" : v.isInfinite ? (v > 0 ? "inf" : "-inf") : "\(v)" }
 }
 
 public final class Trainer {
@@ -110,8 +179,21 @@ public final class Trainer {
         let last = min(config.epochs, stopAfter ?? config.epochs)
         var epoch = completedEpochs + 1
         while epoch <= last {
-            let record = try runEpoch(epoch, train)
+            let record: EpochRecord
+            do {
+                record = try runEpoch(epoch, train)
+            } catch let error as TrainingError {
+                if case .diverged = error, let directory { try saveCurves(curves, to: directory) }
+                throw error
+            }
             curves.append(record)
+            if let kind = Self.nonFiniteLoss(record) {
+                // Keep the curve with the diverged epoch (curves.json, the observer's store); the
+                // checkpoint stays at the last finite epoch, so a retry resumes from there.
+                if let directory { try saveCurves(curves, to: directory) }
+                observer(.epoch(record))
+                throw TrainingError.diverged(epoch: epoch, batch: nil, loss: kind, value: kind == .test ? record.testLoss : record.trainLoss)
+            }
             if let directory { try save(to: directory) }
             observer(.epoch(record))
             epoch += 1
@@ -160,7 +242,7 @@ public final class Trainer {
         let obj = try objective(method, student: student, teacher: teacher, input: batch.images, labels: batch.labels,
                                 mode: .train, adapters: adapterLeaves)
         let loss = obj.loss.value.scalar
-        guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: batchNumber, loss: loss) }
+        guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: batchNumber, loss: .training, value: Double(loss)) }
         let leaves = obj.parameters + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
         let grads = try gradients(of: obj.loss, wrt: leaves)
         Profiler.measure("optimizer") {
@@ -215,8 +297,22 @@ public final class Trainer {
             "curves": String(decoding: curvesJSON, as: UTF8.self),
             "epoch": String(completedEpochs),
         ], to: directory.appendingPathComponent(Trainer.checkpointName))
-        // A convenience copy of the curves; the checkpoint is the source of truth.
+        // A convenience copy of the curves; the checkpoint is the source of truth (a diverged
+        // run's copy also holds the epoch that diverged).
         try curvesJSON.write(to: directory.appendingPathComponent(Trainer.curvesName), options: .atomic)
+    }
+
+    /// Writes `curves` to curves.json alone (a diverged run: the checkpoint is left as it was).
+    func saveCurves(_ curves: [EpochRecord], to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(curves).write(to: directory.appendingPathComponent(Trainer.curvesName), options: .atomic)
+    }
+
+    /// Which loss of `record` is not finite, if any (the training loss first).
+    static func nonFiniteLoss(_ record: EpochRecord) -> TrainingError.LossKind? {
+        !record.trainLoss.isFinite ? .training : !record.testLoss.isFinite ? .test : nil
     }
 
     func resume(from directory: URL) throws {
@@ -241,13 +337,15 @@ public final class Trainer {
     }
 }
 
-/// Number of rows of logits [N, K] whose first maximum is not the label.
+/// Number of rows of logits [N, K] whose first maximum is not the label (or that hold a NaN).
 func misclassified(_ logits: Tensor, _ labels: [Int]) -> Int {
     let k = logits.shape[1]
     var wrong = 0
     for (i, label) in labels.enumerated() {
         let row = logits.data[(i * k)..<((i + 1) * k)]
-        if row.firstIndex(of: row.max()!)! - i * k != label { wrong += 1 }
+        // A row with a NaN (a diverged network) has no maximum: it counts as wrong.
+        guard !row.contains(where: \.isNaN), let top = row.max(), let index = row.firstIndex(of: top) else { wrong += 1; continue }
+        if index - i * k != label { wrong += 1 }
     }
     return wrong
 }

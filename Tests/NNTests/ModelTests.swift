@@ -8,7 +8,7 @@ final class ModelTests: XCTestCase {
     func testParameterCountsAreExact() throws {
         var rng = RNG(seed: 1)
         let expected = ["wrn-16-1": 175_066, "wrn-16-2": 691_674, "wrn-40-1": 563_930, "wrn-40-2": 2_243_546,
-                        // PAPER.md §5 (and the fixtures' metadata)
+                        // docs/protocol.md §5 (and the fixtures' metadata)
                         "nin-wide": 1_005_642, "nin-thin": 206_640, "nin-thin-nobn": 205_923]
         for (name, count) in expected {
             XCTAssertEqual(try Model(name: name, rng: &rng).parameterCount, count, name)

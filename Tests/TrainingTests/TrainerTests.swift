@@ -114,11 +114,69 @@ final class TrainerTests: XCTestCase {
         let data = Self.synthetic(train: 64, test: 16)
         let config = RunConfig(student: "wrn-10-1", dataset: "synthetic", epochs: 1, batchSize: 16, learningRate: 1e30, seed: 1)
         XCTAssertThrowsError(try Trainer(config: config, data: data, teacher: nil, directory: nil).run()) { e in
-            guard case .diverged(let epoch, let batch, _) = e as? TrainingError else { return XCTFail("\(e)") }
+            guard case .diverged(let epoch, let batch, let kind, let value) = e as? TrainingError else { return XCTFail("\(e)") }
             XCTAssertEqual(epoch, 1)
-            XCTAssertGreaterThan(batch, 1)
-            XCTAssertTrue("\(e)".hasPrefix("diverged at epoch 1, batch \(batch)"))
+            XCTAssertEqual(kind, .training)
+            XCTAssertFalse(value.isFinite)
+            XCTAssertGreaterThan(batch ?? 0, 1)
+            XCTAssertTrue("\(e)".hasPrefix("diverged at epoch 1, batch \(batch!) (training loss "), "\(e)")
         }
+    }
+
+    /// One batch per epoch and a huge learning rate: every training step is finite (it is taken
+    /// before the update), but after an update the test loss is not. The run stops with the
+    /// epoch and the loss named; curves.json keeps the curve with nulls; the checkpoint stays at
+    /// the last finite epoch.
+    func testDivergingTestLossEndsTheRunAndKeepsTheCurve() throws {
+        let data = Self.synthetic(train: 16, test: 16)
+        let config = RunConfig(student: "wrn-10-1", dataset: "synthetic", epochs: 3, batchSize: 16, learningRate: 100_000,
+                               flip: false, crop: false, seed: 1)
+        let dir = try temporaryDirectory()
+        var observed: [EpochRecord] = []
+        let trainer = try Trainer(config: config, data: data, teacher: nil, directory: dir) { event in
+            if case .epoch(let r) = event { observed.append(r) }
+        }
+        var diverged: Int?
+        XCTAssertThrowsError(try trainer.run()) { e in
+            guard case .diverged(let epoch, let batch, let kind, let value) = e as? TrainingError else { return XCTFail("\(e)") }
+            diverged = epoch
+            XCTAssertNil(batch, "a test loss belongs to no batch")
+            XCTAssertEqual(kind, .test)
+            XCTAssertFalse(value.isFinite)
+            XCTAssertEqual("\(e)", "diverged at epoch \(epoch) (test loss \(value.isNaN ? "nan" : value > 0 ? "inf" : "-inf"))")
+        }
+        let epoch = try XCTUnwrap(diverged)
+        XCTAssertEqual(trainer.curves.count, epoch, "the curve keeps every epoch up to the one that diverged")
+        XCTAssertEqual(observed, trainer.curves, "the observer (the store) saw every epoch, the diverged one too")
+        XCTAssertFalse(trainer.curves.last!.testLoss.isFinite)
+
+        let text = try String(contentsOf: dir.appendingPathComponent(Trainer.curvesName), encoding: .utf8)
+        XCTAssertTrue(text.contains("\"testLoss\":null"), text)
+        XCTAssertFalse(text.lowercased().contains("nan"), text)
+        let read = try JSONDecoder().decode([EpochRecord].self, from: Data(text.utf8))
+        XCTAssertEqual(read, trainer.curves)
+        XCTAssertTrue(read.last!.testLoss.isNaN)
+
+        // The checkpoint holds the epochs before the diverged one: a retry resumes there.
+        let resumed = try Trainer(config: config, data: data, teacher: nil, directory: dir)
+        XCTAssertEqual(resumed.completedEpochs, epoch - 1)
+        XCTAssertEqual(resumed.curves, Array(trainer.curves.prefix(epoch - 1)))
+    }
+
+    func testEpochRecordsEncodeNonFiniteValuesAsNull() throws {
+        let r = EpochRecord(epoch: 2, trainLoss: .infinity, trainError: 90, testLoss: -.nan, testError: 100,
+                            parts: ["ce": .nan, "at": 0.5], learningRate: 0.1, seconds: 1, imagesPerSecond: 10)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let text = String(decoding: try encoder.encode(r), as: UTF8.self)
+        XCTAssertEqual(text, #"{"epoch":2,"imagesPerSecond":10,"learningRate":0.1,"parts":{"at":0.5,"ce":null},"#
+                       + #""seconds":1,"testError":100,"testLoss":null,"trainError":90,"trainLoss":null}"#)
+        let back = try JSONDecoder().decode(EpochRecord.self, from: Data(text.utf8))
+        XCTAssertTrue(back.trainLoss.isNaN && back.testLoss.isNaN && back.parts["ce"]!.isNaN)
+        XCTAssertEqual(back, EpochRecord(epoch: 2, trainLoss: .nan, trainError: 90, testLoss: .nan, testError: 100,
+                                         parts: ["ce": .nan, "at": 0.5], learningRate: 0.1, seconds: 1, imagesPerSecond: 10))
+        // A NaN logit row counts as misclassified instead of trapping.
+        XCTAssertEqual(misclassified(Tensor(shape: [2, 2], data: [.nan, 1, 0, 1]), [1, 1]), 1)
     }
 
     /// WRN-16-1 learns the synthetic set far above chance (75% error) in a few epochs; then AT

@@ -1,0 +1,181 @@
+// The one list of the project's assumptions and deviations (docs/protocol.md §8). The README's
+// "Deviations and assumptions" section is rendered from it (a test checks that README.md holds
+// exactly `Assumptions.readmeSection()`), and the footnote of a rendered table takes from it the
+// sentences that apply to the table's grid (`Tables.assumptions`).
+import Training
+
+/// One assumption: the README's paragraph and the table footnote's sentences where it applies.
+public struct Assumption: Sendable {
+    /// A stable name; docs/protocol.md §8 lists every assumption under it.
+    public let id: String
+    /// The README bullet's bold lead, e.g. "Dataset."
+    public let title: String
+    /// The README bullet's text after the title, one paragraph.
+    public let readme: String
+    /// The footnote sentences for `grid`, empty when the grid does not rely on the assumption.
+    public let footnotes: @Sendable (Grid) -> [String]
+}
+
+public enum Assumptions {
+    /// In footnote order: a table's assumptions appear in this order, then by column within one.
+    public static let all: [Assumption] = [
+        Assumption(
+            id: "dataset", title: "Dataset.",
+            readme: "Without CIFAR-10 on the machine, grids run on Fashion-MNIST: 28×28 padded with zeros to 32×32 so the same "
+                + "architectures apply, one input channel, normalised with its training set's mean 0.2190 and std 0.3318 "
+                + "(computed once over the padded images; a test recomputes them). Such tables are not comparable with the paper's.",
+            footnotes: { grid in
+                grid.dataset != "fashion-mnist" ? [] : [
+                    "CIFAR-10 was not present, so the grid ran on Fashion-MNIST (28×28 padded to 32×32, one channel, "
+                        + "normalised with its own training-set mean 0.2190 and std 0.3318)."]
+            }),
+        Assumption(
+            id: "nin", title: "NIN.",
+            readme: "Pools are 3×3, stride 2, padding 1 (max after block 0; average after block 1, padding excluded from the "
+                + "count), giving the original's 16×16 and 8×8 sizes. NIN-thin widths are unpublished: "
+                + "[86, 72, 43 | 86, 86, 86 | 86, 86, 86] (206,640 parameters with BN, 205,923 without). Without BN, "
+                + "convolutions carry biases (initialised to 0).",
+            footnotes: { grid in
+                let models = models(grid)
+                var out: [String] = []
+                if models.contains(where: { $0.hasPrefix("nin") }) {
+                    out.append("NIN pools are 3×3 with stride 2 and padding 1 (max after block 0, average excluding padding "
+                        + "after block 1), giving the original's 16×16 and 8×8 sizes.")
+                }
+                if models.contains(where: { $0.hasPrefix("nin-thin") }) {
+                    out.append("NIN-thin widths are unpublished; we use [86, 72, 43 | 86, 86, 86 | 86, 86, 86] (0.2M parameters).")
+                }
+                return out
+            }),
+        Assumption(
+            id: "at", title: "AT.",
+            readme: "β = 1000 with the mean over batch and positions (the code's form), kept when the batch size changes; "
+                + "only the three group outputs are matched.",
+            footnotes: { _ in [] }),
+        Assumption(
+            id: "factt", title: "F-ActT",
+            readme: "(no official code): per-sample L2-normalised full activations at the three group outputs, mean squared "
+                + "difference, β_F = 1000 (unpublished) and constant; a learnable 1×1 convolution (Kaiming-initialised) maps "
+                + "student to teacher channels where they differ, trained with the student and discarded after.",
+            footnotes: { grid in
+                methods(grid).compactMap {
+                    guard case .factt(let beta) = $0 else { return nil }
+                    return "F-ActT weight β_F = \(format(beta)) (unpublished), constant, with 1×1 adapters where channel counts differ."
+                }
+            }),
+        Assumption(
+            id: "atkd-decay", title: "AT+KD.",
+            readme: "The paper decays β but never published the schedule: constant β by default (`beta_decay: 1`); a "
+                + "per-epoch factor can be set.",
+            footnotes: { grid in
+                methods(grid).compactMap {
+                    guard case .atkd(_, _, _, _, let decay) = $0 else { return nil }
+                    return decay == 1 ? "AT+KD keeps β constant: the paper's decay of β is unpublished."
+                        : "AT+KD decays β by ×\(format(decay)) per epoch (the paper's schedule is unpublished)."
+                }
+            }),
+        Assumption(
+            id: "gradient-methods", title: "Gradient-based methods",
+            readme: "(grad-AT, min-l2, symmetry norm): β = 2000 (unpublished), loss CE + (β/2)·‖·‖² with the batch-mean "
+                + "cross-entropy's input gradient. The symmetry norm runs the student a second time on the flipped batch "
+                + "through the same parameters.",
+            footnotes: { grid in
+                methods(grid).compactMap {
+                    switch $0 {
+                    case .gradAT(let beta): return "Gradient-based AT weight β = \(format(beta)) (unpublished)."
+                    case .minL2(let beta): return "min-l2 (double backprop) weight β = \(format(beta)) (unpublished)."
+                    case .symmetry(let beta): return "Symmetry-norm weight β = \(format(beta)) (unpublished)."
+                    default: return nil
+                    }
+                }
+            }),
+        Assumption(
+            id: "table3", title: "Table 3.",
+            readme: "The teacher (NIN-wide) is trained by the same flips-only, no-weight-decay recipe as the students; the "
+                + "paper reports single runs, we report the median over the seeds.",
+            footnotes: { grid in
+                grid.spec.name != "table3" ? [] : [
+                    "The teacher (NIN-wide) is trained with the same flips-only, no-weight-decay recipe as the students; the "
+                        + "paper reports single runs, we report the median over the seeds."]
+            }),
+        Assumption(
+            id: "profiles", title: "Profiles.",
+            readme: "Only `paper` is the paper's protocol (200 epochs, milestones 60/120/160, all images). `quick` and `smoke` "
+                + "scale epochs and subsets; learning-rate milestones scale with the epochs (0.3, 0.6, 0.8 of them, rounded "
+                + "to the nearest epoch: 15 epochs drop at 5, 9 and 12). Training subsets are stratified (same count per "
+                + "class, drawn with the run's seed); test subsets (`quick` and `smoke`) are stratified with seed 0, the "
+                + "same for every run.",
+            footnotes: { grid in
+                var out: [String] = []
+                if grid.settings.epochs != 200 {
+                    out.append("The learning-rate drops scale with the epochs (at 0.3, 0.6 and 0.8 of them, as 60, 120, 160 of 200).")
+                }
+                if grid.settings.testSubset != nil {
+                    out.append("Test error is measured on a stratified subset of the test set (the same for every run).")
+                }
+                return out
+            }),
+        Assumption(
+            id: "engine", title: "Engine.",
+            readme: "Batch norm supports second-order gradients exactly (its VJP is built from differentiable ops when "
+                + "`createGraph` is set). Max over an axis and max pooling send the gradient to the first maximum.",
+            footnotes: { _ in [] }),
+    ]
+
+    /// The assumptions `grid` relies on, as footnote sentences, each once.
+    public static func footnotes(for grid: Grid) -> [String] {
+        var seen = Set<String>()
+        return all.flatMap { $0.footnotes(grid) }.filter { seen.insert($0).inserted }
+    }
+
+    /// The heading of the README section this list renders.
+    public static let readmeHeading = "## Deviations and assumptions"
+
+    static let readmeIntro = "Where the paper and its official code disagree we follow the code; where neither says, we "
+        + "choose and say so here (and in the footnote of every rendered table that relies on it). This list is "
+        + "generated from `Sources/Experiments/Assumptions.swift` (a test checks that it matches); docs/protocol.md §8 "
+        + "gives each assumption's reasons."
+
+    /// The README's "Deviations and assumptions" section, heading included, wrapped at `width`
+    /// columns, ending with a newline.
+    public static func readmeSection(width: Int = 95) -> String {
+        var lines = [readmeHeading, ""] + wrap(readmeIntro, width: width) + [""]
+        for a in all {
+            lines += wrap("- **\(a.title)** \(a.readme)", width: width, indent: "  ")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Greedy word wrap; continuation lines start with `indent`. A word longer than a line stays
+    /// whole, and a word that would read as a list marker at the start of a line ("+", "-", "*",
+    /// "1.") stays on the line of the word before it.
+    static func wrap(_ text: String, width: Int, indent: String = "") -> [String] {
+        var words: [String] = []
+        for word in text.split(separator: " ").map(String.init) {
+            let marker = ["+", "-", "*"].contains(word) || (word.dropLast().allSatisfy(\.isNumber) && [".", ")"].contains(word.last))
+            if marker, let last = words.popLast() { words.append(last + " " + word) } else { words.append(word) }
+        }
+        var lines: [String] = []
+        var line = ""
+        for word in words {
+            if line.isEmpty {
+                line = (lines.isEmpty ? "" : indent) + word
+            } else if line.count + 1 + word.count <= width {
+                line += " " + word
+            } else {
+                lines.append(line)
+                line = indent + word
+            }
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    static func models(_ grid: Grid) -> Set<String> {
+        Set(grid.spec.rows.flatMap { [$0.student] + ($0.teacher.map { [$0] } ?? []) })
+    }
+
+    static func methods(_ grid: Grid) -> [Method] { grid.spec.columns.map(\.method) }
+
+    static func format(_ v: Float) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+}
