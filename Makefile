@@ -1,6 +1,6 @@
 # atx — see README.md. `make table1` (main job) and `make test` (tests) set everything up.
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 zlib1g-dev pkg-config dataset-fashion-mnist python3 python3-venv
+APT_PACKAGES := libopenblas-dev libsqlite3-dev sqlite3 zlib1g-dev libjpeg62-turbo-dev pkg-config dataset-fashion-mnist python3 python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := swift build -c release
 ATX := .build/release/atx

@@ -20,7 +20,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"], swiftSettings: optimize),
-        .target(name: "Data", dependencies: ["Tensor", "CZlib"], swiftSettings: optimize),
+        // libjpeg-turbo (Debian's libjpeg62-turbo-dev) behind setjmp-based error handling, which Swift cannot do.
+        .target(name: "CJPEG", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "Data", dependencies: ["Tensor", "CZlib", "CJPEG"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "Data", "Autograd", "Tensor"], swiftSettings: optimize),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["Store", "CZlib"], swiftSettings: optimize),

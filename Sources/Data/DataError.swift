@@ -22,6 +22,14 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case unknownDataset(name: String, accepted: [String])
     /// A stratified subset that cannot be drawn.
     case badSubset(dataset: String, requested: Int, reason: String)
+    /// An image file that libjpeg cannot decode (corrupt, truncated, or not a JPEG).
+    case corruptImage(path: String, reason: String)
+    /// Line `line` (1-based) of a list file is malformed or names something out of range.
+    case badLine(path: String, line: Int, reason: String)
+    /// Line `line` of the list `path` names an image file that does not exist.
+    case listedFileMissing(path: String, line: Int, file: String)
+    /// A dataset folder that is not there; `help` says what to download and where to put it.
+    case missingDataset(name: String, directory: String, help: String)
 
     public var description: String {
         switch self {
@@ -45,6 +53,14 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
             return "unknown dataset '\(name)'; accepted names: \(accepted.joined(separator: ", "))"
         case let .badSubset(dataset, requested, reason):
             return "\(dataset): cannot take a stratified subset of \(requested): \(reason)"
+        case let .corruptImage(path, reason):
+            return "\(path): cannot decode the JPEG: \(reason)"
+        case let .badLine(path, line, reason):
+            return "\(path):\(line): \(reason)"
+        case let .listedFileMissing(path, line, file):
+            return "\(path):\(line): names \(file), which does not exist"
+        case let .missingDataset(name, directory, help):
+            return "\(name) not found at \(directory): \(help)"
         }
     }
 }
