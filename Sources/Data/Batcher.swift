@@ -4,9 +4,42 @@
 // pure function of (seed, e, position in the epoch), with no RNG state carried between epochs
 // or batches. A resumed run needs only the seed and the epoch/batch counters; any batch can be
 // rebuilt on its own (`batcher.epoch(e)[b]`).
+//
+// A `Batcher` cuts any `BatchSource`: the in-memory 32×32 `ImageDataset`s, and the file-backed
+// `JPEGDataset`s (CUB-200-2011, MIT Indoor-67) whose batches are decoded from the files on access.
 import Tensor
 
-/// One batch: images: [B, C, 32, 32], labels: [B], and the dataset indices they came from.
+/// What a `Batcher` cuts into batches.
+public protocol BatchSource: Sendable {
+    /// For messages, e.g. "cifar10 train".
+    var name: String { get }
+    var count: Int { get }
+    var channels: Int { get }
+    var numClasses: Int { get }
+    /// Side S of the square images of a batch.
+    var batchSide: Int { get }
+    /// The label of image `index`, in 0..<numClasses.
+    func label(at index: Int) -> Int
+    /// images: [B, C, S, S] of `indices`, image k transformed as the 64 random bits `keys[k]`
+    /// draw under `augmentation`. Throws when an image cannot be read (file-backed sources).
+    func batch(indices: [Int], keys: [UInt64], augmentation: Augmentation) throws -> Tensor
+}
+
+extension ImageDataset: BatchSource {
+    public var batchSide: Int { imageSide }
+    public func label(at index: Int) -> Int { Int(labels[index]) }
+    public func batch(indices: [Int], keys: [UInt64], augmentation: Augmentation) -> Tensor {
+        batch(indices: indices, transforms: keys.map(augmentation.transform))
+    }
+}
+
+extension JPEGDataset: BatchSource {
+    public var batchSide: Int { geometry.crop }
+    public func label(at index: Int) -> Int { labels[index] }
+}
+
+/// One batch: images: [B, C, S, S] (S = 32 for the in-memory datasets), labels: [B], and the
+/// dataset indices they came from.
 public struct Batch: Sendable {
     public let images: Tensor
     public let labels: [Int]
@@ -15,14 +48,16 @@ public struct Batch: Sendable {
 
 /// Cuts a dataset into batches, epoch by epoch; the last partial batch is kept.
 public struct Batcher: Sendable {
-    public let dataset: ImageDataset
+    public let dataset: any BatchSource
     public let batchSize: Int
     /// When false, every epoch visits the images in dataset order (evaluation).
     public let shuffle: Bool
+    /// For a `JPEGDataset`, `crop` means a random crop (else the centre crop) and `flip` a random
+    /// mirror; `padding` is unused.
     public let augmentation: Augmentation
     public let seed: UInt64
 
-    public init(_ dataset: ImageDataset, batchSize: Int, shuffle: Bool = true,
+    public init(_ dataset: any BatchSource, batchSize: Int, shuffle: Bool = true,
                 augmentation: Augmentation = .none, seed: UInt64 = 0) {
         precondition(batchSize >= 1, "Batcher: batch size must be positive, got \(batchSize)")
         self.dataset = dataset
@@ -55,16 +90,28 @@ public struct EpochBatches: RandomAccessCollection, Sendable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { batcher.batchesPerEpoch }
 
-    /// The transform of the image at `position` of the epoch.
+    /// The 64 random bits that draw the transform of the image at `position` of the epoch: a
+    /// function of (seed, epoch, position) only.
+    public func randomBits(at position: Int) -> UInt64 { mixSeed(key, position) }
+
+    /// The transform of the image at `position` of the epoch (for the 32×32 in-memory datasets).
     public func transform(at position: Int) -> ImageTransform {
-        batcher.augmentation.transform(mixSeed(key, position))
+        batcher.augmentation.transform(randomBits(at: position))
     }
 
-    public subscript(b: Int) -> Batch {
+    /// Batch `b`; throws when an image cannot be read (a corrupt JPEG names its file).
+    public func batch(_ b: Int) throws -> Batch {
         precondition(indices.contains(b), "EpochBatches: batch \(b) outside 0..<\(endIndex)")
         let positions = b * batcher.batchSize..<Swift.min((b + 1) * batcher.batchSize, order.count)
         let picked = Array(order[positions])
-        let images = batcher.dataset.batch(indices: picked, transforms: positions.map(transform(at:)))
-        return Batch(images: images, labels: picked.map { Int(batcher.dataset.labels[$0]) }, indices: picked)
+        let images = try batcher.dataset.batch(indices: picked, keys: positions.map(randomBits(at:)),
+                                               augmentation: batcher.augmentation)
+        return Batch(images: images, labels: picked.map(batcher.dataset.label(at:)), indices: picked)
+    }
+
+    /// Batch `b`. In-memory datasets never fail; for a file-backed one an unreadable image stops
+    /// the process with its error, so loops over JPEG datasets should call `batch(_:)` instead.
+    public subscript(b: Int) -> Batch {
+        do { return try batch(b) } catch { preconditionFailure("\(error)") }
     }
 }

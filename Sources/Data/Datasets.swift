@@ -7,17 +7,27 @@ public struct DataLocations: Sendable, Equatable {
     public var cifar10: String
     /// Folder of the Fashion-MNIST `.gz` IDX files.
     public var fashionMNIST: String
+    /// The unpacked `CUB_200_2011` folder (holding `images.txt` and `images/`).
+    public var cub200: String
+    /// The MIT Indoor-67 folder (holding `Images/`, `TrainImages.txt`, `TestImages.txt`).
+    public var indoor67: String
 
-    public init(cifar10: String = CIFAR10.defaultDirectory, fashionMNIST: String = FashionMNIST.defaultDirectory) {
+    public init(cifar10: String = CIFAR10.defaultDirectory, fashionMNIST: String = FashionMNIST.defaultDirectory,
+                cub200: String = CUB200.defaultDirectory, indoor67: String = Indoor67.defaultDirectory) {
         self.cifar10 = cifar10
         self.fashionMNIST = fashionMNIST
+        self.cub200 = cub200
+        self.indoor67 = indoor67
     }
 
-    /// `$CIFAR10_DIR` and `$FASHION_MNIST_DIR` when set and non-empty, else the defaults.
+    /// `$CIFAR10_DIR`, `$FASHION_MNIST_DIR`, `$CUB_DIR` and `$INDOOR67_DIR` when set and
+    /// non-empty, else the defaults.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> DataLocations {
         func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
         return DataLocations(cifar10: value("CIFAR10_DIR") ?? CIFAR10.defaultDirectory,
-                             fashionMNIST: value("FASHION_MNIST_DIR") ?? FashionMNIST.defaultDirectory)
+                             fashionMNIST: value("FASHION_MNIST_DIR") ?? FashionMNIST.defaultDirectory,
+                             cub200: value("CUB_DIR") ?? CUB200.defaultDirectory,
+                             indoor67: value("INDOOR67_DIR") ?? Indoor67.defaultDirectory)
     }
 
     /// True when any CIFAR-10 file is in `cifar10`; a partial set then fails loudly naming the
@@ -54,6 +64,25 @@ public enum Datasets {
                             trainSubset: trainSubset, subsetSeed: subsetSeed)
         default:
             throw DataError.unknownDataset(name: name, accepted: names)
+        }
+        if let trainSubset { splits.train = try splits.train.stratifiedSubset(trainSubset, seed: subsetSeed) }
+        return splits
+    }
+
+    /// The names `openJPEG` accepts: the fine-tuning datasets of the paper's Table 4.
+    public static let jpegNames = ["cub200", "indoor67"]
+
+    /// Opens "cub200" (cropped to bounding boxes) or "indoor67" from `locations`, its images
+    /// brought to `geometry`; a missing folder says what to download and where to put it. With
+    /// `trainSubset`, the training split is cut to a stratified subset drawn with `subsetSeed`.
+    public static func openJPEG(_ name: String, locations: DataLocations = .fromEnvironment(),
+                                geometry: ImageGeometry = .imageNet,
+                                trainSubset: Int? = nil, subsetSeed: UInt64 = 0) throws -> JPEGSplits {
+        var splits: JPEGSplits
+        switch name {
+        case "cub200": splits = try CUB200.load(directory: locations.cub200, geometry: geometry)
+        case "indoor67": splits = try Indoor67.load(directory: locations.indoor67, geometry: geometry)
+        default: throw DataError.unknownDataset(name: name, accepted: jpegNames)
         }
         if let trainSubset { splits.train = try splits.train.stratifiedSubset(trainSubset, seed: subsetSeed) }
         return splits

@@ -107,24 +107,9 @@ public struct ImageDataset: Sendable {
     /// `total` must be a positive multiple of `numClasses` (10 000 → 1 000 per class for
     /// CIFAR-10) and no class may have fewer images than its share; otherwise this throws.
     public func stratifiedSubset(_ total: Int, seed: UInt64) throws -> ImageDataset {
-        guard total > 0, total % numClasses == 0 else {
-            throw DataError.badSubset(dataset: name, requested: total,
-                                      reason: "it must be a positive multiple of the \(numClasses) classes")
-        }
-        let perClass = total / numClasses
-        var byClass = [[Int]](repeating: [], count: numClasses)
-        for (i, label) in labels.enumerated() { byClass[Int(label)].append(i) }
-        var chosen: [Int] = []
-        for (c, members) in byClass.enumerated() {
-            guard members.count >= perClass else {
-                let named = classNames.map { " ('\($0[c])')" } ?? ""
-                throw DataError.badSubset(dataset: name, requested: total,
-                                          reason: "class \(c)\(named) has \(members.count) images, \(perClass) needed")
-            }
-            var rng = RNG(seed: mixSeed(seed, c))
-            chosen += rng.permutation(members.count).prefix(perClass).map { members[$0] }
-        }
-        return selecting(chosen.sorted(), name: "\(name) (stratified \(total))")
+        let chosen = try stratifiedIndices(labels: labels.map(Int.init), numClasses: numClasses, classNames: classNames,
+                                           total: total, seed: seed, dataset: name)
+        return selecting(chosen, name: "\(name) (stratified \(total))")
     }
 
     /// The images at `indices`, in that order.
@@ -141,6 +126,30 @@ public struct ImageDataset: Sendable {
         return ImageDataset(name: name, images: picked, labels: indices.map { labels[$0] }, channels: channels,
                             numClasses: numClasses, classNames: classNames, normalization: normalization)
     }
+}
+
+/// The indices of a class-balanced subset of `total` images, `total / numClasses` from each
+/// class, chosen by a seeded shuffle of each class and returned in file order.
+func stratifiedIndices(labels: [Int], numClasses: Int, classNames: [String]?, total: Int, seed: UInt64,
+                       dataset name: String) throws -> [Int] {
+    guard total > 0, total % numClasses == 0 else {
+        throw DataError.badSubset(dataset: name, requested: total,
+                                  reason: "it must be a positive multiple of the \(numClasses) classes")
+    }
+    let perClass = total / numClasses
+    var byClass = [[Int]](repeating: [], count: numClasses)
+    for (i, label) in labels.enumerated() { byClass[label].append(i) }
+    var chosen: [Int] = []
+    for (c, members) in byClass.enumerated() {
+        guard members.count >= perClass else {
+            let named = classNames.map { " ('\($0[c])')" } ?? ""
+            throw DataError.badSubset(dataset: name, requested: total,
+                                      reason: "class \(c)\(named) has \(members.count) images, \(perClass) needed")
+        }
+        var rng = RNG(seed: mixSeed(seed, c))
+        chosen += rng.permutation(members.count).prefix(perClass).map { members[$0] }
+    }
+    return chosen.sorted()
 }
 
 /// The train and test splits of one dataset.

@@ -1,0 +1,166 @@
+import Foundation
+import XCTest
+@testable import Data
+
+final class CUBReaderTests: XCTestCase {
+    func tinyCUB() throws -> String {
+        let dir = try temporaryDirectory(self)
+        try Datasets.writeTinyCUB(to: dir, config: TinyJPEGConfig(classes: 3, trainPerClass: 3, testPerClass: 2))
+        return dir
+    }
+
+    func testReadsSplitsLabelsAndBoxes() throws {
+        let dir = try tinyCUB()
+        let splits = try CUB200.load(directory: dir)
+        XCTAssertEqual(splits.train.count, 9)
+        XCTAssertEqual(splits.test.count, 6)
+        XCTAssertEqual(splits.numClasses, 3)
+        XCTAssertEqual(splits.train.labelCounts, [3, 3, 3])
+        XCTAssertEqual(splits.test.labels, [0, 0, 1, 1, 2, 2])
+        XCTAssertEqual(splits.train.classNames, ["001.Tiny_bird_1", "002.Tiny_bird_2", "003.Tiny_bird_3"])
+        XCTAssertEqual(splits.train.geometry, .imageNet)
+        XCTAssertEqual(splits.train.normalization, .imageNet)
+        // Image id 4 is the first test image (class 1, 4th image); its box is line 4 of bounding_boxes.txt.
+        let boxLine = try String(contentsOfFile: join(dir, "bounding_boxes.txt"), encoding: .utf8).split(separator: "\n")[3]
+        let numbers = boxLine.split(separator: " ").dropFirst().map { Double($0)! }
+        XCTAssertEqual(splits.test.boxes[0], BoundingBox(x: numbers[0], y: numbers[1], width: numbers[2], height: numbers[3]))
+        XCTAssertEqual(splits.test.boxSources[0], join(dir, "bounding_boxes.txt") + ":4")
+        XCTAssertTrue(splits.test.paths[0].hasSuffix("images/001.Tiny_bird_1/Tiny_Bird_0004_4.jpg"), splits.test.paths[0])
+        XCTAssertTrue(try CUB200.load(directory: dir, cropToBoundingBoxes: false).train.boxes.allSatisfy { $0 == nil })
+        // Without classes.txt, the classes are CUB's 200, named by their image folders.
+        try FileManager.default.removeItem(atPath: join(dir, "classes.txt"))
+        let unnamed = try CUB200.load(directory: dir)
+        XCTAssertEqual(unnamed.numClasses, 200)
+        XCTAssertEqual(unnamed.train.classNames[1], "002.Tiny_bird_2")
+        XCTAssertEqual(unnamed.train.classNames[3], "class 4")
+    }
+
+    func testMissingFolderSaysWhatToDownload() throws {
+        let dir = join(try temporaryDirectory(self), "CUB_200_2011")
+        assertDataError(try CUB200.load(directory: dir), mentions: dir, "CUB-200-2011", "CUB_200_2011.tgz", "CUB_DIR")
+        let locations = DataLocations.fromEnvironment(["CUB_DIR": dir, "INDOOR67_DIR": "/elsewhere"])
+        XCTAssertEqual(locations.cub200, dir)
+        XCTAssertEqual(locations.indoor67, "/elsewhere")
+        XCTAssertEqual(DataLocations.fromEnvironment([:]).cub200, "data/CUB_200_2011")
+        assertDataError(try Datasets.openJPEG("cub200", locations: locations), mentions: dir, "CUB_DIR")
+        assertDataError(try Datasets.openJPEG("cub", locations: locations), mentions: "cub200", "indoor67")
+    }
+
+    func testClassIDOutOfRangeNamesFileAndLine() throws {
+        let dir = try tinyCUB()
+        let path = join(dir, "image_class_labels.txt")
+        try replaceLine(path, 5, with: "5 4")
+        assertDataError(try CUB200.load(directory: dir), mentions: "\(path):5:", "class id 4", "1…3")
+        try replaceLine(path, 5, with: "5 zero")
+        assertDataError(try CUB200.load(directory: dir), mentions: "\(path):5:", "not an integer")
+    }
+
+    func testMalformedLinesNameFileAndLine() throws {
+        for (name, line, text, fragment) in [
+            ("images.txt", 2, "two", "expected '<image id> <path>'"),
+            ("images.txt", 3, "1 001.Tiny_bird_1/again.jpg", "repeats line 1"),
+            ("train_test_split.txt", 6, "6 2", "neither 1 (train) nor 0 (test)"),
+            ("train_test_split.txt", 6, "99 1", "image id 99 is not in images.txt"),
+            ("bounding_boxes.txt", 7, "7 1.0 2.0 -3.0 4.0", "width > 0"),
+            ("bounding_boxes.txt", 7, "7 1.0 2.0 3.0", "expected '<image id> <x> <y> <width> <height>'"),
+            ("classes.txt", 2, "7 002.Tiny_bird_2", "expected '2 <class name>'"),
+        ] {
+            let dir = try tinyCUB()
+            let path = join(dir, name)
+            try replaceLine(path, line, with: text)
+            assertDataError(try CUB200.load(directory: dir), mentions: "\(path):\(line):", fragment)
+        }
+    }
+
+    func testImageMissingFromATableIsNamed() throws {
+        let dir = try tinyCUB()
+        let path = join(dir, "bounding_boxes.txt")
+        try replaceLine(path, 8, with: "")
+        assertDataError(try CUB200.load(directory: dir), mentions: path, "no line for image id 8", "images.txt line 8")
+        assertDataError(try CUB200.load(directory: join(dir, "nothing")), mentions: "CUB_DIR")
+        try FileManager.default.removeItem(atPath: path)
+        assertDataError(try CUB200.load(directory: dir), mentions: path, "not found")
+    }
+
+    func testListedImageThatDoesNotExist() throws {
+        let dir = try tinyCUB()
+        let image = join(dir, "images/002.Tiny_bird_2/Tiny_Bird_0002_7.jpg")
+        try FileManager.default.removeItem(atPath: image)
+        assertDataError(try CUB200.load(directory: dir), mentions: join(dir, "images.txt") + ":7:", image, "does not exist")
+        XCTAssertEqual(try CUB200.load(directory: dir, checkFiles: false).train.count, 9)
+    }
+
+    func testCorruptJPEGFailsTheBatchNamingTheFile() throws {
+        let dir = try tinyCUB()
+        let image = join(dir, "images/003.Tiny_bird_3/Tiny_Bird_0001_11.jpg")
+        let bytes = try contents(image)
+        try Foundation.Data(bytes.prefix(200)).write(to: URL(fileURLWithPath: image))
+        let splits = try CUB200.load(directory: dir, geometry: ImageGeometry(resize: 32, crop: 24))
+        assertDataError(try splits.train.validate(), mentions: image, "cannot decode")
+        let epoch = Batcher(splits.train, batchSize: 9, shuffle: false, augmentation: .standard).epoch(0)
+        assertDataError(try epoch.batch(0), mentions: image)
+        // A box entirely outside its image is an error naming the image and the box's line.
+        try Foundation.Data(bytes).write(to: URL(fileURLWithPath: image))
+        try replaceLine(join(dir, "bounding_boxes.txt"), 11, with: "11 500.0 500.0 10.0 10.0")
+        let outside = try CUB200.load(directory: dir, geometry: ImageGeometry(resize: 32, crop: 24))
+        assertDataError(try outside.train.validate(), mentions: image, "bounding_boxes.txt:11", "outside")
+    }
+}
+
+final class Indoor67ReaderTests: XCTestCase {
+    func tinyIndoor() throws -> String {
+        let dir = try temporaryDirectory(self)
+        try Datasets.writeTinyIndoor67(to: dir, config: TinyJPEGConfig(classes: 3, trainPerClass: 2, testPerClass: 1))
+        return dir
+    }
+
+    func testReadsListsWithSortedScenes() throws {
+        let dir = try tinyIndoor()
+        // A scene whose name sorts first, listed last, with Windows line ends.
+        try FileManager.default.createDirectory(atPath: join(dir, "Images/airport_inside"), withIntermediateDirectories: true)
+        try JPEG.write(testPicture(width: 20, height: 30), to: join(dir, "Images/airport_inside/a 1.jpg"))
+        let train = try String(contentsOfFile: join(dir, "TrainImages.txt"), encoding: .utf8)
+        try (train.replacingOccurrences(of: "\n", with: "\r\n") + "airport_inside/a 1.jpg\r\n")
+            .write(toFile: join(dir, "TrainImages.txt"), atomically: true, encoding: .utf8)
+        let splits = try Indoor67.load(directory: dir)
+        XCTAssertEqual(splits.train.classNames, ["airport_inside", "scene00", "scene01", "scene02"])
+        XCTAssertEqual(splits.train.count, 7)
+        XCTAssertEqual(splits.train.labels, [1, 1, 2, 2, 3, 3, 0])
+        XCTAssertEqual(splits.test.labels, [1, 2, 3])
+        XCTAssertEqual(splits.train.paths.last, join(dir, "Images/airport_inside/a 1.jpg"))
+        XCTAssertTrue(splits.train.boxes.allSatisfy { $0 == nil })
+        let opened = try Datasets.openJPEG("indoor67", locations: DataLocations(indoor67: dir), geometry: .quick)
+        XCTAssertEqual(opened.test.geometry, .quick)
+        XCTAssertEqual(opened.test.count, 3)
+    }
+
+    func testMissingFolderSaysWhatToDownload() throws {
+        let dir = join(try temporaryDirectory(self), "indoor67")
+        assertDataError(try Indoor67.load(directory: dir), mentions: dir, "Indoor-67", "indoorCVPR_09.tar", "INDOOR67_DIR")
+        let partial = try tinyIndoor()
+        try FileManager.default.removeItem(atPath: join(partial, "TestImages.txt"))
+        assertDataError(try Indoor67.load(directory: partial), mentions: join(partial, "TestImages.txt"), "not found")
+    }
+
+    func testBadLinesNameFileAndLine() throws {
+        for (line, text, fragment) in [
+            (2, "kitchen/int474.jpg", "scene 'kitchen' is not a folder"),
+            (3, "no_slash.jpg", "expected '<scene>/<file>.jpg'"),
+            (1, "scene00/../../etc.jpg", "expected '<scene>/<file>.jpg'"),
+            (4, "scene01/missing.jpg", "does not exist"),
+        ] {
+            let dir = try tinyIndoor()
+            let path = join(dir, "TrainImages.txt")
+            try replaceLine(path, line, with: text)
+            assertDataError(try Indoor67.load(directory: dir), mentions: "\(path):\(line):", fragment)
+        }
+    }
+
+    func testCorruptJPEGFailsTheBatchNamingTheFile() throws {
+        let dir = try tinyIndoor()
+        let image = join(dir, "Images/scene01/img_2.jpg")
+        try Foundation.Data("GIF89a, not a JPEG".utf8).write(to: URL(fileURLWithPath: image))
+        let test = try Indoor67.load(directory: dir, geometry: ImageGeometry(resize: 32, crop: 24)).test
+        assertDataError(try Batcher(test, batchSize: 2, shuffle: false).epoch(0).batch(0), mentions: image, "cannot decode")
+    }
+}
