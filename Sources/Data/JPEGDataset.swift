@@ -118,10 +118,12 @@ public struct JPEGDataset: Sendable {
     }
 
     /// Image `index` as a batch holds it, before normalisation: `geometry.crop` square, 8-bit RGB.
+    /// Only the crop is resampled (the same pixels as resizing the whole image, then cropping).
     public func transformed(_ index: Int, bits: UInt64, augmentation: Augmentation) throws -> PixelImage {
-        let image = try resized(index)
-        let (x, y, flip) = draw(bits, width: image.width, height: image.height, augmentation: augmentation)
-        let crop = image.cropped(x: x, y: y, width: geometry.crop, height: geometry.crop)
+        let image = try decoded(index)
+        let (w, h) = PixelImage.resizedSize(width: image.width, height: image.height, shorterSide: geometry.resize)
+        let (x, y, flip) = draw(bits, width: w, height: h, augmentation: augmentation)
+        let crop = image.resized(width: w, height: h, window: (x, y, geometry.crop, geometry.crop))
         return flip ? crop.flipped() : crop
     }
 

@@ -57,62 +57,76 @@ struct ResampleKernel {
 }
 
 extension PixelImage {
-    /// The image resized to `width`×`height` with Pillow's BILINEAR filter (antialiased when shrinking).
-    public func resized(width outWidth: Int, height outHeight: Int) -> PixelImage {
+    /// The image resized to `width`×`height` with Pillow's BILINEAR filter (antialiased when
+    /// shrinking). With `window` (x, y, width, height in the resized image), only that region of
+    /// the result is computed and returned: the same pixels as resizing and then cropping.
+    public func resized(width outWidth: Int, height outHeight: Int,
+                        window: (x: Int, y: Int, width: Int, height: Int)? = nil) -> PixelImage {
         precondition(outWidth >= 1 && outHeight >= 1, "PixelImage.resized: size \(outWidth)×\(outHeight) must be positive")
-        var image = self
-        if outWidth != width {
-            let k = ResampleKernel(inSize: width, outSize: outWidth)
-            var out = [UInt8](repeating: 0, count: outWidth * height * 3)
-            pixels.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    k.weights.withUnsafeBufferPointer { w in
-                        for y in 0..<height {
-                            let row = src.baseAddress! + y * width * 3
-                            for o in 0..<outWidth {
-                                var r = 1 << (ResampleKernel.precisionBits - 1), g = r, b = r
-                                let base = row + k.first[o] * 3
-                                let kw = w.baseAddress! + o * k.width
-                                for x in 0..<k.count[o] {
-                                    let c = Int(kw[x])
-                                    r += Int(base[3 * x]) * c
-                                    g += Int(base[3 * x + 1]) * c
-                                    b += Int(base[3 * x + 2]) * c
-                                }
-                                let d = (y * outWidth + o) * 3
-                                dst[d] = clip8(r); dst[d + 1] = clip8(g); dst[d + 2] = clip8(b)
-                            }
-                        }
+        let win = window ?? (0, 0, outWidth, outHeight)
+        precondition(win.x >= 0 && win.y >= 0 && win.width >= 1 && win.height >= 1
+                     && win.x + win.width <= outWidth && win.y + win.height <= outHeight,
+                     "PixelImage.resized: window \(win) is not inside \(outWidth)×\(outHeight)")
+        let half = 1 << (ResampleKernel.precisionBits - 1)
+        // The source rows the vertical pass reads (all of the window's rows when it is the identity).
+        let vertical = outHeight != height ? ResampleKernel(inSize: height, outSize: outHeight) : nil
+        let rows = vertical.map { k in
+            k.first[win.y]..<(win.y..<win.y + win.height).map { k.first[$0] + k.count[$0] }.max()!
+        } ?? win.y..<win.y + win.height
+        // Horizontal pass: those rows, the window's columns, into an 8-bit intermediate (as Pillow).
+        let tempRow = win.width * 3
+        var temp = [UInt8](repeating: 0, count: rows.count * tempRow)
+        pixels.withUnsafeBufferPointer { src in
+            temp.withUnsafeMutableBufferPointer { dst in
+                guard outWidth != width else {
+                    for (r, y) in rows.enumerated() {
+                        (dst.baseAddress! + r * tempRow).update(from: src.baseAddress! + (y * width + win.x) * 3, count: tempRow)
                     }
+                    return
                 }
-            }
-            image = PixelImage(width: outWidth, height: height, pixels: out)
-        }
-        if outHeight != height {
-            let k = ResampleKernel(inSize: height, outSize: outHeight)
-            let rowBytes = outWidth * 3
-            var out = [UInt8](repeating: 0, count: outWidth * outHeight * 3)
-            image.pixels.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
-                    k.weights.withUnsafeBufferPointer { w in
-                        var sums = [Int](repeating: 0, count: rowBytes)
-                        for o in 0..<outHeight {
-                            for i in 0..<rowBytes { sums[i] = 1 << (ResampleKernel.precisionBits - 1) }
+                let k = ResampleKernel(inSize: width, outSize: outWidth)
+                k.weights.withUnsafeBufferPointer { w in
+                    for (r, y) in rows.enumerated() {
+                        let row = src.baseAddress! + y * width * 3
+                        for o in win.x..<win.x + win.width {
+                            var red = half, green = half, blue = half
+                            let base = row + k.first[o] * 3
                             let kw = w.baseAddress! + o * k.width
-                            for y in 0..<k.count[o] {
-                                let c = Int(kw[y])
-                                let row = src.baseAddress! + (k.first[o] + y) * rowBytes
-                                for i in 0..<rowBytes { sums[i] += Int(row[i]) * c }
+                            for x in 0..<k.count[o] {
+                                let c = Int(kw[x])
+                                red += Int(base[3 * x]) * c
+                                green += Int(base[3 * x + 1]) * c
+                                blue += Int(base[3 * x + 2]) * c
                             }
-                            let d = dst.baseAddress! + o * rowBytes
-                            for i in 0..<rowBytes { d[i] = clip8(sums[i]) }
+                            let d = r * tempRow + (o - win.x) * 3
+                            dst[d] = clip8(red); dst[d + 1] = clip8(green); dst[d + 2] = clip8(blue)
                         }
                     }
                 }
             }
-            image = PixelImage(width: outWidth, height: outHeight, pixels: out)
         }
-        return image
+        guard let vertical else { return PixelImage(width: win.width, height: win.height, pixels: temp) }
+        // Vertical pass over the intermediate rows.
+        var out = [UInt8](repeating: 0, count: win.height * tempRow)
+        temp.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                vertical.weights.withUnsafeBufferPointer { w in
+                    var sums = [Int](repeating: 0, count: tempRow)
+                    for o in win.y..<win.y + win.height {
+                        for i in 0..<tempRow { sums[i] = half }
+                        let kw = w.baseAddress! + o * vertical.width
+                        for y in 0..<vertical.count[o] {
+                            let c = Int(kw[y])
+                            let row = src.baseAddress! + (vertical.first[o] + y - rows.lowerBound) * tempRow
+                            for i in 0..<tempRow { sums[i] += Int(row[i]) * c }
+                        }
+                        let d = dst.baseAddress! + (o - win.y) * tempRow
+                        for i in 0..<tempRow { d[i] = clip8(sums[i]) }
+                    }
+                }
+            }
+        }
+        return PixelImage(width: win.width, height: win.height, pixels: out)
     }
 
     /// Resized so that the shorter side is `shorter` (torchvision's `Resize(shorter)`).

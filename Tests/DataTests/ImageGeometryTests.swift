@@ -62,6 +62,16 @@ final class ImageGeometryTests: XCTestCase {
         for x in 1..<15 { XCTAssertEqual(Double(small[x, 3, 0]), 63.75, accuracy: 1.5, "column \(x)") }
     }
 
+    func testWindowedResizeIsResizeThenCrop() {
+        let picture = testPicture(width: 97, height: 61)
+        for (w, h, window) in [(40, 25, (3, 2, 30, 20)), (150, 94, (0, 0, 150, 94)), (150, 94, (120, 70, 30, 24)),
+                               (97, 30, (10, 5, 60, 20)), (50, 61, (0, 11, 50, 50)), (97, 61, (5, 6, 7, 8))] {
+            XCTAssertEqual(picture.resized(width: w, height: h, window: window),
+                           picture.resized(width: w, height: h).cropped(x: window.0, y: window.1, width: window.2, height: window.3),
+                           "\(w)×\(h) window \(window)")
+        }
+    }
+
     func testUpscalingInterpolatesLinearly() {
         // Pillow's pixel-centre convention: output x samples source position (x + 0.5) / 2 − 0.5.
         let ramp = PixelImage(width: 4, height: 1) { x, _ in (UInt8(x * 80), 0, 0) }
