@@ -58,7 +58,7 @@ public enum JPEG {
             atx_jpeg_decode_rgb(data.baseAddress, data.count, &output, &info, &message)
         }
         guard status == 0, let output else {
-            throw DataError.corruptImage(path: path, reason: String(cString: message))
+            throw DataError.corruptImage(path: path, reason: messageText(message))
         }
         defer { atx_jpeg_free(output) }
         let count = Int(info.width) * Int(info.height) * 3
@@ -72,7 +72,7 @@ public enum JPEG {
         var info = atx_jpeg_info()
         var message = [CChar](repeating: 0, count: Int(ATX_JPEG_MESSAGE_LENGTH))
         let status = bytes.withUnsafeBufferPointer { atx_jpeg_read_info($0.baseAddress, $0.count, &info, &message) }
-        guard status == 0 else { throw DataError.corruptImage(path: path, reason: String(cString: message)) }
+        guard status == 0 else { throw DataError.corruptImage(path: path, reason: messageText(message)) }
         return JPEGInfo(width: Int(info.width), height: Int(info.height), components: Int(info.components))
     }
 
@@ -90,7 +90,7 @@ public enum JPEG {
                             &output, &size, &message)
         }
         guard status == 0, let output else {
-            throw DataError.unreadable(path: "(JPEG encoder)", reason: String(cString: message))
+            throw DataError.unreadable(path: "(JPEG encoder)", reason: messageText(message))
         }
         defer { atx_jpeg_free(output) }
         return Array(UnsafeBufferPointer(start: output, count: size))
@@ -103,6 +103,11 @@ public enum JPEG {
             throw DataError.unreadable(path: path, reason: "cannot write the file")
         }
     }
+}
+
+/// The NUL-terminated text the C side wrote into `message`.
+private func messageText(_ message: [CChar]) -> String {
+    String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// The bytes of `path` as they are (no gzip), or a `DataError` naming it.

@@ -51,6 +51,16 @@ public struct TinyJPEGConfig: Sendable, Equatable {
 }
 
 extension Datasets {
+    /// Writes the tiny version of "cub200" or "indoor67" (see `jpegNames`) at `directory`, laid
+    /// out so that `openJPEG(name)` reads it when `directory` is its location.
+    public static func writeTinyJPEG(_ name: String, to directory: String, config: TinyJPEGConfig = TinyJPEGConfig()) throws {
+        switch name {
+        case "cub200": try writeTinyCUB(to: directory, config: config)
+        case "indoor67": try writeTinyIndoor67(to: directory, config: config)
+        default: throw DataError.unknownDataset(name: name, accepted: jpegNames)
+        }
+    }
+
     /// Writes a tiny CUB-200-2011 folder at `directory`: `images.txt`, `train_test_split.txt`,
     /// `image_class_labels.txt`, `bounding_boxes.txt`, `classes.txt` and
     /// `images/<NNN.Class_name>/<file>.jpg`, with `config.classes` classes of

@@ -89,9 +89,21 @@ final class JPEGBatcherTests: XCTestCase {
                 XCTAssertTrue((20...30).contains(info.width) && (20...30).contains(info.height) && info.components == 3)
             }
         }
+        try Datasets.writeTinyJPEG("indoor67", to: join(dir, "by-name"), config: config)
+        let byName = try Datasets.openJPEG("indoor67", locations: DataLocations(indoor67: join(dir, "by-name")))
+        XCTAssertEqual(byName.train.labels, indoor.train.labels)
+        assertDataError(try Datasets.writeTinyJPEG("cifar10", to: dir), mentions: "cub200, indoor67")
         // Same seed, same bytes.
         try Datasets.writeTinyCUB(to: join(dir, "again"), config: config)
         XCTAssertEqual(try contents(cub.train.paths[3]), try contents(join(dir, "again/images") + "/" +
                        cub.train.paths[3].components(separatedBy: "/images/").last!))
+    }
+}
+
+final class JPEGBenchmarkTests: XCTestCase {
+    func testJPEGBatchBenchmarkRuns() throws {
+        let seconds = try benchmarkJPEGBatch(batchSize: 4, batches: 1)
+        print(String(format: "JPEG decode+resize+crop of a 4-image 224 batch: %.1f ms (this build)", seconds * 1e3))
+        XCTAssertGreaterThan(seconds, 0)
     }
 }
