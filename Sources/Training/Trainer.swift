@@ -213,7 +213,7 @@ public final class Trainer {
         var partSums: [String: Double] = [:]
         let batches = train.epoch(epoch)
         for b in batches.indices {
-            let batch = batches[b]
+            let batch = try batches.batch(b)  // throws for an unreadable JPEG instead of trapping
             let obj = try trainStep(batch, method: method, learningRate: lr, epoch: epoch, batchNumber: b + 1)
             let loss = obj.loss.value.scalar
             let n = batch.labels.count
