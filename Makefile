@@ -37,8 +37,12 @@ define python_venv
 	fi
 endef
 
+# The JPEG tests compare against Pillow: added to a venv made here, asked for in one given.
 test-venv:
 	$(call python_venv,$(TEST_VENV))
+	@$(TEST_VENV)/bin/python -c 'import PIL' 2>/dev/null || \
+	  { [ -f $(TEST_VENV)/.atx-ready ] && echo "adding pillow to $(TEST_VENV)" && $(TEST_VENV)/bin/python -m pip install -q pillow; } || \
+	  { echo "$(TEST_VENV) has no Pillow, which the JPEG tests need: pip install pillow there"; exit 1; }
 
 # Unit tests (debug build; the Python interop tests use TEST_VENV), then end-to-end checks on
 # the release binary: crash safety of the runner, the OpenBLAS kernel-set choice, diverging runs

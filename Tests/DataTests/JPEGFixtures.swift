@@ -17,12 +17,15 @@ func run(_ arguments: [String]) -> (status: Int32, output: String) {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
-/// The Python interpreter that has Pillow: `$ATX_PYTHON` (set by `make test`), else `python3`.
+/// The Python interpreter that has Pillow: `$ATX_PYTHON` (set by `make test`), else
+/// `.build/venv-test/bin/python` when present, else `python3` (as the interop tests choose).
 /// When `ATX_PYTHON` is set and Pillow does not import, the test fails; when it is unset and
-/// `python3` lacks Pillow, the test is skipped with the reason printed.
+/// the interpreter lacks Pillow, the test is skipped with the reason printed.
 func pillowPython(file: StaticString = #filePath, line: UInt = #line) throws -> String {
     let configured = ProcessInfo.processInfo.environment["ATX_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
-    let python = configured ?? "python3"
+    let venv = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".build/venv-test/bin/python").path
+    let python = configured ?? (FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3")
     let check = run([python, "-c", "import PIL.Image; print(PIL.__version__)"])
     if check.status == 0 { return python }
     let lastLine = check.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? "exit status \(check.status)"
