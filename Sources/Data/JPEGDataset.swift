@@ -133,6 +133,7 @@ public struct JPEGDataset: Sendable {
     public func batch(indices: [Int], keys: [UInt64], augmentation: Augmentation) throws -> Tensor {
         precondition(indices.allSatisfy { (0..<count).contains($0) }, "\(name).batch: index outside 0..<\(count)")
         precondition(keys.count == indices.count, "\(name).batch: need one key per index")
+        guard !indices.isEmpty else { return Tensor(zeros: [0, 3, geometry.crop, geometry.crop]) }
         var crops = [Result<PixelImage, Error>?](repeating: nil, count: indices.count)
         crops.withUnsafeMutableBufferPointer { results in
             let out = SendableResults(results.baseAddress!)
@@ -175,6 +176,7 @@ public struct JPEGDataset: Sendable {
     /// Decodes every image once (on `threads` threads), so that a corrupt file or a box outside
     /// its image fails now rather than in the middle of training; throws for the first bad one.
     public func validate() throws {
+        guard count > 0 else { return }
         var failures = [Error?](repeating: nil, count: count)
         failures.withUnsafeMutableBufferPointer { results in
             let out = SendableErrors(results.baseAddress!)

@@ -122,6 +122,7 @@ final class JPEGDatasetTransformTests: XCTestCase {
         let data = try tinyCUB().test
         let tensor = try data.batch(indices: [2, 0], keys: [0, 0], augmentation: .none)
         XCTAssertEqual(tensor.shape, [2, 3, 24, 24])
+        XCTAssertEqual(try data.batch(indices: [], keys: [], augmentation: .none).shape, [0, 3, 24, 24])
         let image = try data.transformed(0, bits: 0, augmentation: .none)
         let (mean, std): ([Float], [Float]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
         for c in 0..<3 { for (x, y) in [(0, 0), (23, 5), (11, 17)] {
