@@ -189,39 +189,8 @@ final class ResNetTests: XCTestCase {
 
     // MARK: - Against torchvision
 
-    /// The interpreter with torch, torchvision and safetensors: $ATX_PYTHON (a failure when it
-    /// lacks them) or python3 (a skip when it lacks them).
-    func torchPython() throws -> String {
-        let configured = ProcessInfo.processInfo.environment["ATX_PYTHON"]
-        let python = configured ?? "python3"
-        let (status, output) = try run(python, ["-c", "import torch, torchvision, safetensors"])
-        if status != 0 {
-            if configured != nil {
-                XCTFail("ATX_PYTHON=\(python) cannot import torch, torchvision and safetensors:\n\(output)")
-                throw XCTSkip("failed above")
-            }
-            throw XCTSkip("ATX_PYTHON is unset and python3 lacks torch/torchvision/safetensors; set ATX_PYTHON to check ResNets against torchvision")
-        }
-        return python
-    }
-
-    func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [executable] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMP_NUM_THREADS"] = "1"
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
-    }
-
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// `export-torchvision` and the torch driver below run with the interop tests' interpreter.
+    static let script = TestPython.repository.appendingPathComponent("scripts/export-torchvision").path
 
     /// Loads the exported weights into torchvision, then: eval forward, train forward (batch
     /// statistics, running statistics updated), eval forward again, and with "grad" a train
@@ -290,16 +259,15 @@ final class ResNetTests: XCTestCase {
     }
 
     func testRandomTorchvisionResNetsLoadAndMatchPyTorch() throws {
-        let python = try torchPython()
+        let python = try TestPython.require(["torch", "torchvision", "safetensors"], by: "ResNetTests")
         let dir = try temporaryDirectory()
         let side = 64
         // Gradients for ResNet-18 only (ResNet-34 has the same ops; its backward in a debug build is slow).
         for (arch, name, seed, grad) in [("resnet18", "resnet-18", 11, true), ("resnet34", "resnet-34", 12, false)] {
             let weights = dir.appendingPathComponent("\(arch).safetensors"), expected = dir.appendingPathComponent("\(arch)-ref.safetensors")
-            let script = Self.repository.appendingPathComponent("scripts/export-torchvision").path
-            var (status, output) = try run(python, [script, "--arch", arch, "--weights", "none", "--seed", String(seed), "--out", weights.path])
+            var (status, output) = try python.run([Self.script, "--arch", arch, "--weights", "none", "--seed", String(seed), "--out", weights.path])
             XCTAssertEqual(status, 0, "export-torchvision failed:\n\(output)")
-            (status, output) = try run(python, ["-c", Self.torchDriver, arch, weights.path, expected.path, String(side), grad ? "grad" : "-"])
+            (status, output) = try python.run(script: Self.torchDriver, [arch, weights.path, expected.path, String(side), grad ? "grad" : "-"])
             XCTAssertEqual(status, 0, "torch reference failed:\n\(output)")
             guard status == 0 else { continue }
 
