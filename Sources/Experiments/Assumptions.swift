@@ -69,7 +69,7 @@ public enum Assumptions {
                 + "per-epoch factor can be set.",
             footnotes: { grid in
                 methods(grid).compactMap {
-                    guard case .atkd(_, _, _, _, let decay) = $0 else { return nil }
+                    guard case .atkd(_, _, _, _, let decay, _) = $0 else { return nil }
                     return decay == 1 ? "AT+KD keeps β constant: the paper's decay of β is unpublished."
                         : "AT+KD decays β by ×\(format(decay)) per epoch (the paper's schedule is unpublished)."
                 }

@@ -9,6 +9,11 @@ public enum Mode: String, Sendable, Codable { case train, eval }
 public enum Initializer: Sendable {
     /// Kaiming normal, fan_in, gain √2: std = √(2 / fan_in), fan_in = product of dims after the first.
     case kaimingNormal
+    /// Kaiming normal, fan_out, gain √2 (torchvision's ResNet convs): std = √(2 / fan_out),
+    /// fan_out = first dim × product of dims after the second.
+    case kaimingNormalFanOut
+    /// U(low, high) (torch's nn.Linear default has low = −high = −1/√fan_in).
+    case uniform(low: Float, high: Float)
     /// U(0, 1) (batch-norm weights in the official code).
     case uniform01
     case zeros
@@ -23,8 +28,8 @@ public struct ParameterSpec: Sendable {
     public let isBuffer: Bool
 }
 
-/// What a forward gives the methods: logits and the three group outputs that attention
-/// transfer matches.
+/// What a forward gives the methods: logits and the group outputs that attention transfer
+/// matches (three for WRN and NIN, four for ResNet).
 public struct ModelOutput {
     public let logits: Variable
     public let groups: [Variable]
@@ -34,6 +39,22 @@ public struct ModelOutput {
 public protocol Architecture: Sendable {
     var parameterSpecs: [ParameterSpec] { get }
     func forward(_ x: Variable, _ layers: inout Layers) -> ModelOutput
+    /// Modules (parameter-name prefixes up to a dot) before the first group, for freezing.
+    var stemModules: [String] { get }
+    /// The modules of each group whose output `forward` returns, for freezing.
+    var groupModules: [[String]] { get }
+    /// The classifier's parameters: what a checkpoint with another class count cannot fill.
+    var headParameterNames: [String] { get }
+}
+
+extension Architecture {
+    public var headParameterNames: [String] { ["fc.weight", "fc.bias"] }
+}
+
+/// Whether parameter or buffer `name` belongs to `module`: it is the module or lies under it
+/// (`layer1` holds `layer1.0.conv1.weight`, not `layer10.…`).
+func belongs(_ name: String, to module: String) -> Bool {
+    name == module || name.hasPrefix(module + ".")
 }
 
 /// The layers of one forward call: looks up parameters by name, updates BN buffers in training.
@@ -41,6 +62,8 @@ public struct Layers {
     public let parameters: [String: Variable]
     public var buffers: [String: Tensor]
     public let mode: Mode
+    /// BN modules that use their running statistics in either mode and never update them.
+    public var frozenBatchNorms: Set<String> = []
 
     func parameter(_ name: String) -> Variable {
         guard let p = parameters[name] else { preconditionFailure("model: no parameter named '\(name)'") }
@@ -52,6 +75,14 @@ public struct Layers {
     public func conv(_ name: String, _ x: Variable, stride: Int = 1, padding: Int) -> Variable {
         let y = conv2d(x, parameter(name), stride: stride, padding: padding)
         guard let b = parameters[name + ".bias"] else { return y }
+        return addChannelBias(y, b)
+    }
+
+    /// Convolution of a torch `nn.Conv2d` module: weight `module.weight`, plus `module.bias`
+    /// when the model has it (torchvision's naming; `conv` is the official WRN code's).
+    public func conv(module: String, _ x: Variable, stride: Int = 1, padding: Int) -> Variable {
+        let y = conv2d(x, parameter(module + ".weight"), stride: stride, padding: padding)
+        guard let b = parameters[module + ".bias"] else { return y }
         return addChannelBias(y, b)
     }
 
@@ -68,10 +99,11 @@ public struct Layers {
         guard var mean = buffers[name + ".running_mean"], var variance = buffers[name + ".running_var"] else {
             preconditionFailure("model: no running statistics for '\(name)'")
         }
-        let (gamma, beta, training) = (parameter(name + ".weight"), parameter(name + ".bias"), mode == .train)
+        let training = mode == .train && !frozenBatchNorms.contains(name)
+        let (gamma, beta) = (parameter(name + ".weight"), parameter(name + ".bias"))
         let y = relu ? Autograd.batchNormReLU(x, gamma: gamma, beta: beta, runningMean: &mean, runningVar: &variance, training: training)
                      : Autograd.batchNorm(x, gamma: gamma, beta: beta, runningMean: &mean, runningVar: &variance, training: training)
-        if mode == .train {
+        if training {
             buffers[name + ".running_mean"] = mean
             buffers[name + ".running_var"] = variance
         }
@@ -87,14 +119,16 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unknownModel(String)
     case badDepth(name: String, depth: Int)
     case badChannels(Int)
+    case badFreezing(model: String, reason: String)
 
-    public static let accepted = "wrn-D-K (depth D = 6n+4, widen factor K ≥ 1, e.g. wrn-16-1, wrn-40-2), nin-wide, nin-wide-nobn, nin-thin, nin-thin-nobn"
+    public static let accepted = "wrn-D-K (depth D = 6n+4, widen factor K ≥ 1, e.g. wrn-16-1, wrn-40-2), nin-wide, nin-wide-nobn, nin-thin, nin-thin-nobn, resnet-18, resnet-34"
 
     public var description: String {
         switch self {
         case .unknownModel(let n): return "unknown model '\(n)'; accepted: \(Self.accepted)"
         case .badDepth(let n, let d): return "model '\(n)': depth \(d) is not 6n+4 (accepted depths: 10, 16, 22, 28, 34, 40, …)"
         case .badChannels(let c): return "input channels must be 1 or 3, got \(c)"
+        case .badFreezing(let m, let r): return "model '\(m)': cannot freeze: \(r)"
         }
     }
 }
@@ -111,6 +145,14 @@ public final class Model {
     public var parameters: [String: Tensor]
     /// BN running statistics.
     public var buffers: [String: Tensor]
+    /// What stays fixed in training (`freeze(_:)`); nothing by default.
+    public private(set) var freezing = Freezing()
+    /// Learnable parameters that `freezing` fixes: leaves without gradient, never updated.
+    public private(set) var frozenParameterNames: Set<String> = []
+    /// BN modules that `freezing` fixes: running statistics in train mode too, never updated.
+    public private(set) var frozenBatchNorms: Set<String> = []
+    /// The weights file this model was initialised from (`init(name:pretrained:…)`), if any.
+    public internal(set) var pretrained: PretrainedLoad?
 
     /// Builds a model from its name and initialises it from `rng`.
     public init(name: String, inChannels: Int = 3, numClasses: Int = 10, rng: inout RNG) throws {
@@ -126,6 +168,10 @@ public final class Model {
             case .kaimingNormal:
                 let fanIn = spec.shape.dropFirst().reduce(1, *)
                 t = Tensor.normal(spec.shape, std: (2 / Float(fanIn)).squareRoot(), rng: &rng)
+            case .kaimingNormalFanOut:
+                let fanOut = spec.shape[0] * spec.shape.dropFirst(2).reduce(1, *)
+                t = Tensor.normal(spec.shape, std: (2 / Float(fanOut)).squareRoot(), rng: &rng)
+            case .uniform(let low, let high): t = Tensor.uniform(spec.shape, low: low, high: high, rng: &rng)
             case .uniform01: t = Tensor.uniform(spec.shape, rng: &rng)
             case .zeros: t = Tensor(zeros: spec.shape)
             case .ones: t = Tensor(repeating: 1, shape: spec.shape)
@@ -144,6 +190,8 @@ public final class Model {
             return WideResNet(depth: depth, widenFactor: k, inChannels: inChannels, numClasses: numClasses)
         }
         switch name.lowercased() {
+        case "resnet-18": return ResNet(depth: 18, inChannels: inChannels, numClasses: numClasses)
+        case "resnet-34": return ResNet(depth: 34, inChannels: inChannels, numClasses: numClasses)
         case "nin-wide": return NetworkInNetwork(widths: NetworkInNetwork.wide, batchNorm: true, inChannels: inChannels, numClasses: numClasses)
         case "nin-wide-nobn": return NetworkInNetwork(widths: NetworkInNetwork.wide, batchNorm: false, inChannels: inChannels, numClasses: numClasses)
         case "nin-thin": return NetworkInNetwork(widths: NetworkInNetwork.thin, batchNorm: true, inChannels: inChannels, numClasses: numClasses)
@@ -160,11 +208,35 @@ public final class Model {
     /// Number of learnable parameters (BN running statistics excluded).
     public var parameterCount: Int { parameterNames.reduce(0) { $0 + parameters[$1]!.count } }
 
-    /// Runs the network. In `.train` mode BN uses batch statistics and updates the running ones.
+    /// Learnable parameters outside `frozenParameterNames`, in `parameterNames` order: what SGD updates.
+    public var trainableParameterNames: [String] { parameterNames.filter { !frozenParameterNames.contains($0) } }
+
+    /// Fixes what `freezing` names from now on (replacing any earlier freezing); a group index
+    /// the architecture does not have is an error.
+    public func freeze(_ freezing: Freezing) throws {
+        let groups = architecture.groupModules
+        if let bad = freezing.groups.first(where: { !groups.indices.contains($0) }) {
+            throw ModelError.badFreezing(model: name, reason: "no group \(bad) (groups are 0…\(groups.count - 1))")
+        }
+        if freezing.stem && architecture.stemModules.isEmpty {
+            throw ModelError.badFreezing(model: name, reason: "the architecture has no stem before its first group")
+        }
+        let modules = (freezing.stem ? architecture.stemModules : []) + freezing.groups.flatMap { groups[$0] }
+        let batchNorms = Set(buffers.keys.filter { $0.hasSuffix(".running_mean") }.map { String($0.dropLast(".running_mean".count)) })
+        let frozenBN = batchNorms.filter { bn in freezing.batchNorm || modules.contains { belongs(bn, to: $0) } }
+        frozenBatchNorms = frozenBN
+        frozenParameterNames = Set(parameterNames.filter { p in
+            modules.contains { belongs(p, to: $0) } || frozenBN.contains { p == $0 + ".weight" || p == $0 + ".bias" }
+        })
+        self.freezing = freezing
+    }
+
+    /// Runs the network. In `.train` mode BN uses batch statistics and updates the running ones
+    /// (except frozen BN layers, which use and keep their running statistics).
     /// With `requiresGrad` the returned `parameters` are leaves to take gradients against;
     /// for a frozen network (the teacher) pass false and call inside `GradMode.withoutGraph`.
     public func forward(_ input: Variable, mode: Mode, requiresGrad: Bool = true) -> (output: ModelOutput, parameters: [Variable]) {
-        let leaves = parameterNames.map { Variable(parameters[$0]!, requiresGrad: requiresGrad, name: $0) }
+        let leaves = parameterNames.map { Variable(parameters[$0]!, requiresGrad: requiresGrad && !frozenParameterNames.contains($0), name: $0) }
         var layers = self.layers(parameters: leaves, mode: mode)
         let output = forward(input, &layers)
         commit(layers, mode: mode)
@@ -182,7 +254,8 @@ public final class Model {
     /// The layers of a forward over the given parameter leaves (in `parameterNames` order).
     public func layers(parameters leaves: [Variable], mode: Mode) -> Layers {
         precondition(leaves.count == parameterNames.count, "\(name): \(leaves.count) parameter leaves for \(parameterNames.count) parameters")
-        return Layers(parameters: Dictionary(uniqueKeysWithValues: zip(parameterNames, leaves)), buffers: buffers, mode: mode)
+        return Layers(parameters: Dictionary(uniqueKeysWithValues: zip(parameterNames, leaves)), buffers: buffers, mode: mode,
+                      frozenBatchNorms: frozenBatchNorms)
     }
 
     /// Keeps the BN running statistics a training-mode forward computed.

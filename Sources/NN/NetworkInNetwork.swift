@@ -37,6 +37,10 @@ public struct NetworkInNetwork: Architecture {
         return specs
     }
 
+    /// No stem: the first block is the first group.
+    public var stemModules: [String] { [] }
+    public var groupModules: [[String]] { (0..<3).map { ["block\($0)"] } }
+
     public func forward(_ input: Variable, _ layers: inout Layers) -> ModelOutput {
         var x = input
         var groups: [Variable] = []

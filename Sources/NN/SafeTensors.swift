@@ -95,6 +95,9 @@ public struct SafeTensorsFile: Sendable {
     /// The tensor names, sorted.
     public var names: [String] { entries.keys.sorted() }
 
+    /// SHA-256 of the file's bytes as read (64 lowercase hex digits): its content identity.
+    public var sha256: String { ContentHash.sha256(bytes) }
+
     /// Reads `url` and checks its header: valid JSON, known dtypes, each tensor's byte range
     /// matching its shape, and the ranges tiling the data section without gaps or overlaps.
     public init(contentsOf url: URL) throws {

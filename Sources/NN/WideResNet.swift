@@ -39,6 +39,9 @@ public struct WideResNet: Architecture {
         return specs
     }
 
+    public var stemModules: [String] { ["conv0"] }
+    public var groupModules: [[String]] { (0..<3).map { ["group\($0)"] } }
+
     public func forward(_ input: Variable, _ layers: inout Layers) -> ModelOutput {
         var x = layers.conv("conv0", input, padding: 1)
         var groups: [Variable] = []

@@ -6,11 +6,14 @@ import Tensor
 /// A method with its hyperparameters (docs/protocol.md §1–4; names as there).
 public enum Method: Hashable, Sendable, Codable {
     case ce
-    case at(mapping: Mapping, beta: Float)
+    /// Attention transfer at the 0-based `groups` of the group outputs (nil: all of them;
+    /// Table 4 uses [2, 3], ResNet's layer3 and layer4). A nil `groups` is left out of the
+    /// Codable encoding, so configurations without it keep their run identities.
+    case at(mapping: Mapping, beta: Float, groups: [Int]? = nil)
     case kd(temperature: Float, alpha: Float)
     /// AT + KD; the AT weight is β·betaDecay^(epoch − 1) (docs/protocol.md §2: the paper's decay is
-    /// unpublished, so the default 1 keeps β constant).
-    case atkd(mapping: Mapping, beta: Float, temperature: Float, alpha: Float, betaDecay: Float)
+    /// unpublished, so the default 1 keeps β constant). `groups` as for `at`.
+    case atkd(mapping: Mapping, beta: Float, temperature: Float, alpha: Float, betaDecay: Float, groups: [Int]? = nil)
     /// Full-activation transfer at the three groups, with 1×1 adapters on the student side
     /// where channel counts differ (docs/protocol.md §3).
     case factt(beta: Float)
@@ -55,9 +58,12 @@ public struct Objective {
 
 public enum ObjectiveError: Error, CustomStringConvertible {
     case missingTeacher(method: String)
+    case badGroups([Int], available: Int)
     public var description: String {
         switch self {
         case .missingTeacher(let m): return "method '\(m)' needs a teacher, none was given"
+        case .badGroups(let g, let n):
+            return "attention transfer: groups \(g) must be distinct, non-empty and within 0…\(n - 1) (the networks have \(n) groups)"
         }
     }
 }
@@ -84,17 +90,17 @@ public func objective(_ method: Method, student: Model, teacher: Model?, input: 
             let t = teacherForward()
             teacherLogits = t.logits.value
             switch method {
-            case .at(let mapping, let beta):
-                let at = matchedAttentionLoss(out.groups, t.groups, mapping)
+            case .at(let mapping, let beta, let groups):
+                let at = try matchedAttentionLoss(out.groups, t.groups, mapping, groups: groups)
                 parts["at"] = at.value.scalar
                 loss = ce + at * beta
             case .kd(let temperature, let alpha):
                 let kd = distillationLoss(student: out.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
                 parts["kd"] = kd.value.scalar
                 loss = kd
-            case .atkd(let mapping, let beta, let temperature, let alpha, _):
+            case .atkd(let mapping, let beta, let temperature, let alpha, _, let groups):
                 let kd = distillationLoss(student: out.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
-                let at = matchedAttentionLoss(out.groups, t.groups, mapping)
+                let at = try matchedAttentionLoss(out.groups, t.groups, mapping, groups: groups)
                 parts["kd"] = kd.value.scalar
                 parts["at"] = at.value.scalar
                 loss = kd + at * beta
@@ -142,9 +148,14 @@ public func objective(_ method: Method, student: Model, teacher: Model?, input: 
     }
 }
 
-func matchedAttentionLoss(_ s: [Variable], _ t: [Variable], _ mapping: Mapping) -> Variable {
+/// Σ over the chosen groups (nil: all) of the attention loss between matched group outputs.
+func matchedAttentionLoss(_ s: [Variable], _ t: [Variable], _ mapping: Mapping, groups: [Int]? = nil) throws -> Variable {
     precondition(s.count == t.count, "attention transfer: student has \(s.count) groups, teacher \(t.count)")
-    return zip(s, t).map { attentionLoss(student: $0, teacher: $1, mapping: mapping) }.reduce(Variable(Tensor(scalar: 0))) { $0 + $1 }
+    let chosen = groups ?? Array(s.indices)
+    guard !chosen.isEmpty, Set(chosen).count == chosen.count, chosen.allSatisfy(s.indices.contains) else {
+        throw ObjectiveError.badGroups(chosen, available: s.count)
+    }
+    return chosen.map { attentionLoss(student: s[$0], teacher: t[$0], mapping: mapping) }.reduce(Variable(Tensor(scalar: 0))) { $0 + $1 }
 }
 
 extension Method {
@@ -161,22 +172,24 @@ extension Method {
         "symmetry": ["beta": 2000],
     ]
 
-    /// Builds a method from its name, mapping and hyperparameters; unknown names or
-    /// hyperparameters the method does not take are errors that list what is accepted.
-    public init(name: String, mapping: Mapping = .sum2, hyperparameters: [String: Float] = [:]) throws {
+    /// Builds a method from its name, mapping and hyperparameters (and for `at` and `at+kd`
+    /// the groups to match, nil for all); unknown names or hyperparameters the method does not
+    /// take are errors that list what is accepted.
+    public init(name: String, mapping: Mapping = .sum2, hyperparameters: [String: Float] = [:], groups: [Int]? = nil) throws {
         guard let defaults = Method.defaults[name] else {
             throw MethodError.unknownMethod(name, accepted: Method.defaults.keys.sorted())
         }
         for key in hyperparameters.keys where defaults[key] == nil {
             throw MethodError.unknownHyperparameter(method: name, key: key, accepted: defaults.keys.sorted())
         }
+        if groups != nil && name != "at" && name != "at+kd" { throw MethodError.groupsNotTaken(method: name) }
         let h = defaults.merging(hyperparameters) { $1 }
         switch name {
         case "ce": self = .ce
-        case "at": self = .at(mapping: mapping, beta: h["beta"]!)
+        case "at": self = .at(mapping: mapping, beta: h["beta"]!, groups: groups)
         case "kd": self = .kd(temperature: h["temperature"]!, alpha: h["alpha"]!)
         case "at+kd": self = .atkd(mapping: mapping, beta: h["beta"]!, temperature: h["temperature"]!, alpha: h["alpha"]!,
-                                   betaDecay: h["beta_decay"]!)
+                                   betaDecay: h["beta_decay"]!, groups: groups)
         case "factt": self = .factt(beta: h["beta"]!)
         case "grad-at": self = .gradAT(beta: h["beta"]!)
         case "min-l2": self = .minL2(beta: h["beta"]!)
@@ -188,8 +201,10 @@ extension Method {
 public enum MethodError: Error, CustomStringConvertible, Equatable {
     case unknownMethod(String, accepted: [String])
     case unknownHyperparameter(method: String, key: String, accepted: [String])
+    case groupsNotTaken(method: String)
     public var description: String {
         switch self {
+        case .groupsNotTaken(let m): return "method '\(m)' does not match attention maps; only at and at+kd take groups"
         case .unknownMethod(let m, let a): return "unknown method '\(m)'; accepted: \(a.joined(separator: ", "))"
         case .unknownHyperparameter(let m, let k, let a):
             return "method '\(m)' does not take hyperparameter '\(k)'; it takes: \(a.isEmpty ? "none" : a.joined(separator: ", "))"

@@ -243,10 +243,13 @@ public final class Trainer {
                                 mode: .train, adapters: adapterLeaves)
         let loss = obj.loss.value.scalar
         guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: batchNumber, loss: .training, value: Double(loss)) }
-        let leaves = obj.parameters + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
+        // Frozen parameters (`Model.freeze`) are leaves without gradient: no gradient, no
+        // update, no weight decay, no momentum buffer.
+        let trainable = zip(student.parameterNames, obj.parameters).filter { !student.frozenParameterNames.contains($0.0) }
+        let leaves = trainable.map(\.1) + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
         let grads = try gradients(of: obj.loss, wrt: leaves)
         Profiler.measure("optimizer") {
-            for (name, g) in zip(student.parameterNames, grads) {
+            for ((name, _), g) in zip(trainable, grads) {
                 sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
             }
             for (name, g) in zip(adapterNames, grads.suffix(adapterNames.count)) {
@@ -258,8 +261,8 @@ public final class Trainer {
 
     /// The method as it applies in `epoch` (AT+KD's optional β decay).
     func methodFor(epoch: Int) -> Method {
-        if case .atkd(let m, let beta, let t, let a, let decay) = config.method, decay != 1 {
-            return .atkd(mapping: m, beta: beta * pow(decay, Float(epoch - 1)), temperature: t, alpha: a, betaDecay: decay)
+        if case .atkd(let m, let beta, let t, let a, let decay, let groups) = config.method, decay != 1 {
+            return .atkd(mapping: m, beta: beta * pow(decay, Float(epoch - 1)), temperature: t, alpha: a, betaDecay: decay, groups: groups)
         }
         return config.method
     }

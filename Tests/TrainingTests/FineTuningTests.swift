@@ -1,0 +1,82 @@
+// Table 4's fine-tuning pieces: frozen parameters and BN in a training step, and attention
+// transfer on a chosen subset of groups.
+import Foundation
+import XCTest
+import Autograd
+import Data
+import NN
+import Tensor
+@testable import Training
+
+final class FineTuningTests: XCTestCase {
+    /// One SGD step with BN, the stem and layer1 frozen leaves them and every running statistic
+    /// bit-identical, and moves every other parameter.
+    func testATrainingStepLeavesFrozenTensorsBitIdentical() throws {
+        let data = SyntheticConfig(trainCount: 4, testCount: 2, channels: 3, numClasses: 4, seed: 1).make()
+        let config = RunConfig(student: "resnet-18", teacher: "resnet-18", method: .at(mapping: .sum2, beta: 1000, groups: [2, 3]),
+                               dataset: "synthetic", epochs: 1, batchSize: 2, learningRate: 0.1, seed: 3)
+        var rng = RNG(seed: 8)
+        let teacher = try Model(name: "resnet-18", numClasses: 4, rng: &rng)
+        let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: nil)
+        try trainer.student.freeze(.fineTuning)
+        let student = trainer.student
+        let (parameters, buffers) = (student.parameters, student.buffers)
+        let batch = Batcher(data.train, batchSize: 2, shuffle: false).epoch(0)[0]
+        let obj = try trainer.trainStep(batch, method: config.method, learningRate: 0.1, epoch: 1, batchNumber: 1)
+        XCTAssertNotNil(obj.parts["at"])
+
+        XCTAssertEqual(student.buffers, buffers, "running statistics changed")
+        var changed = 0
+        for name in student.parameterNames {
+            if student.frozenParameterNames.contains(name) {
+                XCTAssertEqual(student.parameters[name]!.data, parameters[name]!.data, "frozen \(name) changed")
+            } else {
+                XCTAssertNotEqual(student.parameters[name]!.data, parameters[name]!.data, "trainable \(name) did not change")
+                changed += 1
+            }
+        }
+        XCTAssertEqual(changed, student.trainableParameterNames.count)
+        XCTAssertTrue(student.frozenParameterNames.contains("layer1.1.conv2.weight") && student.frozenParameterNames.contains("bn1.weight"))
+        XCTAssertEqual(Set(trainer.sgd.buffers.keys), Set(student.trainableParameterNames), "momentum only for trainable parameters")
+    }
+
+    /// A nil `groups` is not encoded: existing configurations keep their bytes and run keys.
+    func testATGroupsLeaveExistingEncodingsUnchanged() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json(_ m: Method) throws -> String { String(decoding: try encoder.encode(m), as: UTF8.self) }
+        // The encodings before `groups` existed.
+        XCTAssertEqual(try json(.at(mapping: .sum2, beta: 1000)), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
+        XCTAssertEqual(try json(.atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1)),
+                       #"{"atkd":{"alpha":0.9,"beta":1000,"betaDecay":1,"mapping":"sum2","temperature":4}}"#)
+        XCTAssertEqual(try json(try Method(name: "at")), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
+        XCTAssertEqual(try json(.at(mapping: .sum2, beta: 1000, groups: [2, 3])), #"{"at":{"beta":1000,"groups":[2,3],"mapping":"sum2"}}"#)
+        let old = try JSONDecoder().decode(Method.self, from: Data(#"{"at":{"beta":1000,"mapping":"sum1"}}"#.utf8))
+        XCTAssertEqual(old, .at(mapping: .sum1, beta: 1000, groups: nil))
+        let config = RunConfig(student: "wrn-16-1", teacher: "wrn-16-2", method: .at(mapping: .sum2, beta: 1000), epochs: 10)
+        XCTAssertFalse(String(decoding: try encoder.encode(config), as: UTF8.self).contains("groups"))
+        XCTAssertEqual(try Method(name: "at+kd", groups: [1]), .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1, groups: [1]))
+        XCTAssertThrowsError(try Method(name: "kd", groups: [1])) { e in XCTAssertTrue("\(e)".contains("groups"), "\(e)") }
+    }
+
+    /// AT on groups [2, 3] is the sum of those two groups' losses; bad groups are errors.
+    func testATOnChosenGroups() throws {
+        var rng = RNG(seed: 5)
+        let student = try Model(name: "resnet-18", numClasses: 3, rng: &rng)
+        let teacher = try Model(name: "resnet-18", numClasses: 3, rng: &rng)   // another draw: a different net
+        let x = Tensor.normal([2, 3, 32, 32], rng: &rng)
+        let all = try objective(.at(mapping: .sum2, beta: 1000), student: student, teacher: teacher, input: x, labels: [0, 2], mode: .eval)
+        let late = try objective(.at(mapping: .sum2, beta: 1000, groups: [2, 3]), student: student, teacher: teacher, input: x, labels: [0, 2], mode: .eval)
+        let t = GradMode.withoutGraph { teacher.forward(Variable(x), mode: .eval, requiresGrad: false).output.groups }
+        let perGroup = (0..<4).map { attentionLoss(student: all.student.groups[$0], teacher: t[$0], mapping: .sum2).value.scalar }
+        XCTAssertEqual(all.parts["at"]!, perGroup.reduce(0, +), accuracy: 1e-6 * perGroup.reduce(0, +))
+        XCTAssertEqual(late.parts["at"]!, perGroup[2] + perGroup[3], accuracy: 1e-6 * (perGroup[2] + perGroup[3]))
+        XCTAssertLessThan(late.parts["at"]!, all.parts["at"]!)
+        for bad in [[4], [], [2, 2]] {
+            XCTAssertThrowsError(try objective(.at(mapping: .sum2, beta: 1, groups: bad), student: student, teacher: teacher,
+                                               input: x, labels: [0, 2], mode: .eval)) { e in
+                XCTAssertTrue("\(e)".contains("0…3"), "\(e)")
+            }
+        }
+    }
+}
