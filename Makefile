@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := swift build -c release
 ATX := .build/release/atx
 
-.PHONY: deps build test test-venv fixtures bench bench-torch table1 table2 table3 clean
+.PHONY: deps build venv test fixtures bench bench-torch table1 table2 table3 clean
 
 # Installs the Debian packages the build and the default dataset need, only when missing.
 deps:
@@ -18,39 +18,26 @@ deps:
 build: deps
 	$(RELEASE)
 
-# Python virtual environments under .build/ with torch, safetensors and numpy: TEST_VENV for
-# the interop tests, TORCH_VENV for `make fixtures` (point either at an existing venv that has
-# them, e.g. TORCH_VENV=/path/to/venv; such a venv is used as it is, never modified).
-# torch comes as the small CPU wheel when pip finds it (TORCH_CPU), else as plain `torch`.
-# Idempotent: a venv made here is marked ready and not touched again.
+# One Python virtual environment for everything Python here: the interop and JPEG tests (torch,
+# torchvision, safetensors, numpy, Pillow), `make fixtures`, and PyTorch's side of `make bench`.
+# Everything from PyPI, as a new user gets it (PyTorch is a large download, once). Point VENV at
+# an existing venv that has these to use it as it is.
 PYTHON ?= python3
-TEST_VENV ?= .build/venv-test
-TORCH_VENV ?= .build/venv-torch
-TORCH_CPU ?= torch==2.13.0+cpu
-define python_venv
-	@if [ -f $(1)/.atx-ready ] || $(1)/bin/python -c 'import torch, safetensors, numpy' 2>/dev/null; then :; else \
-	  echo "setting up $(1): torch, safetensors, numpy"; \
-	  $(PYTHON) -m venv $(1) && \
-	  $(1)/bin/python -m pip install -q safetensors numpy && \
-	  { $(1)/bin/python -m pip install -q '$(TORCH_CPU)' || $(1)/bin/python -m pip install -q torch; } && \
-	  $(1)/bin/python -c 'import torch, safetensors, numpy' && touch $(1)/.atx-ready; \
-	fi
-endef
+VENV ?= .build/venv
+PY_PACKAGES := torch torchvision safetensors numpy pillow
+venv:
+	@$(VENV)/bin/python -c 'import torch, torchvision, safetensors, numpy, PIL' 2>/dev/null || { \
+	  echo "setting up $(VENV): $(PY_PACKAGES) from PyPI"; \
+	  $(PYTHON) -m venv $(VENV) && $(VENV)/bin/python -m pip install -q $(PY_PACKAGES) && \
+	  $(VENV)/bin/python -c 'import torch, torchvision, safetensors, numpy, PIL'; }
 
-# The JPEG tests compare against Pillow: added to a venv made here, asked for in one given.
-test-venv:
-	$(call python_venv,$(TEST_VENV))
-	@$(TEST_VENV)/bin/python -c 'import PIL' 2>/dev/null || \
-	  { [ -f $(TEST_VENV)/.atx-ready ] && echo "adding pillow to $(TEST_VENV)" && $(TEST_VENV)/bin/python -m pip install -q pillow; } || \
-	  { echo "$(TEST_VENV) has no Pillow, which the JPEG tests need: pip install pillow there"; exit 1; }
-
-# Unit tests (debug build; the Python interop tests use TEST_VENV), then end-to-end checks on
+# Unit tests (debug build; the Python interop tests use VENV), then end-to-end checks on
 # the release binary: crash safety of the runner, the OpenBLAS kernel-set choice, diverging runs
 # recorded as such, `make table1 PROFILE=smoke` into a temporary database, and the smoke grid on
 # a real single-node Slurm (installs slurm-wlm and munge; needs root).
-test: deps test-venv
+test: deps venv
 	swift build --build-tests
-	ATX_PYTHON="$(abspath $(TEST_VENV))/bin/python" swift test
+	ATX_PYTHON="$(abspath $(VENV))/bin/python" swift test
 	$(RELEASE)
 	scripts/crash-test
 	scripts/blas-selection-test
@@ -60,21 +47,15 @@ test: deps test-venv
 
 # Regenerates reference/fixtures (and its MANIFEST) from reference/make_fixtures.py; the same
 # seeds give the same bytes, so `make fixtures && git status` shows no change.
-fixtures:
-	$(call python_venv,$(TORCH_VENV))
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 $(TORCH_VENV)/bin/python reference/make_fixtures.py
+fixtures: venv
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 $(VENV)/bin/python reference/make_fixtures.py
 
-# `make bench` prints ours next to PyTorch when `make bench-torch` has set up BENCH_VENV: the
-# PyTorch a new user gets from PyPI (`pip install torch`, a large download), in its own venv.
-BENCH_VENV ?= .build/venv-bench
-
+# `make bench` prints ours next to PyTorch once the venv exists (`make bench-torch` sets it up).
 bench: build
-	$(ATX) bench $(if $(wildcard $(BENCH_VENV)/bin/python),--torch-python $(BENCH_VENV)/bin/python,--torch-python none)
+	$(ATX) bench $(if $(wildcard $(VENV)/bin/python),--torch-python $(VENV)/bin/python,--torch-python none)
 
-bench-torch: build
-	@$(BENCH_VENV)/bin/python -c "import torch" 2>/dev/null || \
-	  { echo "setting up $(BENCH_VENV): torch from PyPI"; $(PYTHON) -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/python -m pip install -q torch; }
-	$(ATX) bench --torch-python $(BENCH_VENV)/bin/python
+bench-torch: build venv
+	$(ATX) bench --torch-python $(VENV)/bin/python
 
 # `make table1 [PROFILE=quick|paper|smoke] [JOBS=2] [THREADS=1]`: runs what the grid still needs
 # (printing the plan first), then renders results/table1.md from the database.

@@ -18,13 +18,13 @@ func run(_ arguments: [String]) -> (status: Int32, output: String) {
 }
 
 /// The Python interpreter that has Pillow: `$ATX_PYTHON` (set by `make test`), else
-/// `.build/venv-test/bin/python` when present, else `python3` (as the interop tests choose).
+/// `.build/venv/bin/python` when present, else `python3` (as the interop tests choose).
 /// When `ATX_PYTHON` is set and Pillow does not import, the test fails; when it is unset and
 /// the interpreter lacks Pillow, the test is skipped with the reason printed.
 func pillowPython(file: StaticString = #filePath, line: UInt = #line) throws -> String {
     let configured = ProcessInfo.processInfo.environment["ATX_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
     let venv = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/venv-test/bin/python").path
+        .deletingLastPathComponent().appendingPathComponent(".build/venv/bin/python").path
     let python = configured ?? (FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3")
     let check = run([python, "-c", "import PIL.Image; print(PIL.__version__)"])
     if check.status == 0 { return python }

@@ -1,5 +1,5 @@
 // The Python interpreter the interop tests drive: $ATX_PYTHON (`make test` points it at the
-// venv it sets up under .build/), else .build/venv-test/bin/python when present, else
+// venv it sets up under .build/), else .build/venv/bin/python when present, else
 // python3 from the PATH. With ATX_PYTHON set, an interpreter that cannot import what a test
 // needs is a failure; otherwise the test is skipped with the reason printed.
 // Tests/NNTests/Python.swift and Tests/TrainingTests/Python.swift are the same file (test
@@ -18,7 +18,7 @@ struct TestPython {
         if let path = ProcessInfo.processInfo.environment["ATX_PYTHON"], !path.isEmpty {
             return TestPython(command: [path], explicit: true)
         }
-        let venv = repository.appendingPathComponent(".build/venv-test/bin/python").path
+        let venv = repository.appendingPathComponent(".build/venv/bin/python").path
         if FileManager.default.isExecutableFile(atPath: venv) { return TestPython(command: [venv], explicit: false) }
         return TestPython(command: ["/usr/bin/env", "python3"], explicit: false)
     }()
@@ -56,7 +56,7 @@ struct TestPython {
             reason = "cannot run \(python.command.joined(separator: " ")): \(error)"
         }
         if python.explicit { throw Unavailable(description: "\(test): ATX_PYTHON is set but \(reason)") }
-        print("\(test): skipping Python interop: \(reason) (make test sets up .build/venv-test and ATX_PYTHON)")
+        print("\(test): skipping Python interop: \(reason) (make test sets up .build/venv and ATX_PYTHON)")
         throw XCTSkip(reason)
     }
 }
