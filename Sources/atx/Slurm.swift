@@ -37,7 +37,7 @@ struct Submit: ParsableCommand {
         let g = try grid.grid()
         let store = try Store(path: grid.db)
         let layout = SlurmLayout.resolve(grid: g.spec.name, database: grid.db, runsDirectory: runsDir, slurmDirectory: slurmDir,
-                                         executable: currentExecutable())
+                                         executable: Provenance.executable)
         let (plan, merged) = try Slurm.plan(grid: g, store: store, options: SlurmOptions(
             partition: partition, time: time, cpusPerTask: cpusPerTask, mem: mem, account: account), layout: layout, dryRun: dryRun)
         if merged > 0 { print("folded \(merged) shards of earlier submissions into \(grid.db)") }
