@@ -3,8 +3,10 @@ import Bench
 import Foundation
 import Tensor
 
-struct Bench: ParsableCommand {
+/// `atx bench` (the struct is not named after the command: `Bench` is the library).
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bench",
         abstract: "Training-step throughput next to PyTorch, time per layer kind, convolution GFLOPS, grid throughput, OpenBLAS kernel sets.",
         discussion: """
         Every figure is measured in this run, on this machine. Steps use batch 128 on 32×32×3 synthetic
