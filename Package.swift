@@ -1,7 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layering (lower never imports higher): CBLAS → Tensor → Autograd → NN → Training → Experiments → atx.
+// Layering (a target imports only targets listed before it):
+//   CBLAS, CZlib (system libraries) → Tensor → Autograd → NN → Data → Training → Bench
+//   → Store → Report → Experiments → atx (the command line: parsing and printing only).
+// Data needs only Tensor (and zlib); Store needs only GRDB; Report needs only Store (and zlib);
+// Bench (every benchmark figure, the machine description, its child processes) sits on Training.
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
@@ -24,11 +28,12 @@ let package = Package(
         .target(name: "CJPEG", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "Data", dependencies: ["Tensor", "CZlib", "CJPEG"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "Data", "Autograd", "Tensor"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Training", "NN", "Data", "Autograd", "Tensor", "CBLAS"], swiftSettings: optimize),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["Store", "CZlib"], swiftSettings: optimize),
-        .target(name: "Experiments", dependencies: ["Training", "Store", "Report", "NN", "Data", "Yams"], swiftSettings: optimize),
+        .target(name: "Experiments", dependencies: ["Bench", "Training", "Store", "Report", "NN", "Data", "Yams"], swiftSettings: optimize),
         .executableTarget(name: "atx", dependencies: [
-            "Tensor", "Autograd", "NN", "Data", "Training", "Store", "Report", "Experiments",
+            "Tensor", "Autograd", "NN", "Data", "Training", "Bench", "Store", "Report", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "Autograd"]),
@@ -36,8 +41,9 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Tensor"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Tensor"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "NN", "Data", "Autograd", "Tensor"]),
+        .testTarget(name: "BenchTests", dependencies: ["Bench", "Training", "Data", "Tensor"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Store"], exclude: ["Golden"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Store", "Report", "Training"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Store", "Report", "Training", "Data", "NN", "Tensor"]),
     ]
 )

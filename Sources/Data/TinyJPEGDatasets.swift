@@ -27,7 +27,7 @@ public struct TinyJPEGConfig: Sendable, Equatable {
 
     /// Image `n` of class `label`: a noisy background with, inside `box`, a stripe pattern
     /// whose colour and direction depend on the class (so a network can learn the classes).
-    func picture(_ label: Int, _ n: Int, width: Int, height: Int, box: (x: Int, y: Int, w: Int, h: Int)) -> PixelImage {
+    public func picture(_ label: Int, _ n: Int, width: Int, height: Int, box: (x: Int, y: Int, w: Int, h: Int)) -> PixelImage {
         var rng = RNG(seed: mixSeed(mixSeed(seed, label), n))
         let hue = Double(label) / Double(classes) * 2 * .pi
         let colour = (0..<3).map { 128 + 100 * cos(hue + Double($0) * 2 * .pi / 3) }

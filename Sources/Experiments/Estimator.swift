@@ -2,6 +2,7 @@
 // finished epochs of the same network and method when there are any, else from a few training
 // steps measured here once (cached per host, OpenBLAS kernel set, network, batch and threads),
 // so `atx plan` speaks for the machine at hand rather than for the one the code was written on.
+import Bench
 import Foundation
 import Store
 import Tensor

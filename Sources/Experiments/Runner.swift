@@ -69,24 +69,8 @@ public final class GridRunner: @unchecked Sendable {
             let records = Dictionary(uniqueKeysWithValues: try grid.runs.compactMap { try store.run(key: $0.key) }.map { ($0.key, $0) })
             let isActive: (String) -> Bool = { key in self.lock.withLock { self.active[key] != nil } }
             if lock.withLock({ stopping }) { break }
-            var startable: [PlannedRun] = []
-            var waiting = false
-            for run in grid.runs {
-                guard let r = records[run.key], !isActive(run.key), !attempted.contains(run.key) else { continue }
-                switch r.status {
-                case .done: continue
-                case .failed where !options.retryFailed: continue
-                case .running where Host.isAlive(host: r.host ?? "", pid: r.pid ?? 0):
-                    waiting = true   // another process trains it
-                    continue
-                default: break
-                }
-                if let t = run.teacherKey {
-                    guard let teacher = records[t] else { continue }
-                    if teacher.status != .done { if teacher.status != .failed { waiting = true }; continue }
-                }
-                startable.append(run)
-            }
+            let (startable, waiting) = GridRunner.startable(grid.runs, records: records, retryFailed: options.retryFailed,
+                                                            skip: { isActive($0) || attempted.contains($0) }, isAlive: Host.isAlive)
             for run in startable where lock.withLock({ active.count }) < options.jobs {
                 attempted.insert(run.key)
                 try spawn(run)
@@ -110,6 +94,36 @@ public final class GridRunner: @unchecked Sendable {
         }
         display.finish()
         return summary
+    }
+
+    /// The scheduler's decision, without processes: of `runs` (teachers before their students),
+    /// those that may start now, in order, and whether anything else may still become startable
+    /// (a run another live process trains, or a student whose teacher is not finished yet).
+    /// A done run never starts; a failed one only with `retryFailed`; a running one only when its
+    /// owner is dead (`isAlive(host, pid)`); a student only once its teacher is done, never
+    /// after its teacher failed. `skip`: runs this runner has already started or is running.
+    public static func startable(_ runs: [PlannedRun], records: [String: RunRecord], retryFailed: Bool,
+                                 skip: (String) -> Bool = { _ in false },
+                                 isAlive: (String, Int) -> Bool) -> (runs: [PlannedRun], waiting: Bool) {
+        var startable: [PlannedRun] = []
+        var waiting = false
+        for run in runs {
+            guard let r = records[run.key], !skip(run.key) else { continue }
+            switch r.status {
+            case .done: continue
+            case .failed where !retryFailed: continue
+            case .running where isAlive(r.host ?? "", r.pid ?? 0):
+                waiting = true   // another process trains it
+                continue
+            default: break
+            }
+            if let t = run.teacherKey {
+                guard let teacher = records[t] else { continue }
+                if teacher.status != .done { if teacher.status != .failed { waiting = true }; continue }
+            }
+            startable.append(run)
+        }
+        return (startable, waiting)
     }
 
     func spawn(_ run: PlannedRun) throws {

@@ -1,4 +1,4 @@
-// `atx submit --slurm`: a grid as Slurm job arrays, one run per array task.
+// `atx submit`: a grid as Slurm job arrays, one run per array task.
 //
 // Dependencies. A student must wait for its own teacher run, and a failed teacher must cancel
 // its students rather than leave them pending forever. One student array cannot say that: an

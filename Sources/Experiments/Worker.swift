@@ -79,14 +79,16 @@ public enum Worker {
             let config = try decodeConfig(record.configJSON)
             var teacher: Model?
             if let teacherKey = record.teacherKey {
+                let path: String
                 if let teacherCheckpoint {
-                    teacher = try Model(checkpoint: URL(fileURLWithPath: teacherCheckpoint))
+                    path = teacherCheckpoint
                 } else {
-                    guard let t = try store.run(key: teacherKey), t.status == .done, let path = t.checkpointPath else {
+                    guard let t = try store.run(key: teacherKey), t.status == .done, let p = t.checkpointPath else {
                         throw WorkerError.teacherNotDone(teacherKey)
                     }
-                    teacher = try Model(checkpoint: URL(fileURLWithPath: path))
+                    path = p
                 }
+                teacher = try Model.trained(at: path, expected: config.teacher, role: "teacher")
             }
             let data = try config.openData()
             let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)

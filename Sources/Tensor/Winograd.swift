@@ -37,6 +37,11 @@ struct WinogradPlan {
     var tilesPerSample: Int { th * twp }
 }
 
+extension ConvGeometry {
+    /// Whether the Winograd path can compute this convolution (3×3, stride 1, padding at most 2).
+    public var winogradApplies: Bool { Winograd.applies(to: self) }
+}
+
 enum Winograd {
     typealias V4 = SIMD4<Float>
 

@@ -37,7 +37,7 @@ struct Run: ParsableCommand {
         print(try Planner.describe(g, store: store, jobs: jobs, threads: threads))
         let runner = GridRunner(grid: g, store: store, options: RunnerOptions(
             jobs: jobs, threads: threads, retryFailed: retryFailed, runsDirectory: runsDir,
-            executable: currentExecutable(), gitCommit: gitCommit()))
+            executable: Provenance.executable, gitCommit: Provenance.gitCommit()))
         let s = try runner.run()
         print("\(g.spec.name) [\(g.profile)]: \(s.done) done, \(s.failed) failed, \(s.interrupted) interrupted, \(s.blocked) not run (teacher failed or stopped)")
         if s.failed + s.interrupted + s.blocked > 0 { throw ExitCode(1) }
@@ -93,23 +93,4 @@ struct WorkerCommand: ParsableCommand {
         }
         if result != .done { throw ExitCode(result.rawValue) }
     }
-}
-
-/// The path of this executable (workers are started from it).
-func currentExecutable() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-}
-
-/// The short commit of the working tree, when it is a git checkout.
-func gitCommit() -> String? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["git", "rev-parse", "--short", "HEAD"]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return nil }
-    p.waitUntilExit()
-    let s = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    return p.terminationStatus == 0 && !s.isEmpty ? s : nil
 }

@@ -1,4 +1,4 @@
-// `atx submit --slurm`, `atx merge` and `atx status --slurm`: running a grid as Slurm job arrays
+// `atx submit`, `atx merge` and `atx status --slurm`: running a grid as Slurm job arrays
 // (see Sources/Experiments/SlurmPlan.swift for the design).
 import ArgumentParser
 import Experiments
@@ -17,7 +17,8 @@ struct Submit: ParsableCommand {
         """)
 
     @OptionGroup var grid: GridOptions
-    @Flag(help: "Use Slurm (the only backend; `atx run` runs locally).") var slurm = false
+    /// Accepted for earlier invocations: Slurm is the only backend of `atx submit` (`atx run` runs locally).
+    @Flag(help: .hidden) var slurm = false
     @Option(help: "sbatch --partition.") var partition: String?
     @Option(help: "sbatch --time for each run, e.g. 2:00:00.") var time: String?
     @Option(help: "sbatch --cpus-per-task; also the run's BLAS threads.") var cpusPerTask = 1
@@ -29,7 +30,6 @@ struct Submit: ParsableCommand {
     @Option(help: "Where the scripts, manifests, shards and logs go (one directory per grid).") var slurmDir = "results/slurm"
 
     func validate() throws {
-        guard slurm else { throw ValidationError("give --slurm (`atx run` runs a grid on this machine)") }
         guard cpusPerTask >= 1 else { throw ValidationError("--cpus-per-task must be at least 1") }
     }
 
@@ -37,7 +37,7 @@ struct Submit: ParsableCommand {
         let g = try grid.grid()
         let store = try Store(path: grid.db)
         let layout = SlurmLayout.resolve(grid: g.spec.name, database: grid.db, runsDirectory: runsDir, slurmDirectory: slurmDir,
-                                         executable: currentExecutable())
+                                         executable: Provenance.executable)
         let (plan, merged) = try Slurm.plan(grid: g, store: store, options: SlurmOptions(
             partition: partition, time: time, cpusPerTask: cpusPerTask, mem: mem, account: account), layout: layout, dryRun: dryRun)
         if merged > 0 { print("folded \(merged) shards of earlier submissions into \(grid.db)") }

@@ -14,7 +14,7 @@ struct Table: ParsableCommand {
     func run() throws {
         let g = try grid.grid()
         let store = try Store(path: grid.db)
-        let input = try Tables.input(grid: g, store: store, database: grid.db, commit: gitCommit())
+        let input = try Tables.input(grid: g, store: store, database: grid.db, commit: Provenance.gitCommit())
         let path = out ?? "results/\(g.spec.name).md"
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
         let plots = dir.appendingPathComponent(input.plotDirectory)

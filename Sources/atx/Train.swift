@@ -12,12 +12,12 @@ struct Train: ParsableCommand {
     @Option(help: "Student model: wrn-D-K, nin-wide, nin-thin, nin-thin-nobn, ….") var student: String
     @Option(help: "Teacher model name (defaults to the teacher checkpoint's own).") var teacher: String?
     @Option(help: "Trained teacher (model.safetensors of a finished run).") var teacherCheckpoint: String?
-    @Option(help: "ce, at, kd, at+kd, factt, grad-at, min-l2, symmetry.") var method = "ce"
-    @Option(help: "Attention mapping for at / at+kd: sum1, sum2, sum4, max1.") var mapping = "sum2"
+    @Option(help: "ce, at, kd, at+kd, factt, grad-at, min-l2, symmetry.") var method = MethodName(argument: "ce")!
+    @Option(help: "Attention mapping for at / at+kd: sum1, sum2, sum4, max1.") var mapping = Mapping.sum2
     @Option(help: "Method weight β (default per method).") var beta: Float?
     @Option(help: "KD weight α.") var alpha: Float?
     @Option(help: "KD temperature.") var temperature: Float?
-    @Option(help: "cifar10, fashion-mnist, synthetic, auto.") var dataset = "auto"
+    @Option(help: "cifar10, fashion-mnist, synthetic, auto.") var dataset = DatasetName(argument: "auto")!
     @Option(help: "Epochs; learning-rate drops scale to 0.3, 0.6, 0.8 of them.") var epochs = 200
     @Option(help: "Batch size.") var batchSize = 128
     @Option(help: "Initial learning rate.") var lr: Float = 0.1
@@ -29,29 +29,33 @@ struct Train: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
     @Option(help: "Run directory.") var out: String
 
-    func run() throws {
-        threads.apply()
-        guard let mapping = Mapping(rawValue: mapping) else {
-            throw ValidationError("--mapping: unknown '\(self.mapping)'; accepted: \(Mapping.allCases.map(\.rawValue).joined(separator: ", "))")
+    func validate() throws {
+        if teacherCheckpoint == nil, try hyperparameters().needsTeacher {
+            throw ValidationError("--method \(method) needs --teacher-checkpoint (train the teacher first with --method ce)")
         }
+    }
+
+    /// The method with the options' hyperparameters (unknown ones for the method are errors).
+    func hyperparameters() throws -> Method {
         var hyper: [String: Float] = [:]
         if let beta { hyper["beta"] = beta }
         if let alpha { hyper["alpha"] = alpha }
         if let temperature { hyper["temperature"] = temperature }
-        let method = try Method(name: self.method, mapping: mapping, hyperparameters: hyper)
+        return try Method(name: method.name, mapping: mapping, hyperparameters: hyper)
+    }
+
+    func run() throws {
+        threads.apply()
+        let method = try hyperparameters()
         var teacherModel: Model?
         if let teacherCheckpoint, !method.needsTeacher {
             print("note: method \(method.name) uses no teacher; ignoring --teacher-checkpoint \(teacherCheckpoint)")
         } else if let teacherCheckpoint {
-            let m = try Model(checkpoint: URL(fileURLWithPath: teacherCheckpoint))
-            if let teacher, teacher != m.name {
-                throw ValidationError("--teacher \(teacher) but \(teacherCheckpoint) holds a \(m.name)")
-            }
-            teacherModel = m
-        } else if method.needsTeacher {
-            throw ValidationError("--method \(self.method) needs --teacher-checkpoint (train the teacher first with --method ce)")
+            do {
+                teacherModel = try Model.trained(at: teacherCheckpoint, expected: teacher, role: "--teacher")
+            } catch let e as ModelMismatch { throw ValidationError(e.description) }
         }
-        let data = try Datasets.open(dataset, trainSubset: trainSubset, subsetSeed: seed)
+        let data = try Datasets.open(dataset.name, trainSubset: trainSubset, subsetSeed: seed)
         let config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: data.name,
                                trainSubset: trainSubset, epochs: epochs, batchSize: batchSize, learningRate: lr,
                                weightDecay: weightDecay, flip: !noFlip, crop: !noCrop, seed: seed)

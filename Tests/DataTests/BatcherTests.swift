@@ -31,11 +31,3 @@ final class BatcherTests: XCTestCase {
         XCTAssertNotEqual(batcher.epoch(4)[0].images, run[0].images)
     }
 }
-
-final class BenchmarkTests: XCTestCase {
-    func testBatchDecodeBenchmarkRuns() {
-        let seconds = benchmarkBatchDecode(batches: 3)
-        print(String(format: "decode+augment of a 128-image batch: %.3f ms (this build)", seconds * 1e3))
-        XCTAssertGreaterThan(seconds, 0)
-    }
-}

@@ -99,11 +99,3 @@ final class JPEGBatcherTests: XCTestCase {
                        cub.train.paths[3].components(separatedBy: "/images/").last!))
     }
 }
-
-final class JPEGBenchmarkTests: XCTestCase {
-    func testJPEGBatchBenchmarkRuns() throws {
-        let seconds = try benchmarkJPEGBatch(batchSize: 4, batches: 1)
-        print(String(format: "JPEG decode+resize+crop of a 4-image 224 batch: %.1f ms (this build)", seconds * 1e3))
-        XCTAssertGreaterThan(seconds, 0)
-    }
-}

@@ -1,4 +1,5 @@
 // The figure `atx bench` prints for the input pipeline.
+import Data
 import Foundation
 
 /// Seconds to build one batch of `batchSize` images (index gather, augmentation, normalisation,

@@ -7,6 +7,7 @@ import Dispatch
 import Foundation
 import NN
 import Tensor
+import Training
 
 /// One row of the benchmark table: a network (or student + teacher) and what is timed.
 /// `scripts/bench-torch` knows the same rows by the same names.

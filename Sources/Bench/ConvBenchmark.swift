@@ -4,6 +4,7 @@
 // and split samples over threads).
 import CBLAS
 import Foundation
+import Tensor
 
 public struct ConvBenchCase: Sendable {
     public var name: String
@@ -62,7 +63,7 @@ public enum ConvBenchmark {
         let dy = Tensor.normal(g.outputShape, rng: &rng)
         let flops = g.flops
         var byAlgorithm: [String: [Double]] = [:]
-        for algorithm in ConvAlgorithm.allCases where algorithm == .im2col || Winograd.applies(to: g) {
+        for algorithm in ConvAlgorithm.allCases where algorithm == .im2col || g.winogradApplies {
             let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding, algorithm: algorithm) }
             let bwdIn = time(reps: reps) {
                 _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding, algorithm: algorithm)

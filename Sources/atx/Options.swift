@@ -1,0 +1,70 @@
+// Typed command-line values: each parses (and lists what it accepts) in one place, so the
+// commands get checked values, not strings.
+import ArgumentParser
+import Bench
+import Data
+import Training
+
+/// A comma-separated list of values, e.g. `--threads 1,2`.
+struct CommaSeparated<Element: ExpressibleByArgument>: ExpressibleByArgument, CustomStringConvertible {
+    var values: [Element]
+    init(_ values: [Element]) { self.values = values }
+    init?(argument: String) {
+        var values: [Element] = []
+        for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
+            guard let v = Element(argument: String(part)) else { return nil }
+            values.append(v)
+        }
+        self.values = values
+    }
+    var description: String { values.map { $0.defaultValueDescription }.joined(separator: ",") }
+    var defaultValueDescription: String { description }
+    static var allValueStrings: [String] { Element.allValueStrings }
+}
+
+/// The sections of `atx bench`.
+enum BenchSection: String, CaseIterable, ExpressibleByArgument {
+    case steps, conv, grid, blas
+}
+
+extension StepBenchCase: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let c = StepBenchCase.named(argument) else { return nil }
+        self = c
+    }
+    public var defaultValueDescription: String { name }
+    public static var allValueStrings: [String] { table.map(\.name) }
+}
+
+extension Mapping: ExpressibleByArgument {}
+
+/// A training method's name (`Method.defaults` lists them); the hyperparameters come separately.
+struct MethodName: ExpressibleByArgument, CustomStringConvertible {
+    var name: String
+    init?(argument: String) {
+        guard Method.defaults[argument] != nil else { return nil }
+        name = argument
+    }
+    var description: String { name }
+    var defaultValueDescription: String { name }
+    static var allValueStrings: [String] {
+        let order = ["ce", "at", "kd", "at+kd", "factt", "grad-at", "min-l2", "symmetry"]
+        return order.filter { Method.defaults[$0] != nil } + Method.defaults.keys.filter { !order.contains($0) }.sorted()
+    }
+}
+
+/// A dataset `Datasets.open` accepts.
+struct DatasetName: ExpressibleByArgument, CustomStringConvertible {
+    var name: String
+    init?(argument: String) {
+        guard Datasets.names.contains(argument) else { return nil }
+        name = argument
+    }
+    var description: String { name }
+    var defaultValueDescription: String { name }
+    static var allValueStrings: [String] { Datasets.names }
+}
+
+extension Split: ExpressibleByArgument {
+    public static var allValueStrings: [String] { ["train", "test"] }
+}
