@@ -156,7 +156,7 @@ public final class Trainer {
         guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: batchNumber, loss: loss) }
         let leaves = obj.parameters + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
         let grads = try gradients(of: obj.loss, wrt: leaves)
-        Profiler.measure("optimizer") {
+        Profiler.measure(ProfileLabel.optimizer.rawValue) {
             for (name, g) in zip(student.parameterNames, grads) {
                 sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
             }
