@@ -1,7 +1,8 @@
 // Batch norm as an op, alone or fused with the ReLU that follows it in every network here
-// (one pass forward, the ReLU mask applied inside BN's backward). The forward and first-order
-// backward use the fused kernels; with createGraph the VJP is built from differentiable ops,
-// so second order is exact too.
+// (one pass forward, the ReLU mask applied inside BN's backward). The forward uses the fused
+// kernels. The gradient rule is written in differentiable ops, so second order is exact too;
+// in training mode the first-order backward keeps a fused raw kernel (`Op.fastKernels`), one
+// pass where the rule takes a dozen.
 import Tensor
 
 /// x [N, C, …]; gamma, beta [C]. In training mode the running statistics are updated in place
@@ -27,14 +28,14 @@ func batchNormOp(_ x: Variable, gamma: Variable, beta: Variable, runningMean: in
     precondition(shape.count >= 2, "batchNorm: input must be [N, C, …], got \(shape)")
     let n = shape[0], c = shape[1], l = shape[2...].reduce(1, *)
     /// The gradient reaching BN: g, or g times ReLU's constant mask [y > 0].
-    func beforeReLU(_ g: Variable, _ y: Tensor) -> Variable { relu ? g * Variable(y.map { $0 > 0 ? 1 : 0 }) : g }
+    func beforeReLU(_ g: Variable, _ y: Tensor) -> Variable { relu ? g.maskedByPositive(of: y) : g }
 
     if !training {
         let y = Tensor.batchNormEval(x.value, gamma: gamma.value, beta: beta.value,
                                      runningMean: runningMean, runningVar: runningVar, eps: eps, relu: relu)
         let invStd = Variable(Tensor(shape: [1, c, 1], data: runningVar.data.map { 1 / ($0 + eps).squareRoot() }))
         let mean = Variable(Tensor(shape: [1, c, 1], data: runningMean.data))
-        return .record(relu ? "batchNormReLUEval" : "batchNormEval", y, inputs: [x, gamma, beta], vjp: { g in
+        return .record(relu ? .batchNormReLUEval : .batchNormEval, y, inputs: [x, gamma, beta], vjp: { g, _ in
             let g3 = beforeReLU(g, y).reshaped([n, c, l])
             let xhat = (x.reshaped([n, c, l]) - mean) * invStd
             return [(g3 * gamma.reshaped([1, c, 1]) * invStd).reshaped(shape),
@@ -46,7 +47,7 @@ func batchNormOp(_ x: Variable, gamma: Variable, beta: Variable, runningMean: in
     let (y, stats) = Tensor.batchNormTrain(x.value, gamma: gamma.value, beta: beta.value,
                                            runningMean: &runningMean, runningVar: &runningVar,
                                            momentum: momentum, eps: eps, relu: relu)
-    return .record(relu ? "batchNormReLU" : "batchNorm", y, inputs: [x, gamma, beta], vjp: { g in
+    return .record(relu ? .batchNormReLU : .batchNorm, y, inputs: [x, gamma, beta], vjp: { g, _ in
         // Differentiable form of the fused backward below.
         func channelMean(_ v: Variable) -> Variable { v.mean(axis: 2, keepDims: true).mean(axis: 0, keepDims: true) }
         let x3 = x.reshaped([n, c, l]), g3 = beforeReLU(g, y).reshaped([n, c, l])

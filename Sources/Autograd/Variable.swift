@@ -1,6 +1,9 @@
-// A define-by-run graph. Every op records its inputs and a vector-Jacobian product written in
-// differentiable ops, so gradients computed with `createGraph: true` can be differentiated
-// again (as PyTorch's `torch.autograd.grad(..., create_graph=True)`).
+// A define-by-run graph. Every op records its inputs and one gradient rule, a vector-Jacobian
+// product written in differentiable ops: with `createGraph: true` it is evaluated with recording
+// on, so the gradients can be differentiated again (as PyTorch's
+// `torch.autograd.grad(..., create_graph=True)`); without, the same rule runs with recording off
+// (every op in it returns a constant), as tinygrad's `gradient.py`. A separate raw kernel
+// (`fast:`) exists only where it computes differently (`Op.fastKernels`).
 import Tensor
 
 /// A tensor in the graph: a leaf (parameter or input), a constant, or an op's output.
@@ -24,7 +27,7 @@ public final class Variable: @unchecked Sendable {
         self.value = value
         self.requiresGrad = true
         self.node = node
-        self.name = node.op
+        self.name = node.op.rawValue
     }
 
     public var shape: [Int] { value.shape }
@@ -33,24 +36,28 @@ public final class Variable: @unchecked Sendable {
     /// The same value, cut off from the graph.
     public func detached() -> Variable { Variable(value) }
 
-    /// Records an op: `vjp` maps the output gradient to one gradient per input (nil where the
-    /// input needs none), using differentiable ops. `fast`, when given, does the same on raw
-    /// tensors and is used when no graph of the gradient is requested.
-    public static func record(_ op: String, _ value: Tensor, inputs: [Variable],
-                       vjp: @escaping (Variable) -> [Variable?],
-                       fast: ((Tensor) -> [Tensor?])? = nil) -> Variable {
-        Profiler.lap(ProfileLabels.label(op, backward: false))
+    /// Records an op: `vjp` maps the output gradient `g` to one gradient per input (nil where
+    /// the input needs none), using differentiable ops. It also receives the op's own output
+    /// `y` (the recorded variable), so a rule can reuse the forward's result and stay
+    /// differentiable (exp's is g·y) without the node holding its output. `fast`, allowed only
+    /// for the ops in `Op.fastKernels`, is a raw kernel for the same first-order product, used
+    /// when no graph of the gradient is requested.
+    public static func record(_ op: Op, _ value: Tensor, inputs: [Variable],
+                              vjp: @escaping (_ g: Variable, _ y: Variable) -> [Variable?],
+                              fast: ((Tensor) -> [Tensor?])? = nil) -> Variable {
+        Profiler.lap(op.profileLabel(backward: false).rawValue)
+        assert(fast == nil || Op.fastKernels.contains(op), "autograd: op '\(op)' has a fast kernel but is not in Op.fastKernels")
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return Variable(value) }
         return Variable(value: value, node: Node(op: op, inputs: inputs, vjp: vjp, fast: fast))
     }
 }
 
 final class Node {
-    let op: String
+    let op: Op
     let inputs: [Variable]
-    let vjp: (Variable) -> [Variable?]
+    let vjp: (Variable, Variable) -> [Variable?]
     let fast: ((Tensor) -> [Tensor?])?
-    init(op: String, inputs: [Variable], vjp: @escaping (Variable) -> [Variable?], fast: ((Tensor) -> [Tensor?])?) {
+    init(op: Op, inputs: [Variable], vjp: @escaping (Variable, Variable) -> [Variable?], fast: ((Tensor) -> [Tensor?])?) {
         self.op = op; self.inputs = inputs; self.vjp = vjp; self.fast = fast
     }
 }
@@ -94,7 +101,7 @@ public func gradients(of loss: Variable, wrt: [Variable], createGraph: Bool = fa
     // Topological order of the nodes the loss depends on (iterative DFS).
     var order: [Variable] = []
     var seen = Set<ObjectIdentifier>()
-    Profiler.measure("autograd bookkeeping") {
+    Profiler.measure(ProfileLabel.autogradBookkeeping.rawValue) {
         var stack: [(Variable, Int)] = []
         if loss.requiresGrad { stack.append((loss, 0)); seen.insert(ObjectIdentifier(loss)) }
         while let (v, i) = stack.popLast() {
@@ -117,12 +124,13 @@ public func gradients(of loss: Variable, wrt: [Variable], createGraph: Bool = fa
         for v in order.reversed() {
             guard let node = v.node, let g = grads[ObjectIdentifier(v)] else { continue }
             if !wanted.contains(ObjectIdentifier(v)) { grads[ObjectIdentifier(v)] = nil }
-            Profiler.measure(ProfileLabels.label(node.op, backward: true)) {
+            Profiler.measure(node.op.profileLabel(backward: true).rawValue) {
+                // Without createGraph, recording is off here: the rule's ops return constants.
                 let inputGrads: [Variable?]
                 if !createGraph, let fast = node.fast {
                     inputGrads = fast(g.value).map { $0.map { Variable($0) } }
                 } else {
-                    inputGrads = node.vjp(g)
+                    inputGrads = node.vjp(g, v)
                 }
                 precondition(inputGrads.count == node.inputs.count, "autograd: op '\(node.op)' returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
                 for (input, gi) in zip(node.inputs, inputGrads) {

@@ -80,7 +80,7 @@ public final class StepBench {
 
     /// One step: decode a batch, then train on it (or run the inference forward).
     public func runStep() throws {
-        let b = Profiler.measure("data") { batches[step % batches.count] }
+        let b = Profiler.measure(ProfileLabel.data.rawValue) { batches[step % batches.count] }
         step += 1
         if benchCase.trains {
             _ = try trainer.trainStep(b, method: benchCase.method, learningRate: trainer.config.learningRate(epoch: 1),

@@ -248,7 +248,7 @@ public final class Trainer {
         let trainable = zip(student.parameterNames, obj.parameters).filter { !student.frozenParameterNames.contains($0.0) }
         let leaves = trainable.map(\.1) + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
         let grads = try gradients(of: obj.loss, wrt: leaves)
-        Profiler.measure("optimizer") {
+        Profiler.measure(ProfileLabel.optimizer.rawValue) {
             for ((name, _), g) in zip(trainable, grads) {
                 sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Autograd
 import Bench
 import Foundation
 import Tensor
@@ -139,12 +140,12 @@ struct BenchCommand: ParsableCommand {
 
     /// The per-kind shares of the profiled steps, one line per row.
     func printProfile(_ results: [StepBenchResult]) {
-        let columns: [(String, [String])] = [
-            ("conv f", ["conv forward"]), ("conv b", ["conv backward"]), ("BN f", ["BN(+ReLU) forward"]), ("BN b", ["BN(+ReLU) backward"]),
-            ("ReLU", ["ReLU forward", "ReLU backward"]), ("pool", ["pooling forward", "pooling backward"]),
-            ("add", ["add forward", "add backward"]), ("linear", ["linear forward", "linear backward"]),
-            ("loss+", ["loss & other ops forward", "loss & other ops backward"]), ("optim", ["optimizer"]),
-            ("data", ["data"]), ("graph", ["autograd bookkeeping"]),
+        let columns: [(String, [ProfileLabel])] = [
+            ("conv f", [.convForward]), ("conv b", [.convBackward]), ("BN f", [.batchNormForward]), ("BN b", [.batchNormBackward]),
+            ("ReLU", [.reluForward, .reluBackward]), ("pool", [.poolingForward, .poolingBackward]),
+            ("add", [.addForward, .addBackward]), ("linear", [.linearForward, .linearBackward]),
+            ("loss+", [.otherForward, .otherBackward]), ("optim", [.optimizer]),
+            ("data", [.data]), ("graph", [.autogradBookkeeping]),
         ]
         say("\nShare of a step per kind (% of the profiled step; loss+ = loss and other ops; BN includes the ReLU fused into it;\ngraph = autograd bookkeeping; rest = unattributed, mostly freeing the graph)")
         say(pad("row", 22) + " thr  ms/step" + columns.map { pad($0.0, 7, left: true) }.joined() + "   rest")
@@ -153,7 +154,7 @@ struct BenchCommand: ParsableCommand {
             var line = pad(r.name, 22) + String(format: " %3d %8.1f", r.threads, total * 1000)
             var attributed = 0.0
             for (_, labels) in columns {
-                let s = labels.reduce(0) { $0 + (r.profile[$1] ?? 0) }
+                let s = labels.reduce(0) { $0 + (r.profile[$1.rawValue] ?? 0) }
                 attributed += s
                 line += String(format: " %5.1f%%", 100 * s / total)
             }

@@ -9,7 +9,7 @@ final class GraphTests: XCTestCase {
     func testCheckerFailsOnAWrongGradient() {
         let x = spread([4, 3], &rng)
         func badSquare(_ v: Variable) -> Variable {
-            Variable.record("badSquare", v.value.map { $0 * $0 }, inputs: [v], vjp: { g in [g * v * 2.02] })
+            Variable.record(.custom, v.value.map { $0 * $0 }, inputs: [v], vjp: { g, _ in [g * v * 2.02] })
         }
         let bad = GradCheck.checkOp([x], rng: &rng) { badSquare($0[0]) }
         XCTAssertFalse(bad.passed, "a 1% wrong gradient passed: \(bad)")
@@ -19,7 +19,7 @@ final class GraphTests: XCTestCase {
         // copy of x) must fail the second-order check.
         func detachedSquare(_ v: Variable) -> Variable {
             let frozen = v.detached()
-            return Variable.record("detachedSquare", v.value.map { $0 * $0 }, inputs: [v], vjp: { g in [g * frozen * 2] })
+            return Variable.record(.custom, v.value.map { $0 * $0 }, inputs: [v], vjp: { g, _ in [g * frozen * 2] })
         }
         XCTAssertTrue(GradCheck.checkOp([x], rng: &rng) { detachedSquare($0[0]) }.passed)
         let second = GradCheck.checkOpSecondOrder([x], rng: &rng) { detachedSquare($0[0]) }

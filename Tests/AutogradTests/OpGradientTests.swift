@@ -146,53 +146,90 @@ final class OpGradientTests: XCTestCase {
         assertGradients("conv2d winograd", [x, w], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: 1, padding: 1) }
     }
 
-    /// Every op's raw `fast` backward equals its differentiable VJP (the first-order checks above
-    /// go through the fast paths, the second-order ones through the VJPs).
-    func testFastPathsEqualTheVJPs() throws {
+    /// Every op's gradient rule gives the same numbers evaluated with recording off (the
+    /// first-order backward) as with it on (createGraph).
+    func testRulesGiveTheSameNumbersWithRecordingOffAndOn() throws {
         let a = spread([2, 3, 4], &rng), b = spread([3, 1], &rng), p = positive([2, 3, 4], &rng), m = spread([3, 4], &rng)
         let x = spread([2, 2, 5, 6], &rng), w = spread([3, 2, 3, 3], &rng, scale: 0.5), dy = spread([2, 3, 5, 6], &rng)
         let cases: [(String, [Tensor], ([Variable]) -> Variable)] = [
-            ("sub", [a, b], { $0[0] - $0[1] }), ("div", [a, positive([3, 1], &rng)], { $0[0] / $0[1] }),
+            ("add", [a, b], { $0[0] + $0[1] }), ("sub", [a, b], { $0[0] - $0[1] }), ("mul", [a, b], { $0[0] * $0[1] }),
+            ("div", [a, positive([3, 1], &rng)], { $0[0] / $0[1] }), ("scale", [a], { $0[0] * 3 }),
             ("broadcast", [b], { $0[0].broadcast(to: [2, 3, 4]) }), ("sumToShape", [a], { $0[0].sum(toShape: [3, 1]) }),
             ("reshape", [a], { $0[0].reshaped([6, 4]) }), ("addScalar", [a], { $0[0] + 2 }),
             ("maximum", [a, spread([2, 3, 4], &rng)], { Variable.maximum($0[0], $0[1]) }), ("clamp", [a], { $0[0].clamped(min: 0.1) }),
+            ("pow2", [a], { $0[0].pow(2) }), ("pow-0.5", [p], { $0[0].pow(-0.5) }), ("pow3 scaled", [a], { $0[0].pow(3, scale: -2) }),
+            ("abs", [a], { $0[0].abs() }), ("relu", [a], { $0[0].relu() }),
             ("sqrt", [p], { $0[0].sqrt() }), ("exp", [a], { $0[0].exp() }), ("log", [p], { $0[0].log() }),
-            ("sumAxis", [a], { $0[0].sum(axis: 1) }), ("maxAxis", [a], { $0[0].max(axis: 2) }),
+            ("sum", [a], { $0[0].sum() }), ("sumAxis", [a], { $0[0].sum(axis: 1) }), ("maxAxis", [a], { $0[0].max(axis: 2) }),
+            ("logSoftmax", [m], { $0[0].logSoftmax(axis: 1) }),
             ("softmax", [m], { $0[0].softmax(axis: 1) }), ("norm", [m], { $0[0].norm(axis: 1) }),
             ("matmul", [m, spread([4, 2], &rng)], { Variable.matmul($0[0], $0[1]) }),
             ("matmul AᵀBᵀ", [spread([4, 3], &rng), spread([2, 4], &rng)], { Variable.matmul($0[0], $0[1], transA: true, transB: true) }),
+            ("conv2d", [x, w], { conv2d($0[0], $0[1], stride: 1, padding: 1) }),
             ("conv2dBackwardInput", [dy, w], { conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: 1, padding: 1) }),
             ("conv2dBackwardWeight", [dy, x], { conv2dBackwardWeight($0[0], $0[1], weightShape: w.shape, stride: 1, padding: 1) }),
+            ("maxPool2d", [x], { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1) }),
             ("avgPool2d", [x], { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1) }),
             ("avgPool2dBackward", [spread([2, 2, 3, 3], &rng)], { avgPool2dBackward($0[0], inputShape: x.shape, kernel: 3, stride: 2, padding: 1) }),
             ("scatterAdd", [spread([2, 3], &rng)], { scatterAdd($0[0], indices: [0, 5, 5, 9, 2, 11], shape: [12]) }),
             ("gather", [spread([12], &rng)], { gather($0[0], indices: [0, 5, 5, 9, 2, 11], shape: [2, 3]) }),
             ("flip", [x], { flipHorizontal($0[0]) }),
+            ("batchNormEval", [x, positive([2], &rng), spread([2], &rng)], { v in
+                var rm = Tensor(shape: [2], data: [0.1, -0.2]), rv = Tensor(shape: [2], data: [0.8, 1.3])
+                return batchNorm(v[0], gamma: v[1], beta: v[2], runningMean: &rm, runningVar: &rv, training: false)
+            }),
+            ("batchNormReLUEval", [x, positive([2], &rng), spread([2], &rng)], { v in
+                var rm = Tensor(shape: [2], data: [0.1, -0.2]), rv = Tensor(shape: [2], data: [0.8, 1.3])
+                return batchNormReLU(v[0], gamma: v[1], beta: v[2], runningMean: &rm, runningVar: &rv, training: false)
+            }),
         ]
         for (name, inputs, op) in cases {
             let vars = inputs.map { Variable($0, requiresGrad: true) }
             let y = op(vars)
             let loss = (y * Variable(spread(y.shape, &rng))).sum()
-            let fast = try gradients(of: loss, wrt: vars)
-            let composed = try gradients(of: loss, wrt: vars, createGraph: true)
-            for (f, c) in zip(fast, composed) {
+            let off = try gradients(of: loss, wrt: vars)
+            let on = try gradients(of: loss, wrt: vars, createGraph: true)
+            for (f, c) in zip(off, on) {
                 XCTAssertEqual(maxAbsDifference(f.value, c.value), 0, accuracy: 1e-5 * max(1, c.value.data.map { Swift.abs($0) }.max() ?? 0), name)
             }
         }
     }
 
-    /// The fused first-order BN backward equals the differentiable one.
-    func testBatchNormFastPathEqualsComposedVJP() throws {
-        let x = Variable(spread([4, 3, 2, 5], &rng), requiresGrad: true), gamma = Variable(positive([3], &rng), requiresGrad: true)
-        let beta = Variable(spread([3], &rng), requiresGrad: true)
-        var rm = Tensor(zeros: [3]), rv = Tensor(repeating: 1, shape: [3])
-        let u = Variable(spread([4, 3, 2, 5], &rng))
-        let loss = (batchNorm(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, training: true) * u).sum()
-        let fast = try gradients(of: loss, wrt: [x, gamma, beta])
-        let composed = try gradients(of: loss, wrt: [x, gamma, beta], createGraph: true)
-        for (f, c) in zip(fast, composed) {
-            for (a, b) in zip(f.value.data, c.value.data) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+    /// Every raw first-order kernel (`Op.fastKernels`) equals the gradient rule it stands in for
+    /// (evaluated through createGraph), and every op that keeps one is covered here.
+    func testFastKernelsEqualTheirRules() throws {
+        var covered = Set<Op>()
+        for relu in [false, true] {
+            for shape in [[4, 3, 2, 5], [6, 3]] {
+                let c = shape[1]
+                let x = Variable(spread(shape, &rng), requiresGrad: true), gamma = Variable(positive([c], &rng), requiresGrad: true)
+                let beta = Variable(spread([c], &rng), requiresGrad: true)
+                var rm = Tensor(zeros: [c]), rv = Tensor(repeating: 1, shape: [c])
+                let u = Variable(spread(shape, &rng))
+                let y = relu ? batchNormReLU(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, training: true)
+                             : batchNorm(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, training: true)
+                if relu { XCTAssertTrue(y.value.data.contains(0) && y.value.data.contains { $0 > 0 }, "the mask should matter") }
+                let loss = (y * u).sum()
+                covered.formUnion(opsWithFastKernels(loss))
+                let fast = try gradients(of: loss, wrt: [x, gamma, beta])
+                let rule = try gradients(of: loss, wrt: [x, gamma, beta], createGraph: true)
+                for (f, r) in zip(fast, rule) {
+                    for (a, b) in zip(f.value.data, r.value.data) { XCTAssertEqual(a, b, accuracy: 1e-4, "relu \(relu) shape \(shape)") }
+                }
+            }
         }
+        XCTAssertEqual(covered, Op.fastKernels, "every op with a fast kernel needs a case here")
+    }
+
+    /// The ops in `loss`'s graph recorded with a raw kernel.
+    private func opsWithFastKernels(_ loss: Variable) -> Set<Op> {
+        var ops = Set<Op>(), stack = [loss], seen = Set<ObjectIdentifier>()
+        while let v = stack.popLast() {
+            guard let node = v.node, seen.insert(ObjectIdentifier(v)).inserted else { continue }
+            if node.fast != nil { ops.insert(node.op) }
+            stack += node.inputs
+        }
+        return ops
     }
 }
 
