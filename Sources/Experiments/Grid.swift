@@ -3,6 +3,7 @@
 // several cells, rows or tables is trained once.
 import Data
 import Foundation
+import NN
 import Training
 
 /// One run of a grid: its resolved configuration, key, and the key of its teacher run.
@@ -59,7 +60,7 @@ public struct Grid: Sendable {
                                    learningRate: s.learningRate, momentum: s.momentum, weightDecay: s.weightDecay,
                                    milestones: milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop, seed: UInt64(seed))
             let identity = Grid.identity(config, teacherKey: teacher?.key)
-            let run = PlannedRun(key: String(SHA256.hex(identity).prefix(16)), config: config, teacherKey: teacher?.key, identityJSON: identity)
+            let run = PlannedRun(key: String(ContentHash.sha256(Data(identity.utf8)).prefix(16)), config: config, teacherKey: teacher?.key, identityJSON: identity)
             if !planned.contains(where: { $0.key == run.key }) { planned.append(run) }
             return run
         }

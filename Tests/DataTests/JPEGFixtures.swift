@@ -1,49 +1,21 @@
 // Helpers for the JPEG tests: Pillow through the Python interpreter of `ATX_PYTHON`.
 import Foundation
+import TestSupport
 import XCTest
 @testable import Data
 
-/// The output of running `arguments` (first one looked up on PATH), or the failure's message.
-func run(_ arguments: [String]) -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    do { try process.run() } catch { return (-1, "\(error)") }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// The Python interpreter that has Pillow: `$ATX_PYTHON` (set by `make test`), else
-/// `.build/venv/bin/python` when present, else `python3` (as the interop tests choose).
-/// When `ATX_PYTHON` is set and Pillow does not import, the test fails; when it is unset and
-/// the interpreter lacks Pillow, the test is skipped with the reason printed.
-func pillowPython(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-    let configured = ProcessInfo.processInfo.environment["ATX_PYTHON"].flatMap { $0.isEmpty ? nil : $0 }
-    let venv = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent(".build/venv/bin/python").path
-    let python = configured ?? (FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3")
-    let check = run([python, "-c", "import PIL.Image; print(PIL.__version__)"])
-    if check.status == 0 { return python }
-    let lastLine = check.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? "exit status \(check.status)"
-    let reason = "\(python) cannot import Pillow (\(lastLine))"
-    if configured != nil {
-        XCTFail("ATX_PYTHON is set but \(reason)", file: file, line: line)
-        throw PillowUnavailable(reason: reason)
-    }
-    print("skipping: \(reason); set ATX_PYTHON to an interpreter with Pillow to run this test")
-    throw XCTSkip(reason)
+/// The interpreter with Pillow, chosen as for every Python-driven test (`TestPython`): with
+/// `ATX_PYTHON` set and no Pillow that is a failure, otherwise a skip with the reason printed.
+func pillowPython() throws -> TestPython {
+    try TestPython.require(["PIL.Image"], by: "JPEG tests")
 }
 
 struct PillowUnavailable: Error { let reason: String }
 
 /// Runs the Python `script` with `arguments` under `python`, failing the test on a nonzero exit.
-func runPython(_ python: String, _ script: String, _ arguments: [String] = [],
+func runPython(_ python: TestPython, _ script: String, _ arguments: [String] = [],
                file: StaticString = #filePath, line: UInt = #line) throws {
-    let result = run([python, "-c", script] + arguments)
+    let result = try python.run(script: script, arguments)
     guard result.status == 0 else {
         XCTFail("python failed (\(result.status)): \(result.output)", file: file, line: line)
         throw PillowUnavailable(reason: result.output)

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Data
+import NN
 @testable import Experiments
 import Training
 
@@ -102,10 +103,20 @@ final class SpecTests: XCTestCase {
         }
     }
 
+    /// Run keys are content hashes of the resolved configuration: a change to how a
+    /// configuration encodes would orphan every stored run. Pinned from a run recorded on
+    /// 2026-12-02 (the smoke grid's first teacher).
+    func testRunKeysAreStable() throws {
+        let grid = try Grid(spec: try Self.spec("smoke"), profile: "smoke", locations: Self.noCIFAR)
+        let teacher = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-2" && $0.config.seed == 0 })
+        XCTAssertEqual(teacher.key, "ca024348dccc7bd0")
+    }
+
     func testSHA256KnownAnswers() {
-        XCTAssertEqual(SHA256.hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hex(String(repeating: "a", count: 1000)).prefix(16), "41edece42d63e8d9")
+        // Run keys are the first 16 hex digits of the identity's SHA-256 (NN's ContentHash).
+        XCTAssertEqual(ContentHash.sha256(Data("".utf8)), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(ContentHash.sha256(Data("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(ContentHash.sha256(Data(String(repeating: "a", count: 1000).utf8)).prefix(16), "41edece42d63e8d9")
     }
 
     /// Every decoding error names the file, the key path and the bad value, and lists what is accepted.

@@ -1,6 +1,7 @@
 // A checkpoint atx writes (the trainer's model.safetensors, Model.save) loads into the PyTorch
 // networks of reference/models.py and gives the same eval-mode logits (BN running statistics).
 import Foundation
+import TestSupport
 import XCTest
 import Autograd
 import Data

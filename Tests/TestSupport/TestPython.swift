@@ -2,19 +2,18 @@
 // venv it sets up under .build/), else .build/venv/bin/python when present, else
 // python3 from the PATH. With ATX_PYTHON set, an interpreter that cannot import what a test
 // needs is a failure; otherwise the test is skipped with the reason printed.
-// Tests/NNTests/Python.swift and Tests/TrainingTests/Python.swift are the same file (test
-// targets cannot share sources); change both.
+// A library target (TestSupport) shared by the test targets that drive Python.
 import Foundation
 import XCTest
 
-struct TestPython {
-    let command: [String]
-    let explicit: Bool
+public struct TestPython: Sendable {
+    public let command: [String]
+    public let explicit: Bool
 
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static let resolved: TestPython = {
+    public static let resolved: TestPython = {
         if let path = ProcessInfo.processInfo.environment["ATX_PYTHON"], !path.isEmpty {
             return TestPython(command: [path], explicit: true)
         }
@@ -23,10 +22,10 @@ struct TestPython {
         return TestPython(command: ["/usr/bin/env", "python3"], explicit: false)
     }()
 
-    struct Unavailable: Error, CustomStringConvertible { let description: String }
+    public struct Unavailable: Error, CustomStringConvertible { public let description: String }
 
     /// Runs the interpreter with `arguments`; stdout and stderr together.
-    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    public func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst()) + arguments
@@ -39,12 +38,12 @@ struct TestPython {
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
-    func run(script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
+    public func run(script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
         try run(["-c", script] + arguments)
     }
 
     /// The interpreter, once it imports `modules`; see the type's comment for what happens otherwise.
-    static func require(_ modules: [String], by test: String) throws -> TestPython {
+    public static func require(_ modules: [String], by test: String) throws -> TestPython {
         let python = resolved
         let reason: String
         do {
