@@ -5,7 +5,7 @@
 // more get a second panel, the last quarter on a linear axis, where the methods part ways.
 import Foundation
 
-struct CurvePlot {
+struct CurvePlot: SVGDrawing {
     struct Point: Equatable {
         var epoch: Int
         var median, min, max: Double
@@ -218,20 +218,6 @@ struct CurvePlot {
     }
 
     // MARK: - SVG elements
-
-    private func f(_ value: Double) -> String { String(format: "%.1f", value) }
-
-    private func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1,
-                      dash: String? = nil) -> String {
-        "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(stroke)\""
-            + (width == 1 ? "" : " stroke-width=\"\(Format.number(width))\"") + (dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "/>"
-    }
-
-    private func text(_ x: Double, _ y: Double, _ content: String, size: Int, anchor: String = "start",
-                      weight: String? = nil, fill: String = "#222") -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(size)\"" + (anchor == "start" ? "" : " text-anchor=\"\(anchor)\"")
-            + (weight.map { " font-weight=\"\($0)\"" } ?? "") + " fill=\"\(fill)\">\(Self.escape(content))</text>"
-    }
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

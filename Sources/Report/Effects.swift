@@ -178,7 +178,7 @@ extension Layout {
 
 /// A forest plot of paired effects: a group per table row, a line per cell with its mean
 /// difference (filled when the interval excludes 0) and interval, the paper's effect as a tick.
-struct EffectPlot {
+struct EffectPlot: SVGDrawing {
     struct Item {
         var label: String
         var color: String
@@ -273,19 +273,5 @@ struct EffectPlot {
         }
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
-    }
-
-    private func f(_ value: Double) -> String { String(format: "%.1f", value) }
-
-    private func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String, width: Double = 1,
-                      dash: String? = nil) -> String {
-        "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(stroke)\""
-            + (width == 1 ? "" : " stroke-width=\"\(Format.number(width))\"") + (dash.map { " stroke-dasharray=\"\($0)\"" } ?? "") + "/>"
-    }
-
-    private func text(_ x: Double, _ y: Double, _ content: String, size: Int, anchor: String = "start",
-                      weight: String? = nil, fill: String = "#222") -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(size)\"" + (anchor == "start" ? "" : " text-anchor=\"\(anchor)\"")
-            + (weight.map { " font-weight=\"\($0)\"" } ?? "") + " fill=\"\(fill)\">\(CurvePlot.escape(content))</text>"
     }
 }
