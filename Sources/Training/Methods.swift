@@ -46,8 +46,10 @@ public func activationLoss(student: Variable, teacher: Variable) -> Variable {
 
 /// J = ∂CE(model(x), labels)/∂x. With `createGraph` J stays differentiable with respect to the
 /// model's parameters (double backprop); without it, J is a constant (the frozen teacher's).
+public typealias InputGradient = (j: Variable, ce: Variable, output: ModelOutput, parameters: [Variable])
+
 public func inputGradient(of model: Model, input: Tensor, labels: [Int], mode: Mode,
-                          trainable: Bool, createGraph: Bool) throws -> (j: Variable, ce: Variable, output: ModelOutput, parameters: [Variable]) {
+                          trainable: Bool, createGraph: Bool) throws -> InputGradient {
     let x = Variable(input, requiresGrad: true, name: "input")
     let (out, params) = model.forward(x, mode: mode, requiresGrad: trainable)
     let ce = crossEntropy(out.logits, labels: labels)

@@ -71,67 +71,48 @@ public enum ObjectiveError: Error, CustomStringConvertible {
 /// Evaluates `method` on one batch. The student runs in `mode` (train for training); the
 /// teacher is frozen: eval mode, no graph. `adapters` (F-ActT only) hold one 1×1 conv weight
 /// [C_teacher, C_student, 1, 1] per group whose channel counts differ, nil where they match.
+/// One case per method; each family's loss is one small function below.
 public func objective(_ method: Method, student: Model, teacher: Model?, input: Tensor, labels: [Int],
                       mode: Mode = .train, adapters: [Variable?] = []) throws -> Objective {
-    if method.needsTeacher && teacher == nil { throw ObjectiveError.missingTeacher(method: method.name) }
-
-    func teacherForward() -> ModelOutput {
-        GradMode.withoutGraph { teacher!.forward(Variable(input), mode: .eval, requiresGrad: false).output }
+    func teacherModel() throws -> Model {
+        guard let teacher else { throw ObjectiveError.missingTeacher(method: method.name) }
+        return teacher
     }
-
+    let batch = BatchInput(student: student, input: input, labels: labels, mode: mode)
     switch method {
-    case .ce, .at, .kd, .atkd, .factt:
-        let (out, params) = student.forward(Variable(input), mode: mode)
-        let ce = crossEntropy(out.logits, labels: labels)
-        var parts: [String: Float] = ["ce": ce.value.scalar]
-        var loss = ce
-        var teacherLogits: Tensor?
-        if method != .ce {
-            let t = teacherForward()
-            teacherLogits = t.logits.value
-            switch method {
-            case .at(let mapping, let beta, let groups):
-                let at = try matchedAttentionLoss(out.groups, t.groups, mapping, groups: groups)
-                parts["at"] = at.value.scalar
-                loss = ce + at * beta
-            case .kd(let temperature, let alpha):
-                let kd = distillationLoss(student: out.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
-                parts["kd"] = kd.value.scalar
-                loss = kd
-            case .atkd(let mapping, let beta, let temperature, let alpha, _, let groups):
-                let kd = distillationLoss(student: out.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
-                let at = try matchedAttentionLoss(out.groups, t.groups, mapping, groups: groups)
-                parts["kd"] = kd.value.scalar
-                parts["at"] = at.value.scalar
-                loss = kd + at * beta
-            case .factt(let beta):
-                precondition(adapters.count == out.groups.count, "factt: \(adapters.count) adapters for \(out.groups.count) groups")
-                var total = Variable(Tensor(scalar: 0))
-                for (g, (s, t)) in zip(out.groups, t.groups).enumerated() {
-                    let mapped = adapters[g].map { conv2d(s, $0) } ?? s
-                    total = total + activationLoss(student: mapped, teacher: t)
-                }
-                parts["factt"] = total.value.scalar
-                loss = ce + total * beta
-            default: break
-            }
+    case .ce:
+        return batch.crossEntropyOnly()
+    case .at(let mapping, let beta, let groups):
+        return try batch.distilled(from: try teacherModel()) { s, t, ce in
+            let at = try matchedAttentionLoss(s.groups, t.groups, mapping, groups: groups)
+            return (ce + at * beta, ["at": at.value.scalar])
         }
-        return Objective(loss: loss, parts: parts, student: out, parameters: params, inputGradient: nil,
-                         teacherLogits: teacherLogits, teacherInputGradient: nil)
-
-    case .gradAT(let beta), .minL2(let beta), .symmetry(let beta):
-        let s = try inputGradient(of: student, input: input, labels: labels, mode: mode, trainable: true, createGraph: true)
-        let diff: Variable
-        var teacherLogits: Tensor?, teacherJ: Tensor?
-        switch method {
-        case .gradAT:
-            let t = try inputGradient(of: teacher!, input: input, labels: labels, mode: .eval, trainable: false, createGraph: false)
-            teacherLogits = t.output.logits.value
-            teacherJ = t.j.value
-            diff = s.j - Variable(t.j.value)
-        case .minL2:
-            diff = s.j
-        default:
+    case .kd(let temperature, let alpha):
+        return try batch.distilled(from: try teacherModel()) { s, t, _ in
+            let kd = distillationLoss(student: s.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
+            return (kd, ["kd": kd.value.scalar])
+        }
+    case .atkd(let mapping, let beta, let temperature, let alpha, _, let groups):
+        return try batch.distilled(from: try teacherModel()) { s, t, _ in
+            let kd = distillationLoss(student: s.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
+            let at = try matchedAttentionLoss(s.groups, t.groups, mapping, groups: groups)
+            return (kd + at * beta, ["kd": kd.value.scalar, "at": at.value.scalar])
+        }
+    case .factt(let beta):
+        return try batch.distilled(from: try teacherModel()) { s, t, ce in
+            let total = fullActivationLoss(s.groups, t.groups, adapters: adapters)
+            return (ce + total * beta, ["factt": total.value.scalar])
+        }
+    case .gradAT(let beta):
+        let teacher = try teacherModel()
+        return try batch.gradientPenalty(beta: beta) { s in
+            let t = try inputGradient(of: teacher, input: input, labels: labels, mode: .eval, trainable: false, createGraph: false)
+            return (s.j - Variable(t.j.value), t.output.logits.value, t.j.value)
+        }
+    case .minL2(let beta):
+        return try batch.gradientPenalty(beta: beta) { s in (s.j, nil, nil) }
+    case .symmetry(let beta):
+        return try batch.gradientPenalty(beta: beta) { s in
             // J(x) − flip(J(flip(x))): the student's input gradient on the flipped batch,
             // through the same parameters, flipped back.
             let xf = Variable(input.flippedLastAxis(), requiresGrad: true, name: "flipped input")
@@ -139,13 +120,56 @@ public func objective(_ method: Method, student: Model, teacher: Model?, input: 
             let ceFlip = crossEntropy(student.forward(xf, &layers).logits, labels: labels)
             student.commit(layers, mode: mode)
             let jf = try gradients(of: ceFlip, wrt: [xf], createGraph: true)[0]
-            diff = s.j - flipHorizontal(jf)
+            return (s.j - flipHorizontal(jf), nil, nil)
         }
+    }
+}
+
+/// One batch as the objectives see it: the student, its input and labels, and its mode.
+struct BatchInput {
+    let student: Model
+    let input: Tensor
+    let labels: [Int]
+    let mode: Mode
+
+    /// Plain cross-entropy.
+    func crossEntropyOnly() -> Objective {
+        let (out, params) = student.forward(Variable(input), mode: mode)
+        let ce = crossEntropy(out.logits, labels: labels)
+        return Objective(loss: ce, parts: ["ce": ce.value.scalar], student: out, parameters: params,
+                         inputGradient: nil, teacherLogits: nil, teacherInputGradient: nil)
+    }
+
+    /// Cross-entropy plus a term from the student's and the frozen teacher's outputs: `term`
+    /// maps (student, teacher, CE) to the loss and its parts besides "ce".
+    func distilled(from teacher: Model, _ term: (ModelOutput, ModelOutput, Variable) throws -> (Variable, [String: Float])) throws -> Objective {
+        let (out, params) = student.forward(Variable(input), mode: mode)
+        let ce = crossEntropy(out.logits, labels: labels)
+        let t = GradMode.withoutGraph { teacher.forward(Variable(input), mode: .eval, requiresGrad: false).output }
+        let (loss, parts) = try term(out, t, ce)
+        return Objective(loss: loss, parts: parts.merging(["ce": ce.value.scalar]) { a, _ in a }, student: out, parameters: params,
+                         inputGradient: nil, teacherLogits: t.logits.value, teacherInputGradient: nil)
+    }
+
+    /// CE + (β/2)·‖D‖² with D from the student's input gradient J = ∂CE/∂x, kept differentiable
+    /// (double backprop). `difference` returns D and, for grad-AT, the teacher's logits and J_T.
+    func gradientPenalty(beta: Float, _ difference: (InputGradient) throws -> (Variable, Tensor?, Tensor?)) throws -> Objective {
+        let s = try inputGradient(of: student, input: input, labels: labels, mode: mode, trainable: true, createGraph: true)
+        let (diff, teacherLogits, teacherJ) = try difference(s)
         let penalty = diff.pow(2).sum()
         return Objective(loss: s.ce + penalty * (beta / 2), parts: ["ce": s.ce.value.scalar, "penalty": penalty.value.scalar],
                          student: s.output, parameters: s.parameters, inputGradient: s.j.value,
                          teacherLogits: teacherLogits, teacherInputGradient: teacherJ)
     }
+}
+
+/// F-ActT over the matched groups: the student's group mapped by its 1×1 adapter where
+/// channel counts differ (docs/protocol.md §3).
+func fullActivationLoss(_ s: [Variable], _ t: [Variable], adapters: [Variable?]) -> Variable {
+    precondition(adapters.count == s.count, "factt: \(adapters.count) adapters for \(s.count) groups")
+    return zip(s, t).enumerated().map { g, pair in
+        activationLoss(student: adapters[g].map { conv2d(pair.0, $0) } ?? pair.0, teacher: pair.1)
+    }.reduce(Variable(Tensor(scalar: 0))) { $0 + $1 }
 }
 
 /// Σ over the chosen groups (nil: all) of the attention loss between matched group outputs.
