@@ -28,7 +28,8 @@ public struct Estimator {
         var m: [String: [Double]] = [:]
         for r in (try? store.runs()) ?? [] {
             let ips = ((try? store.epochs(key: r.key)) ?? []).map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
-            if !ips.isEmpty { m["\(r.student) \(r.method)", default: []] += ips }
+            let side = (try? Worker.decodeConfig(r.configJSON))?.geometry?.crop
+            if !ips.isEmpty { m[Estimator.measuredKey(r.student, r.method, side: side), default: []] += ips }
         }
         measured = m.mapValues { $0.sorted()[$0.count / 2] }
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
@@ -54,8 +55,17 @@ public struct Estimator {
         }.joined(separator: "; ")
     }
 
-    /// Cross-entropy training images/s of `model`: the store's, else the calibration's.
-    func rate(_ model: String) -> Double { measured["\(model) ce"] ?? calibrated[model] ?? 50 }
+    /// Finished runs are grouped by network, method and, for the JPEG datasets, crop side.
+    static func measuredKey(_ model: String, _ method: String, side: Int?) -> String {
+        "\(model) \(method)" + (side.map { " @\($0)" } ?? "")
+    }
+
+    /// Cross-entropy training images/s of `model` on images of `side` (nil: 32×32): the store's
+    /// runs at that size, else the 32×32 calibration scaled by the pixel count ((32 / side)²).
+    func rate(_ model: String, side: Int? = nil) -> Double {
+        if let m = measured[Estimator.measuredKey(model, "ce", side: side)] { return m }
+        return (calibrated[model] ?? 50) * (side.map { pow(32 / Double($0), 2) } ?? 1)
+    }
 
     /// Training images per second of `config`: the store's median for the same student and method
     /// when it has one; else the student's rate, plus the frozen teacher's forward (about a third
@@ -63,8 +73,9 @@ public struct Estimator {
     /// (min-l2), 6× (symmetry norm: two of them), plus the teacher's input gradient for grad-AT
     /// (ratios measured for NIN-thin without BN: 71, 36 and 29 img/s against 205 for cross-entropy).
     public func throughput(_ config: RunConfig) -> Double {
-        if let m = measured["\(config.student) \(config.method.name)"] { return m }
-        let student = rate(config.student), teacher = config.teacher.map(rate) ?? student
+        let side = config.geometry?.crop
+        if let m = measured[Estimator.measuredKey(config.student, config.method.name, side: side)] { return m }
+        let student = rate(config.student, side: side), teacher = config.teacher.map { rate($0, side: side) } ?? student
         switch config.method {
         case .ce: return student
         case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher))
@@ -79,6 +90,8 @@ public struct Estimator {
         switch config.dataset {
         case "cifar10": full = (50_000, 10_000)
         case "synthetic": full = (1_000, 200)
+        case "cub200": full = (5_994, 5_794)
+        case "indoor67": full = (5_360, 1_340)
         default: full = (60_000, 10_000)
         }
         return (config.trainSubset ?? full.train, config.testSubset ?? full.test)
@@ -87,7 +100,7 @@ public struct Estimator {
     /// Seconds of one run from epoch `from` (0-based count done) to the end.
     public func seconds(_ config: RunConfig, epochsDone: Int = 0) -> Double {
         let (train, test) = Estimator.images(config)
-        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student))
+        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student, side: config.geometry?.crop))
         return Double(config.epochs - epochsDone) * perEpoch
     }
 

@@ -88,7 +88,7 @@ public enum Worker {
                     teacher = try Model(checkpoint: URL(fileURLWithPath: path))
                 }
             }
-            let data = try config.openData()
+            let data = try config.openTrainingData()
             let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)
             var lastBeat = Date(), lastEmit = Date.distantPast
             let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: directory) { event in

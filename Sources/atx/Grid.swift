@@ -1,7 +1,9 @@
 import ArgumentParser
+import Autograd
 import Data
 import Experiments
 import Foundation
+import NN
 import Store
 import Tensor
 
@@ -24,14 +26,24 @@ struct Run: ParsableCommand {
     @Flag(help: "Run failed runs again.") var retryFailed = false
     @Option(help: "Where run directories (checkpoints, curves) live.") var runsDir = "results/runs"
 
+    /// The exit status when data or weights are missing (`make table*` then renders nothing).
+    static let missingInputs: Int32 = 66
+
     func validate() throws {
         guard jobs >= 1, threads >= 1 else { throw ValidationError("--jobs and --threads must be at least 1") }
     }
 
     func run() throws {
         let g = try grid.grid()
-        // A missing or damaged dataset fails here, naming the file, not once per run.
-        _ = try Datasets.open(g.dataset)
+        // A missing or damaged dataset or weights file fails here, naming what to download or
+        // export and where to put it, before the store is opened: nothing is registered.
+        let missing = g.missingInputs()
+        if !missing.isEmpty {
+            var text = "atx run: \(g.spec.name) cannot run on this machine; nothing was written to \(grid.db):\n"
+            for m in missing { text += "  - \(m)\n" }
+            FileHandle.standardError.write(Data(text.utf8))
+            throw ExitCode(Run.missingInputs)
+        }
         let store = try Store(path: grid.db)
         print("OpenBLAS kernels: \(BLASKernels.description)")
         print(try Planner.describe(g, store: store, jobs: jobs, threads: threads))
@@ -52,7 +64,13 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         print("OpenBLAS kernels: \(BLASKernels.description)")
-        print(try Planner.describe(try grid.grid(), store: try Store(path: grid.db), jobs: jobs, threads: threads, listRuns: true))
+        let g = try grid.grid()
+        print(try Planner.describe(g, store: try Store(path: grid.db), jobs: jobs, threads: threads, listRuns: true))
+        let missing = g.missingInputs()
+        if !missing.isEmpty {
+            print("Missing on this machine (`atx run` refuses until they are there; the keys of runs that start from missing weights will change):")
+            for m in missing { print("  - \(m)") }
+        }
     }
 }
 
@@ -112,4 +130,33 @@ func gitCommit() -> String? {
     p.waitUntilExit()
     let s = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     return p.terminationStatus == 0 && !s.isEmpty ? s : nil
+}
+
+/// Tiny stand-ins for Table 4's inputs (tests and `scripts/table4-smoke-test`): CUB-200-2011 and
+/// MIT Indoor-67 folders of a few generated JPEGs, and freshly initialised ResNet-18/34 weights
+/// under torchvision's names with a 1000-class head, as `scripts/export-torchvision` writes them.
+struct SmokeInputs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "smoke-inputs", abstract: "Write tiny Table 4 data and weights.",
+                                                    shouldDisplay: false)
+    @Option(help: "Folder for cub200/ and indoor67/.") var data: String
+    @Option(help: "Folder for resnet18-imagenet.safetensors and resnet34-imagenet.safetensors.") var weights: String
+    @Option(help: "Classes per dataset.") var classes = 4
+
+    func run() throws {
+        let config = TinyJPEGConfig(classes: classes, trainPerClass: 3, testPerClass: 2, sides: 40...72, seed: 0)
+        try Datasets.writeTinyJPEG("cub200", to: (data as NSString).appendingPathComponent("cub200"), config: config)
+        try Datasets.writeTinyJPEG("indoor67", to: (data as NSString).appendingPathComponent("indoor67"), config: config)
+        try FileManager.default.createDirectory(atPath: weights, withIntermediateDirectories: true)
+        for (depth, seed) in [(18, 1), (34, 2)] {
+            var rng = RNG(seed: UInt64(seed))
+            let model = try Model(name: "resnet-\(depth)", numClasses: 1000, rng: &rng)
+            // Pretrained networks have BN statistics that fit their activations; fresh ones (mean 0,
+            // variance 1) make a frozen-BN ResNet an unnormalised deep net that fine-tuning blows up.
+            // So calibrate them: training-mode forwards on unit-variance 64×64 images.
+            GradMode.withoutGraph {
+                for _ in 0..<30 { _ = model.forward(Variable(Tensor.normal([8, 3, 64, 64], rng: &rng)), mode: .train, requiresGrad: false) }
+            }
+            try model.save(to: URL(fileURLWithPath: (weights as NSString).appendingPathComponent("resnet\(depth)-imagenet.safetensors")))
+        }
+    }
 }

@@ -9,7 +9,7 @@ struct ATX: ParsableCommand {
         commandName: "atx",
         abstract: "Reproduces the CIFAR-10 experiments of 'Paying More Attention to Attention'.",
         version: atxVersion,
-        subcommands: [Run.self, Plan.self, Status.self, Submit.self, Merge.self, Table.self, Train.self, Attention.self, Bench.self, WorkerCommand.self,
+        subcommands: [Run.self, Plan.self, Status.self, Submit.self, Merge.self, Table.self, Train.self, Attention.self, Bench.self, WorkerCommand.self, SmokeInputs.self,
                       BLASCheck.self])
 }
 
