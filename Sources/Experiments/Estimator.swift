@@ -2,7 +2,9 @@
 // finished epochs of the same network and method when there are any, else from a few training
 // steps measured here once (cached per host, OpenBLAS kernel set, network, batch and threads),
 // so `atx plan` speaks for the machine at hand rather than for the one the code was written on.
+import Data
 import Foundation
+import NN
 import Store
 import Tensor
 import Training
@@ -14,6 +16,8 @@ public struct Estimator {
     let measured: [String: Double]
     /// Cross-entropy images/s per network from calibration steps, and where each came from.
     let calibrated: [String: Double]
+    /// The image side the calibration steps ran at.
+    var calibrationSide = imageSide
     public let sources: [String: Source]
 
     public enum Source: String, Sendable {
@@ -35,10 +39,14 @@ public struct Estimator {
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
         if let grid {
             let models = Set(grid.runs.flatMap { [$0.config.student] + ($0.config.teacher.map { [$0] } ?? []) })
+            // Large-image grids (Table 4) are calibrated at their crop size, with their freezing.
+            let side = grid.runs.compactMap { $0.config.geometry?.crop }.first
+            calibrationSide = side ?? imageSide
             for model in models.sorted() {
-                if measured["\(model) ce"] != nil { sources[model] = .store; continue }
-                guard calibrate, let (rate, source) = Calibration.rate(model: model, batch: min(grid.settings.batchSize, 128),
-                                                                       threads: threads) else { continue }
+                if measured[Estimator.measuredKey(model, "ce", side: side)] != nil { sources[model] = .store; continue }
+                guard calibrate, let (rate, source) = Calibration.rate(model: model, batch: min(grid.settings.batchSize, side == nil ? 128 : 16),
+                                                                       threads: threads, side: side ?? imageSide,
+                                                                       freezing: side == nil ? nil : grid.settings.freeze) else { continue }
                 calibrated[model] = rate
                 sources[model] = source
             }
@@ -61,10 +69,10 @@ public struct Estimator {
     }
 
     /// Cross-entropy training images/s of `model` on images of `side` (nil: 32×32): the store's
-    /// runs at that size, else the 32×32 calibration scaled by the pixel count ((32 / side)²).
+    /// runs at that size, else the calibration step's, scaled by the pixel count when it ran at another side.
     func rate(_ model: String, side: Int? = nil) -> Double {
         if let m = measured[Estimator.measuredKey(model, "ce", side: side)] { return m }
-        return (calibrated[model] ?? 50) * (side.map { pow(32 / Double($0), 2) } ?? 1)
+        return (calibrated[model] ?? 50) * pow(Double(calibrationSide) / Double(side ?? imageSide), 2)
     }
 
     /// Training images per second of `config`: the store's median for the same student and method
@@ -117,13 +125,17 @@ public struct Estimator {
 /// steps of the trainer's own step on synthetic images, cached in
 /// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, network, batch and threads.
 enum Calibration {
-    static func rate(model: String, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
-        let key = [Host.name, BLASKernels.description, model, "batch \(batch)", "threads \(threads)"].joined(separator: " | ")
+    static func rate(model: String, batch: Int, threads: Int, side: Int = imageSide, freezing: Freezing? = nil) -> (Double, Estimator.Source)? {
+        let key = ([Host.name, BLASKernels.description, model, "batch \(batch)", "threads \(threads)"]
+                   + (side == imageSide ? [] : ["side \(side)"]) + (freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
+            .joined(separator: " | ")
         var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
         if let cached = table[key] { return (cached, .cache) }
         let previous = Threads.count
         defer { Threads.set(previous) }
-        guard let bench = try? StepBench(StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true), batch: batch),
+        let c = StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true, side: side,
+                              freezing: freezing, classes: side == imageSide ? 10 : 200)
+        guard let bench = try? StepBench(c, batch: batch),
               let result = try? bench.measure(threads: threads, reps: 2) else { return nil }
         table[key] = result.imagesPerSecond
         let encoder = JSONEncoder()

@@ -61,7 +61,7 @@ struct Bench: ParsableCommand {
 
     func steps(_ rows: [StepBenchCase], _ counts: [Int], _ reps: Int, _ report: inout BenchReport) throws {
         let torch = torchInterpreter()
-        say("\nTraining steps, batch \(batch), 32×32×3: images/s (median of \(reps)); "
+        say("\nTraining steps, batch \(batch), 32×32×3 (rows named with a size: that size and their own batch): images/s (median of \(reps)); "
             + (torch.map { "PyTorch measured by scripts/bench-torch (\($0)) right after each row; ratio = ours / PyTorch" }
                ?? "no PyTorch in this run (`make bench-torch` sets it up), so no ratio"))
         say(pad("row", 22) + " thr     ours   PyTorch   ratio   CPU s/step  sys")
@@ -98,7 +98,7 @@ struct Bench: ParsableCommand {
         let p = Process(), out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [python, "scripts/bench-torch", "--case", c.name, "--threads", String(threads), "--reps", String(reps),
-                       "--batch", String(batch)]
+                       "--batch", String(c.batch ?? batch)]
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
