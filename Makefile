@@ -37,12 +37,18 @@ define python_venv
 	fi
 endef
 
-# The JPEG tests compare against Pillow: added to a venv made here, asked for in one given.
+# The JPEG tests compare against Pillow, the ResNet tests against torchvision (the release that
+# goes with TORCH_CPU, else plain `torchvision`): added to a venv made here, asked for in one given.
+TORCHVISION ?= torchvision==0.28.0
 test-venv:
 	$(call python_venv,$(TEST_VENV))
 	@$(TEST_VENV)/bin/python -c 'import PIL' 2>/dev/null || \
 	  { [ -f $(TEST_VENV)/.atx-ready ] && echo "adding pillow to $(TEST_VENV)" && $(TEST_VENV)/bin/python -m pip install -q pillow; } || \
 	  { echo "$(TEST_VENV) has no Pillow, which the JPEG tests need: pip install pillow there"; exit 1; }
+	@$(TEST_VENV)/bin/python -c 'import torchvision' 2>/dev/null || \
+	  { [ -f $(TEST_VENV)/.atx-ready ] && echo "adding torchvision to $(TEST_VENV)" && \
+	    { $(TEST_VENV)/bin/python -m pip install -q '$(TORCHVISION)' || $(TEST_VENV)/bin/python -m pip install -q torchvision; }; } || \
+	  { echo "$(TEST_VENV) has no torchvision, which the ResNet tests need: pip install torchvision there"; exit 1; }
 
 # Unit tests (debug build; the Python interop tests use TEST_VENV), then end-to-end checks on
 # the release binary: crash safety of the runner, the OpenBLAS kernel-set choice, diverging runs
