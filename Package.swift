@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Bench", dependencies: ["Training", "NN", "Data", "Autograd", "Tensor", "CBLAS"], swiftSettings: optimize),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")], swiftSettings: optimize),
         .target(name: "Report", dependencies: ["Store", "CZlib"], swiftSettings: optimize),
-        .target(name: "Experiments", dependencies: ["Bench", "Training", "Store", "Report", "NN", "Data", "Yams"], swiftSettings: optimize),
+        .target(name: "Experiments", dependencies: ["Bench", "Training", "Store", "Report", "NN", "Data", "Autograd", "Tensor", "Yams"], swiftSettings: optimize),
         .executableTarget(name: "atx", dependencies: [
             "Tensor", "Autograd", "NN", "Data", "Training", "Bench", "Store", "Report", "Experiments",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

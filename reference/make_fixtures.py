@@ -57,6 +57,11 @@ class Case:
     seed: int = 1
     groups: bool = False  # store the full group outputs (large) besides the attention maps
     beta: float = None    # overrides the method's default β
+    spatial: int = SPATIAL
+    num_classes: int = 10
+    at_groups: tuple = None  # AT on these 0-based groups only (None: all)
+    fine_tuning: bool = False  # Table 4's freezing: every BN fixed, the stem and the first group frozen
+    sampled: bool = False  # gradients above FULL_GRADIENT_MAX elements as a sample and the norm (ResNets)
 
     @property
     def hyper(self):
@@ -87,7 +92,27 @@ CASES = [
     Case("nin-thin-nobn", "grad-at", "nin-wide", batch=3, seed=10),
     Case("nin-thin-nobn", "min-l2", batch=2, in_channels=1, seed=11, groups=True),
     Case("nin-thin-nobn", "symmetry", batch=3, seed=12),
+    # Table 4: fine-tuning with frozen BN, stem and layer1; AT on layer3 and layer4. Every BN is in
+    # eval mode, so 64×64 with batch 2 is well conditioned (train-mode BN at layer4's 2×2 is not).
+    Case("resnet-18", "at", "resnet-34", batch=2, seed=13, groups=True, spatial=64, num_classes=5,
+         at_groups=(2, 3), fine_tuning=True, sampled=True),
 ]
+
+FULL_GRADIENT_MAX = 4096  # larger gradients are stored as a sample of elements and their L2 norm
+GRADIENT_SAMPLE = 256
+
+
+def frozen(case, name):
+    """True for a parameter Table 4's freezing fixes (BN affine parameters, the stem, layer1)."""
+    if not case.fine_tuning:
+        return False
+    module = name.rsplit(".", 1)[0]
+    is_bn = module.split(".")[-1].startswith("bn") or module.endswith("downsample.1")
+    return is_bn or name.startswith(("conv1.", "bn1.", "layer1."))
+
+
+def trainable(case, net):
+    return [k for k in net.parameter_names if not frozen(case, k)]
 
 
 # -- the computation -----------------------------------------------------------------------
@@ -97,10 +122,10 @@ def generated(net, role, seed):
     return {t.name: weights.values(seed, f"{role}.{t.name}", t.kind, t.shape) for t in net.tensors}
 
 
-def calibrate(net, params, seed, in_channels):
+def calibrate(net, params, seed, in_channels, spatial=SPATIAL):
     """The teacher's running statistics: the batch statistics of a calibration batch
     (a train-mode forward with momentum 1), computed in float64, rounded to float32."""
-    x = torch.from_numpy(weights.values(seed, "calibration", "input", (CALIBRATION_BATCH, in_channels, SPATIAL, SPATIAL)))
+    x = torch.from_numpy(weights.values(seed, "calibration", "input", (CALIBRATION_BATCH, in_channels, spatial, spatial)))
     p = {k: torch.from_numpy(v).double() for k, v in params.items()}
     buffers = {k: torch.zeros(v.shape, dtype=torch.float64) if k.endswith("mean") else torch.ones(v.shape, dtype=torch.float64)
                for k, v in params.items() if k.endswith((".running_mean", ".running_var"))}
@@ -126,8 +151,9 @@ def attention(a, mapping):
     return F.normalize(m.flatten(1), dim=1, eps=1e-12)
 
 
-def at_loss(s_groups, t_groups, mapping):
-    return sum((attention(s, mapping) - attention(t, mapping)).pow(2).mean() for s, t in zip(s_groups, t_groups))
+def at_loss(s_groups, t_groups, mapping, groups=None):
+    chosen = range(len(s_groups)) if groups is None else groups
+    return sum((attention(s_groups[g], mapping) - attention(t_groups[g], mapping)).pow(2).mean() for g in chosen)
 
 
 def kd_loss(s, t, labels, temperature, alpha):
@@ -149,16 +175,20 @@ class Setup:
 
     def __init__(self, case, seed):
         self.case, self.seed = case, seed
-        self.student = Network(case.student, case.in_channels)
-        self.teacher = Network(case.teacher, case.in_channels) if case.teacher else None
+        self.student = Network(case.student, case.in_channels, case.num_classes)
+        self.teacher = Network(case.teacher, case.in_channels, case.num_classes) if case.teacher else None
         self.s_tensors = generated(self.student, "student", seed)
+        if case.fine_tuning:
+            # A pretrained network's statistics fit its activations: calibrate the student's too.
+            self.s_tensors.update(calibrate(self.student, self.s_tensors, seed + 500, case.in_channels, case.spatial))
+            self.student.frozen_bn = True
         self.t_tensors = {}
         if self.teacher:
             self.t_tensors = generated(self.teacher, "teacher", seed)
-            self.t_tensors.update(calibrate(self.teacher, self.t_tensors, seed, case.in_channels))
-        shape = (case.batch, case.in_channels, SPATIAL, SPATIAL)
+            self.t_tensors.update(calibrate(self.teacher, self.t_tensors, seed, case.in_channels, case.spatial))
+        shape = (case.batch, case.in_channels, case.spatial, case.spatial)
         self.input = weights.values(seed, "input", "input", shape)
-        self.labels = weights.labels(seed, case.batch, 10)
+        self.labels = weights.labels(seed, case.batch, case.num_classes)
         self.adapters = {}
         if case.method == "factt":
             s_ch = self.group_channels(self.student)
@@ -182,7 +212,7 @@ def compute(setup, dtype):
         return {k: torch.from_numpy(v).to(dtype) for k, v in arrays.items()}
 
     s_all = tensors(setup.s_tensors)
-    s_params = {k: s_all[k].requires_grad_(True) for k in setup.student.parameter_names}
+    s_params = {k: s_all[k].requires_grad_(not frozen(case, k)) for k in setup.student.parameter_names}
     s_buffers = {k: s_all[k].clone() for k in setup.student.buffer_names}
     adapters = {g: torch.from_numpy(a).to(dtype).requires_grad_(True) for g, a in setup.adapters.items()}
     if setup.teacher:
@@ -228,7 +258,7 @@ def compute(setup, dtype):
                 t_logits, t_groups = setup.teacher.forward(t_params, t_buffers, x, train=False)
             out["expected.teacher.logits"] = t_logits
         if case.method == "at":
-            parts["at"] = at_loss(groups, t_groups, case.mapping)
+            parts["at"] = at_loss(groups, t_groups, case.mapping, case.at_groups)
             extra = h["beta"] * parts["at"]
             loss = ce + extra
         elif case.method == "kd":
@@ -245,8 +275,8 @@ def compute(setup, dtype):
             extra = h["beta"] * parts["factt"]
             loss = ce + extra
 
-    leaves = [s_params[k] for k in setup.student.parameter_names] + [adapters[g] for g in sorted(adapters)]
-    names = [f"expected.grad.{k}" for k in setup.student.parameter_names] + [f"expected.grad.adapter.{g}" for g in sorted(adapters)]
+    leaves = [s_params[k] for k in trainable(case, setup.student)] + [adapters[g] for g in sorted(adapters)]
+    names = [f"expected.grad.{k}" for k in trainable(case, setup.student)] + [f"expected.grad.adapter.{g}" for g in sorted(adapters)]
     grads = torch.autograd.grad(loss, leaves, retain_graph=extra is not None)
     share = None
     if extra is not None:
@@ -330,18 +360,36 @@ def make(case, out_dir):
         raise SystemExit(f"{case.file_name}: the {case.method} term moves the gradient by only {share:.1e}")
 
     floats = {k: v.numpy().astype(np.float32) for k, v in ref.items()}
+    int64s = {"labels": setup.labels}
+    for name in [k for k in floats if case.sampled and k.startswith("expected.grad.") and floats[k].size > FULL_GRADIENT_MAX]:
+        # A large gradient: its L2 norm (float64) and a fixed sample of elements the generator picks.
+        full = ref[name].flatten()
+        index = (weights.raw_bits(seed, "sample." + name[len("expected.grad."):], GRADIENT_SAMPLE) % np.uint64(full.numel())).astype(np.int64)
+        del floats[name]
+        floats[name + ".sample"] = full[torch.from_numpy(index)].numpy().astype(np.float32)
+        floats[name + ".norm"] = np.array([float(full.norm())], dtype=np.float32)
+        int64s[name + ".index"] = index
+    if case.fine_tuning:
+        floats = {k: v for k, v in floats.items() if not k.startswith("expected.student.")} | {
+            f"student.{k}": setup.s_tensors[k] for k in setup.student.buffer_names}   # calibrated, stored
+        for k in setup.student.buffer_names:
+            floats[f"expected.student.{k}"] = ref[f"expected.student.{k}"].numpy().astype(np.float32)
     floats["input"] = setup.input
     for k in setup.teacher.buffer_names if setup.teacher else []:
         floats[f"teacher.{k}"] = setup.t_tensors[k]
     metadata = {
         "student": case.student, "teacher": case.teacher, "method": case.method, "mapping": case.mapping,
-        "in_channels": str(case.in_channels), "num_classes": "10",
+        "in_channels": str(case.in_channels), "num_classes": str(case.num_classes),
         "student_params": str(setup.student.parameter_count),
         "teacher_params": str(setup.teacher.parameter_count if setup.teacher else 0),
         "seed": str(seed), "weights": "counter-v1", "generator": "reference/make_fixtures.py",
     }
     metadata.update({k: repr(v) for k, v in case.hyper.items()})
-    write_safetensors(os.path.join(out_dir, case.file_name), floats, {"labels": setup.labels}, metadata)
+    if case.at_groups is not None:
+        metadata["groups"] = ",".join(map(str, case.at_groups))
+    if case.fine_tuning:
+        metadata["freeze"] = "bn,stem,0"
+    write_safetensors(os.path.join(out_dir, case.file_name), floats, int64s, metadata)
 
 
 def main():

@@ -54,15 +54,29 @@ def _bn(name, channels):
             Tensor(name + ".running_var", (channels,), "running_var")]
 
 
+RESNET_BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
+RESNET_WIDTHS = [64, 128, 256, 512]
+
+
 class Network:
-    """WRN-d-k (`wrn-D-K`) or network-in-network (`nin-wide`, `nin-thin`, `-nobn` variants)."""
+    """WRN-d-k (`wrn-D-K`), network-in-network (`nin-wide`, `nin-thin`, `-nobn` variants) or
+    torchvision's ResNet-18/34 (`resnet-18`, `resnet-34`, torchvision's tensor names).
+
+    `frozen_bn`: every BN layer uses and keeps its running statistics, in training too (Table 4's
+    fine-tuning); `frozen_prefixes`: modules whose parameters get no gradient."""
 
     def __init__(self, name, in_channels=3, num_classes=10):
         self.name = name
         self.bn_momentum = BN_MOMENTUM
         self.in_channels = in_channels
         self.num_classes = num_classes
+        self.frozen_bn = False
         parts = name.split("-")
+        if name in ("resnet-18", "resnet-34"):
+            self.family = "resnet"
+            self.blocks = RESNET_BLOCKS[int(parts[1])]
+            self.tensors = self._resnet_tensors()
+            return
         if len(parts) == 3 and parts[0] == "wrn":
             depth, k = int(parts[1]), int(parts[2])
             if depth < 10 or (depth - 4) % 6 != 0:
@@ -113,6 +127,27 @@ class Network:
         out.append(Tensor("fc.bias", (self.num_classes,), "fc_bias"))
         return out
 
+    def _resnet_tensors(self):
+        def bn(name, c):
+            return [Tensor(name + ".weight", (c,), "bn_weight"), Tensor(name + ".bias", (c,), "bn_bias"),
+                    Tensor(name + ".running_mean", (c,), "running_mean"), Tensor(name + ".running_var", (c,), "running_var")]
+        out = [Tensor("conv1.weight", (64, self.in_channels, 7, 7), "conv")] + bn("bn1", 64)
+        cin = 64
+        for g, width in enumerate(RESNET_WIDTHS):
+            for b in range(self.blocks[g]):
+                base, stride = f"layer{g + 1}.{b}", (2 if b == 0 and g > 0 else 1)
+                out.append(Tensor(base + ".conv1.weight", (width, cin, 3, 3), "conv"))
+                out += bn(base + ".bn1", width)
+                out.append(Tensor(base + ".conv2.weight", (width, width, 3, 3), "conv"))
+                out += bn(base + ".bn2", width)
+                if stride != 1 or cin != width:
+                    out.append(Tensor(base + ".downsample.0.weight", (width, cin, 1, 1), "conv"))
+                    out += bn(base + ".downsample.1", width)
+                cin = width
+        out.append(Tensor("fc.weight", (self.num_classes, cin), "fc_weight"))
+        out.append(Tensor("fc.bias", (self.num_classes,), "fc_bias"))
+        return out
+
     @property
     def parameter_names(self):
         return [t.name for t in self.tensors if not t.is_buffer]
@@ -131,12 +166,32 @@ class Network:
         """Returns (logits, [group0, group1, group2])."""
         if self.family == "wrn":
             return self._wrn_forward(params, buffers, x, train)
+        if self.family == "resnet":
+            return self._resnet_forward(params, buffers, x, train)
         return self._nin_forward(params, buffers, x, train)
 
     def _batch_norm(self, params, buffers, name, x, train):
         return F.batch_norm(x, buffers[name + ".running_mean"], buffers[name + ".running_var"],
                             params[name + ".weight"], params[name + ".bias"],
-                            training=train, momentum=self.bn_momentum, eps=BN_EPS)
+                            training=train and not self.frozen_bn, momentum=self.bn_momentum, eps=BN_EPS)
+
+    def _resnet_forward(self, p, buf, x, train):
+        """torchvision's ResNet with basic blocks; the groups are layer1 … layer4's outputs."""
+        def bn(name, t):
+            return self._batch_norm(p, buf, name, t, train)
+
+        x = F.max_pool2d(F.relu(bn("bn1", F.conv2d(x, p["conv1.weight"], stride=2, padding=3))), 3, 2, 1)
+        groups = []
+        for g in range(4):
+            for b in range(self.blocks[g]):
+                base, stride = f"layer{g + 1}.{b}", (2 if b == 0 and g > 0 else 1)
+                y = F.relu(bn(base + ".bn1", F.conv2d(x, p[base + ".conv1.weight"], stride=stride, padding=1)))
+                z = bn(base + ".bn2", F.conv2d(y, p[base + ".conv2.weight"], padding=1))
+                if base + ".downsample.0.weight" in p:
+                    x = bn(base + ".downsample.1", F.conv2d(x, p[base + ".downsample.0.weight"], stride=stride))
+                x = F.relu(z + x)
+            groups.append(x)
+        return F.linear(x.mean((2, 3)), p["fc.weight"], p["fc.bias"]), groups
 
     def _wrn_forward(self, p, buf, x, train):
         def bn_relu(name, t):

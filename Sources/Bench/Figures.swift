@@ -56,7 +56,7 @@ public struct BenchSettings: Sendable {
     public func step(_ c: StepBenchCase, threads: Int) throws -> StepBenchResult {
         var r = try StepBench(c, batch: batch).measure(threads: threads, reps: reps, profileSteps: 2)
         if let torchPython {
-            let (ips, version) = try BenchProcesses.torchStep(torchPython, c, threads: threads, reps: reps, batch: batch)
+            let (ips, version) = try BenchProcesses.torchStep(torchPython, c, threads: threads, reps: reps, batch: c.batch ?? batch)
             r.torchImagesPerSecond = ips
             r.torchVersion = version
         }

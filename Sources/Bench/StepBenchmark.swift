@@ -18,9 +18,19 @@ public struct StepBenchCase: Sendable {
     public let method: Method
     /// False: eval-mode forward without a graph (inference) instead of a training step.
     public let trains: Bool
+    /// Side of the square images (32: CIFAR-sized synthetic data; else random images of that side).
+    public let side: Int
+    /// The row's own batch size (large images), instead of the bench's.
+    public let batch: Int?
+    /// What the student keeps fixed (Table 4's fine-tuning).
+    public let freezing: Freezing?
+    /// Classes of the head.
+    public let classes: Int
 
-    public init(name: String, student: String, teacher: String?, method: Method, trains: Bool) {
+    public init(name: String, student: String, teacher: String?, method: Method, trains: Bool, side: Int = 32,
+                batch: Int? = nil, freezing: Freezing? = nil, classes: Int = 10) {
         self.name = name; self.student = student; self.teacher = teacher; self.method = method; self.trains = trains
+        self.side = side; self.batch = batch; self.freezing = freezing; self.classes = classes
     }
 
     /// The rows, in the order `atx bench` prints them.
@@ -32,6 +42,9 @@ public struct StepBenchCase: Sendable {
         StepBenchCase(name: "wrn-16-1←wrn-16-2 at", student: "wrn-16-1", teacher: "wrn-16-2",
                       method: .at(mapping: .sum2, beta: 1000), trains: true),
         StepBenchCase(name: "wrn-16-2 inference", student: "wrn-16-2", teacher: nil, method: .ce, trains: false),
+        // Table 4's step: ResNet-18 at 224×224, batch 16, 200 classes, BN, stem and layer1 frozen.
+        StepBenchCase(name: "resnet-18 224 fine-tune", student: "resnet-18", teacher: nil, method: .ce, trains: true,
+                      side: 224, batch: 16, freezing: .fineTuning, classes: 200),
     ]
 
     public static func named(_ name: String) -> StepBenchCase? { table.first { $0.name == name } }
@@ -66,14 +79,23 @@ public final class StepBench {
     let batches: EpochBatches
     var step = 0
 
-    public init(_ c: StepBenchCase, batch: Int = 128) throws {
+    public init(_ c: StepBenchCase, batch requested: Int = 128) throws {
         benchCase = c
+        let batch = c.batch ?? requested
         self.batch = batch
         var rng = RNG(seed: 7)
-        let teacher = try c.teacher.map { try Model(name: $0, rng: &rng) }
-        let data = SyntheticConfig(trainCount: 2 * batch, testCount: 0, seed: 1).make()
+        let teacher = try c.teacher.map { try Model(name: $0, numClasses: c.classes, rng: &rng) }
+        let data: TrainingData
+        if c.side == imageSide && c.classes == 10 {
+            data = TrainingData(SyntheticConfig(trainCount: 2 * batch, testCount: 0, seed: 1).make())
+        } else {
+            let images = RandomImages(count: 2 * batch, side: c.side, numClasses: c.classes)
+            data = TrainingData(name: "random", train: images, test: images)
+        }
         let config = RunConfig(student: c.student, teacher: c.teacher, method: c.method, dataset: data.name,
-                               epochs: 1, batchSize: batch, seed: 1)
+                               epochs: 1, batchSize: batch, learningRate: c.freezing == nil ? 0.1 : 1e-5, seed: 1, freezing: c.freezing)
+        // (A fresh network with frozen BN is unnormalised: a tiny learning rate keeps the timed steps
+        // finite; the cost of a step does not depend on it.)
         trainer = try Trainer(config: config, data: data, teacher: teacher, directory: nil)
         batches = Batcher(data.train, batchSize: batch, augmentation: config.augmentation, seed: config.seed).epoch(1)
     }
@@ -121,6 +143,19 @@ public final class StepBench {
         return StepBenchResult(name: benchCase.name, threads: threads, batch: batch, imagesPerSecond: Double(batch) / median,
                                stepSeconds: times, cpuSecondsPerStep: cpu.total / Double(reps),
                                systemSecondsPerStep: cpu.system / Double(reps), profile: profile, profiledStepSeconds: profiled)
+    }
+}
+
+/// Unit-variance random images of any side (the benchmark of large-image networks).
+struct RandomImages: BatchSource {
+    let count: Int, side: Int, numClasses: Int
+    var name: String { "random \(side)×\(side)" }
+    var channels: Int { 3 }
+    var batchSide: Int { side }
+    func label(at index: Int) -> Int { index % numClasses }
+    func batch(indices: [Int], keys: [UInt64], augmentation: Augmentation) throws -> Tensor {
+        var rng = RNG(seed: keys.first ?? 0)
+        return Tensor.normal([indices.count, 3, side, side], rng: &rng)
     }
 }
 

@@ -17,7 +17,7 @@ extension Normalization {
 }
 
 /// The sizes a JPEG dataset's images are brought to.
-public struct ImageGeometry: Sendable, Equatable {
+public struct ImageGeometry: Sendable, Equatable, Hashable, Codable {
     /// Shorter side after resizing.
     public var resize: Int
     /// Side of the square crop a batch holds.

@@ -2,6 +2,7 @@
 // "Deviations and assumptions" section is rendered from it (a test checks that README.md holds
 // exactly `Assumptions.readmeSection()`), and the footnote of a rendered table takes from it the
 // sentences that apply to the table's grid (`Tables.assumptions`).
+import Data
 import Training
 
 /// One assumption: the README's paragraph and the table footnote's sentences where it applies.
@@ -107,13 +108,42 @@ public enum Assumptions {
                 + "same for every run.",
             footnotes: { grid in
                 var out: [String] = []
-                if grid.settings.epochs != 200 {
+                if grid.settings.epochs != 200 && grid.spec.name != "table4" {
                     out.append("The learning-rate drops scale with the epochs (at 0.3, 0.6 and 0.8 of them, as 60, 120, 160 of 200).")
                 }
                 if grid.settings.testSubset != nil {
                     out.append("Test error is measured on a stratified subset of the test set (the same for every run).")
                 }
                 return out
+            }),
+        Assumption(
+            id: "table4-recipe", title: "Table 4's fine-tuning recipe.",
+            readme: "The paper gives none. Every network (the ResNet-34 teacher too) starts from torchvision's ImageNet "
+                + "weights (IMAGENET1K_V1, exported by `scripts/export-torchvision`) with a fresh head; SGD with momentum "
+                + "0.9, learning rate 0.01, weight decay 10⁻⁴, batch 32, 30 epochs, the rate ×0.1 at epochs 15 and 23 "
+                + "(the usual recipe for fine-tuning ImageNet ResNets on a few thousand images: a tenth of the from-scratch "
+                + "rate so the pretrained features are kept, long enough for the new head to converge). Images: shorter side "
+                + "256, random 224 crop and flip for training, the centre crop for testing; CUB-200-2011 cropped to its "
+                + "bounding boxes. One seed, as the paper reports one number per cell. The weights' SHA-256 is part of "
+                + "every run's identity.",
+            footnotes: { grid in
+                grid.spec.name != "table4" ? [] : [
+                    "The fine-tuning recipe is ours (unpublished): ImageNet weights for every network, SGD momentum 0.9, "
+                        + "learning rate \(format(grid.settings.learningRate)), weight decay \(format(grid.settings.weightDecay)), "
+                        + "batch \(grid.settings.batchSize), \(grid.settings.epochs) epoch\(grid.settings.epochs == 1 ? "" : "s"), "
+                        + drops(grid) + "; images resized to \((grid.settings.image ?? .imageNet).resize), crops of \((grid.settings.image ?? .imageNet).crop)."]
+            }),
+        Assumption(
+            id: "table4-freezing", title: "Table 4's freezing.",
+            readme: "\"Batch norm fixed\" is read as every BN layer in eval mode (running statistics in training too) "
+                + "with its affine parameters frozen; \"first group frozen\" as `layer1` and the stem before it frozen "
+                + "(no gradient, no update, no weight decay). AT matches only `layer3` and `layer4` (F_sum², β = 1000), as "
+                + "the paper says.",
+            footnotes: { grid in
+                guard let f = grid.settings.freeze, !f.isEmpty else { return [] }
+                return ["Frozen: " + [f.batchNorm ? "every BN layer (eval statistics)" : nil, f.stem ? "the stem" : nil,
+                                      f.groups.isEmpty ? nil : "groups \(f.groups.map(String.init).joined(separator: ", ")) (0-based)"]
+                    .compactMap { $0 }.joined(separator: ", ") + "; the stem with the first group is our reading."]
             }),
         Assumption(
             id: "engine", title: "Engine.",
@@ -176,6 +206,13 @@ public enum Assumptions {
     }
 
     static func methods(_ grid: Grid) -> [Method] { grid.spec.columns.map(\.method) }
+
+    /// "×0.1 at epochs 15, 23", or "no learning-rate drop".
+    static func drops(_ grid: Grid) -> String {
+        let m = RunConfig.scaledMilestones(epochs: grid.settings.epochs, fractions: grid.settings.milestones)
+        return m.isEmpty ? "no learning-rate drop" : "×\(format(grid.settings.lrDecay)) at epoch\(m.count == 1 ? "" : "s") "
+            + m.map(String.init).joined(separator: ", ")
+    }
 
     static func format(_ v: Float) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
 }

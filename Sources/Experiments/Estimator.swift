@@ -3,7 +3,9 @@
 // steps measured here once (cached per host, OpenBLAS kernel set, network, batch and threads),
 // so `atx plan` speaks for the machine at hand rather than for the one the code was written on.
 import Bench
+import Data
 import Foundation
+import NN
 import Store
 import Tensor
 import Training
@@ -15,6 +17,8 @@ public struct Estimator {
     let measured: [String: Double]
     /// Cross-entropy images/s per network from calibration steps, and where each came from.
     let calibrated: [String: Double]
+    /// The image side the calibration steps ran at.
+    var calibrationSide = imageSide
     public let sources: [String: Source]
 
     public enum Source: String, Sendable {
@@ -29,16 +33,21 @@ public struct Estimator {
         var m: [String: [Double]] = [:]
         for r in (try? store.runs()) ?? [] {
             let ips = ((try? store.epochs(key: r.key)) ?? []).map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
-            if !ips.isEmpty { m["\(r.student) \(r.method)", default: []] += ips }
+            let side = (try? Worker.decodeConfig(r.configJSON))?.geometry?.crop
+            if !ips.isEmpty { m[Estimator.measuredKey(r.student, r.method, side: side), default: []] += ips }
         }
         measured = m.mapValues { $0.sorted()[$0.count / 2] }
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
         if let grid {
             let models = Set(grid.runs.flatMap { [$0.config.student] + ($0.config.teacher.map { [$0] } ?? []) })
+            // Large-image grids (Table 4) are calibrated at their crop size, with their freezing.
+            let side = grid.runs.compactMap { $0.config.geometry?.crop }.first
+            calibrationSide = side ?? imageSide
             for model in models.sorted() {
-                if measured["\(model) ce"] != nil { sources[model] = .store; continue }
-                guard calibrate, let (rate, source) = Calibration.rate(model: model, batch: min(grid.settings.batchSize, 128),
-                                                                       threads: threads) else { continue }
+                if measured[Estimator.measuredKey(model, "ce", side: side)] != nil { sources[model] = .store; continue }
+                guard calibrate, let (rate, source) = Calibration.rate(model: model, batch: min(grid.settings.batchSize, side == nil ? 128 : 16),
+                                                                       threads: threads, side: side ?? imageSide,
+                                                                       freezing: side == nil ? nil : grid.settings.freeze) else { continue }
                 calibrated[model] = rate
                 sources[model] = source
             }
@@ -55,8 +64,17 @@ public struct Estimator {
         }.joined(separator: "; ")
     }
 
-    /// Cross-entropy training images/s of `model`: the store's, else the calibration's.
-    func rate(_ model: String) -> Double { measured["\(model) ce"] ?? calibrated[model] ?? 50 }
+    /// Finished runs are grouped by network, method and, for the JPEG datasets, crop side.
+    static func measuredKey(_ model: String, _ method: String, side: Int?) -> String {
+        "\(model) \(method)" + (side.map { " @\($0)" } ?? "")
+    }
+
+    /// Cross-entropy training images/s of `model` on images of `side` (nil: 32×32): the store's
+    /// runs at that size, else the calibration step's, scaled by the pixel count when it ran at another side.
+    func rate(_ model: String, side: Int? = nil) -> Double {
+        if let m = measured[Estimator.measuredKey(model, "ce", side: side)] { return m }
+        return (calibrated[model] ?? 50) * pow(Double(calibrationSide) / Double(side ?? imageSide), 2)
+    }
 
     /// Training images per second of `config`: the store's median for the same student and method
     /// when it has one; else the student's rate, plus the frozen teacher's forward (about a third
@@ -64,8 +82,9 @@ public struct Estimator {
     /// (min-l2), 6× (symmetry norm: two of them), plus the teacher's input gradient for grad-AT
     /// (ratios measured for NIN-thin without BN: 71, 36 and 29 img/s against 205 for cross-entropy).
     public func throughput(_ config: RunConfig) -> Double {
-        if let m = measured["\(config.student) \(config.method.name)"] { return m }
-        let student = rate(config.student), teacher = config.teacher.map(rate) ?? student
+        let side = config.geometry?.crop
+        if let m = measured[Estimator.measuredKey(config.student, config.method.name, side: side)] { return m }
+        let student = rate(config.student, side: side), teacher = config.teacher.map { rate($0, side: side) } ?? student
         switch config.method {
         case .ce: return student
         case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher))
@@ -80,6 +99,8 @@ public struct Estimator {
         switch config.dataset {
         case "cifar10": full = (50_000, 10_000)
         case "synthetic": full = (1_000, 200)
+        case "cub200": full = (5_994, 5_794)
+        case "indoor67": full = (5_360, 1_340)
         default: full = (60_000, 10_000)
         }
         return (config.trainSubset ?? full.train, config.testSubset ?? full.test)
@@ -88,7 +109,7 @@ public struct Estimator {
     /// Seconds of one run from epoch `from` (0-based count done) to the end.
     public func seconds(_ config: RunConfig, epochsDone: Int = 0) -> Double {
         let (train, test) = Estimator.images(config)
-        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student))
+        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student, side: config.geometry?.crop))
         return Double(config.epochs - epochsDone) * perEpoch
     }
 
@@ -105,13 +126,17 @@ public struct Estimator {
 /// steps of the trainer's own step on synthetic images, cached in
 /// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, network, batch and threads.
 enum Calibration {
-    static func rate(model: String, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
-        let key = [Host.name, BLASKernels.description, model, "batch \(batch)", "threads \(threads)"].joined(separator: " | ")
+    static func rate(model: String, batch: Int, threads: Int, side: Int = imageSide, freezing: Freezing? = nil) -> (Double, Estimator.Source)? {
+        let key = ([Host.name, BLASKernels.description, model, "batch \(batch)", "threads \(threads)"]
+                   + (side == imageSide ? [] : ["side \(side)"]) + (freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
+            .joined(separator: " | ")
         var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
         if let cached = table[key] { return (cached, .cache) }
         let previous = Threads.count
         defer { Threads.set(previous) }
-        guard let bench = try? StepBench(StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true), batch: batch),
+        let c = StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true, side: side,
+                              freezing: freezing, classes: side == imageSide ? 10 : 200)
+        guard let bench = try? StepBench(c, batch: batch),
               let result = try? bench.measure(threads: threads, reps: 2) else { return nil }
         table[key] = result.imagesPerSecond
         let encoder = JSONEncoder()

@@ -30,12 +30,22 @@ public struct Grid: Sendable {
     /// The training settings after the profile.
     public let settings: TrainingSettings
     public let seeds: [Int]
+    /// The dataset of the grid: the spec's, resolved; when the rows name their own (Table 4),
+    /// those joined with "+" ("cub200+indoor67").
     public let dataset: String
+    /// Each row's dataset, resolved.
+    public let rowDatasets: [String]
+    /// Inputs this machine lacks (a weights file), each with what to do about it; `atx run`
+    /// refuses to start while any is missing (`Grid.checkInputs`).
+    public let missingWeights: [String]
 
     public func run(_ key: String) -> PlannedRun? { runs.first { $0.key == key } }
 
     /// Expands `spec` under `profile`. "auto" resolves to the dataset present on this machine.
-    public init(spec: Spec, profile: String, locations: DataLocations = .fromEnvironment()) throws {
+    /// Weights named in the spec are read from `weightsDirectory` (the file's name alone) when it
+    /// is given, by default `$ATX_WEIGHTS_DIR`.
+    public init(spec: Spec, profile: String, locations: DataLocations = .fromEnvironment(),
+                weightsDirectory: String? = ProcessInfo.processInfo.environment["ATX_WEIGHTS_DIR"].flatMap { $0.isEmpty ? nil : $0 }) throws {
         guard let p = spec.profiles[profile] else {
             throw SpecError(file: spec.file, line: nil, path: "profiles",
                             message: "no profile '\(profile)'; the spec has: \(spec.profiles.keys.sorted().joined(separator: ", "))")
@@ -47,31 +57,60 @@ public struct Grid: Sendable {
         if let b = p.batchSize { s.batchSize = b }
         if let t = p.trainSubset { s.trainSubset = t }
         if let t = p.testSubset { s.testSubset = t }
+        if let i = p.image { s.image = i }
         settings = s
-        let seeds = p.seeds ?? spec.seeds, dataset = spec.dataset == "auto" ? (locations.hasCIFAR10 ? "cifar10" : "fashion-mnist") : spec.dataset
+        let resolve = { (name: String) in name == "auto" ? (locations.hasCIFAR10 ? "cifar10" : "fashion-mnist") : name }
+        let seeds = p.seeds ?? spec.seeds, specDataset = resolve(spec.dataset)
+        let rowDatasets = spec.rows.map { $0.dataset.map(resolve) ?? specDataset }
+        var distinct: [String] = []
+        for d in rowDatasets where !distinct.contains(d) { distinct.append(d) }
+        let dataset = spec.rows.contains { $0.dataset != nil } ? distinct.joined(separator: "+") : specDataset
         self.seeds = seeds
         self.dataset = dataset
+        self.rowDatasets = rowDatasets
         let milestones = RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones)
 
+        // Each weights file once: its content hash names it in the run identities.
+        var weights: [String: PretrainedWeights] = [:], missing: [String] = []
+        for (model, path) in (s.pretrained ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let file = weightsDirectory.map { ($0 as NSString).appendingPathComponent((path as NSString).lastPathComponent) } ?? path
+            let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            if FileManager.default.fileExists(atPath: absolute) {
+                weights[model] = PretrainedWeights(sha256: try ContentHash.sha256(of: URL(fileURLWithPath: absolute)), file: absolute)
+            } else {
+                weights[model] = PretrainedWeights(sha256: "missing", file: absolute)
+                missing.append("\(model): no weights at \(file): " + Grid.weightsHelp(model: model, file: file))
+            }
+        }
+        missingWeights = missing
+
         var planned: [PlannedRun] = [], served: [PlannedCell] = []
-        func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int) -> PlannedRun {
+        func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int, dataset: String) -> PlannedRun {
+            let jpeg = Datasets.jpegNames.contains(dataset)
             let config = RunConfig(student: model, teacher: teacher?.config.student, method: method, dataset: dataset,
                                    trainSubset: s.trainSubset, testSubset: s.testSubset, epochs: s.epochs, batchSize: s.batchSize,
                                    learningRate: s.learningRate, momentum: s.momentum, weightDecay: s.weightDecay,
-                                   milestones: milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop, seed: UInt64(seed))
+                                   milestones: milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop, seed: UInt64(seed),
+                                   pretrained: weights[model], freezing: s.freeze,
+                                   geometry: jpeg ? (s.image ?? .imageNet) : nil)
             let identity = Grid.identity(config, teacherKey: teacher?.key)
-            let run = PlannedRun(key: String(ContentHash.sha256(Data(identity.utf8)).prefix(16)), config: config, teacherKey: teacher?.key, identityJSON: identity)
+            // The key leaves out where the weights file lies; its content hash stays in.
+            var keyed = config
+            keyed.pretrained?.file = nil
+            let key = String(ContentHash.sha256(Foundation.Data(Grid.identity(keyed, teacherKey: teacher?.key).utf8)).prefix(16))
+            let run = PlannedRun(key: key, config: config, teacherKey: teacher?.key, identityJSON: identity)
             if !planned.contains(where: { $0.key == run.key }) { planned.append(run) }
             return run
         }
         for seed in seeds {
             for (r, row) in spec.rows.enumerated() {
-                let teacherRun = row.teacher.map { plan($0, .ce, teacher: nil, seed: seed) }
+                let rowDataset = rowDatasets[r]
+                let teacherRun = row.teacher.map { plan($0, .ce, teacher: nil, seed: seed, dataset: rowDataset) }
                 for (c, column) in spec.columns.enumerated() {
                     let run: PlannedRun
                     switch column.network {
                     case .teacher: run = teacherRun!
-                    case .student: run = plan(row.student, column.method, teacher: column.method.needsTeacher ? teacherRun : nil, seed: seed)
+                    case .student: run = plan(row.student, column.method, teacher: column.method.needsTeacher ? teacherRun : nil, seed: seed, dataset: rowDataset)
                     }
                     served.append(PlannedCell(row: r, column: c, seed: seed, rowLabel: row.student + (row.teacher.map { " ← " + $0 } ?? ""),
                                              columnLabel: column.label, runKey: run.key))
@@ -80,6 +119,29 @@ public struct Grid: Sendable {
         }
         runs = planned
         cells = served
+    }
+
+    /// How to get the ImageNet weights of `model` into `file`.
+    static func weightsHelp(model: String, file: String) -> String {
+        let tv = model.replacingOccurrences(of: "-", with: "")
+        return "export torchvision's ImageNet weights with `scripts/export-torchvision --arch \(tv) --weights imagenet --out \(file)` "
+            + "(needs a Python with torch and torchvision; see README \"Table 4\"), or set ATX_WEIGHTS_DIR to the folder holding "
+            + "\((file as NSString).lastPathComponent)"
+    }
+
+    /// Every input the grid needs that this machine lacks or cannot read, as messages saying
+    /// what to download or export and where to put it: the weights files, then each dataset
+    /// (opened once, listed files checked). Empty when the grid can run.
+    public func missingInputs(locations: DataLocations = .fromEnvironment()) -> [String] {
+        var out = missingWeights
+        var seen = Set<String>()
+        for d in rowDatasets where seen.insert(d).inserted {
+            do {
+                if Datasets.jpegNames.contains(d) { _ = try Datasets.openJPEG(d, locations: locations) }
+                else { _ = try Datasets.open(d, locations: locations) }
+            } catch { out.append("\(error)") }
+        }
+        return out
     }
 
     /// The canonical JSON of everything that determines a run's result.

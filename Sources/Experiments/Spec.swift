@@ -1,6 +1,7 @@
 // Experiment specs: one YAML file per paper table (experiments/*.yaml). Decoding checks every
 // field up front; an error names the file, the line, the key path and the bad value, and lists
 // what is accepted.
+import Data
 import Foundation
 import NN
 import Training
@@ -24,6 +25,12 @@ public struct Spec: Sendable {
     public struct Row: Sendable, Equatable {
         public var student: String
         public var teacher: String?
+        /// The row's dataset when it is not the spec's (Table 4: one row per fine-tuning task).
+        public var dataset: String?
+
+        public init(student: String, teacher: String? = nil, dataset: String? = nil) {
+            self.student = student; self.teacher = teacher; self.dataset = dataset
+        }
     }
 
     /// A column trains either the row's student with a method, or the row's teacher (the
@@ -50,6 +57,12 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     public var crop = true
     public var trainSubset: Int?
     public var testSubset: Int?
+    /// JPEG datasets: shorter side after resizing and crop side (nil: 256 and 224).
+    public var image: ImageGeometry?
+    /// What stays fixed while training (Table 4's fine-tuning), nil: nothing.
+    public var freeze: Freezing?
+    /// Per model, the weights file every run of that model starts from (nil: fresh weights).
+    public var pretrained: [String: String]?
 }
 
 /// Scales the protocol without editing the spec. Unset fields keep the spec's values.
@@ -59,6 +72,7 @@ public struct Profile: Sendable, Equatable {
     public var testSubset: Int?
     public var batchSize: Int?
     public var seeds: [Int]?
+    public var image: ImageGeometry?
 }
 
 public struct SpecError: Error, CustomStringConvertible, Equatable {
@@ -70,7 +84,7 @@ public struct SpecError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Spec {
-    public static let acceptedDatasets = ["auto", "cifar10", "fashion-mnist", "synthetic"]
+    public static let acceptedDatasets = ["auto", "cifar10", "fashion-mnist", "synthetic", "cub200", "indoor67"]
 
     /// Reads and checks a spec file.
     public static func load(_ path: String) throws -> Spec {
@@ -199,13 +213,14 @@ struct Decoder {
     }
 
     func row(_ node: Node, _ path: String) throws -> Spec.Row {
-        let m = try mapping(node, path, keys: ["student", "teacher"])
+        let m = try mapping(node, path, keys: ["student", "teacher", "dataset"])
         return Spec.Row(student: try model(m["student"], "\(path).student"),
-                        teacher: try m["teacher"].map { try model($0, "\(path).teacher") })
+                        teacher: try m["teacher"].map { try model($0, "\(path).teacher") },
+                        dataset: try m["dataset"].map { try choice($0, "\(path).dataset", Spec.acceptedDatasets) })
     }
 
     func column(_ node: Node, _ path: String) throws -> Spec.Column {
-        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "beta", "alpha", "temperature", "beta_decay"])
+        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "beta", "alpha", "temperature", "beta_decay", "groups"])
         let methodName = try choice(m["method"] ?? node, "\(path).method", Method.defaults.keys.sorted())
         var mappingValue = Mapping.sum2
         if let mp = m["mapping"] {
@@ -221,17 +236,25 @@ struct Decoder {
             }
             hyper[key] = try float(v, "\(path).\(key)")
         }
+        var groups: [Int]?
+        if let g = m["groups"] {
+            guard methodName == "at" || methodName == "at+kd" else { throw fail(g, "\(path).groups", "method '\(methodName)' does not take groups") }
+            groups = try list(g, "\(path).groups").enumerated().map { i, n in try int(n, "\(path).groups[\(i)]") }
+            guard let chosen = groups, !chosen.isEmpty, Set(chosen).count == chosen.count else {
+                throw fail(g, "\(path).groups", "give distinct 0-based group indices")
+            }
+        }
         let network = try m["network"].map { Spec.Network(rawValue: try choice($0, "\(path).network", Spec.Network.allCases.map(\.rawValue)))! } ?? .student
         if network == .teacher && methodName != "ce" {
             throw fail(m["method"], "\(path).method", "the teacher column trains the teacher with 'ce', not '\(methodName)'")
         }
         return Spec.Column(label: try m["label"].map { try string($0, "\(path).label") } ?? methodName,
-                           method: try Method(name: methodName, mapping: mappingValue, hyperparameters: hyper), network: network)
+                           method: try Method(name: methodName, mapping: mappingValue, hyperparameters: hyper, groups: groups), network: network)
     }
 
     func training(_ node: Node, _ path: String, base: TrainingSettings) throws -> TrainingSettings {
         let m = try mapping(node, path, keys: ["epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "lr_decay",
-                                                "milestones", "flip", "crop", "train_subset", "test_subset"])
+                                                "milestones", "flip", "crop", "train_subset", "test_subset", "image", "freeze", "pretrained"])
         var t = base
         if let v = m["epochs"] { t.epochs = try int(v, "\(path).epochs", min: 1) }
         if let v = m["batch_size"] { t.batchSize = try int(v, "\(path).batch_size", min: 1) }
@@ -250,16 +273,43 @@ struct Decoder {
         if let v = m["crop"] { t.crop = try bool(v, "\(path).crop") }
         if let v = m["train_subset"] { t.trainSubset = try int(v, "\(path).train_subset", min: 1) }
         if let v = m["test_subset"] { t.testSubset = try int(v, "\(path).test_subset", min: 1) }
+        if let v = m["image"] { t.image = try image(v, "\(path).image") }
+        if let v = m["freeze"] {
+            let f = try mapping(v, "\(path).freeze", keys: ["bn", "stem", "groups"])
+            t.freeze = Freezing(batchNorm: try f["bn"].map { try bool($0, "\(path).freeze.bn") } ?? false,
+                                stem: try f["stem"].map { try bool($0, "\(path).freeze.stem") } ?? false,
+                                groups: try f["groups"].map { g in
+                                    try list(g, "\(path).freeze.groups").enumerated().map { i, n in try int(n, "\(path).freeze.groups[\(i)]") }
+                                } ?? [])
+        }
+        if let v = m["pretrained"] {
+            var files: [String: String] = [:]
+            for (key, value) in try pairs(v, "\(path).pretrained") {
+                do { try Model.validate(name: key) } catch { throw fail(value, "\(path).pretrained.\(key)", "\(error)") }
+                files[key] = try string(value, "\(path).pretrained.\(key)")
+            }
+            t.pretrained = files
+        }
         return t
     }
 
+    /// `{resize: R, crop: C}` with 32 ≤ C ≤ R.
+    func image(_ node: Node, _ path: String) throws -> ImageGeometry {
+        let m = try mapping(node, path, keys: ["resize", "crop"])
+        guard let r = m["resize"], let c = m["crop"] else { throw fail(node, path, "give both resize and crop") }
+        let resize = try int(r, "\(path).resize", min: 32), crop = try int(c, "\(path).crop", min: 32)
+        guard crop <= resize else { throw fail(c, "\(path).crop", "the crop (\(crop)) must not exceed the resize (\(resize))") }
+        return ImageGeometry(resize: resize, crop: crop)
+    }
+
     func profile(_ node: Node, _ path: String) throws -> Profile {
-        let m = try mapping(node, path, keys: ["epochs", "train_subset", "test_subset", "batch_size", "seeds"])
+        let m = try mapping(node, path, keys: ["epochs", "train_subset", "test_subset", "batch_size", "seeds", "image"])
         return Profile(epochs: try m["epochs"].map { try int($0, "\(path).epochs", min: 1) },
                        trainSubset: try m["train_subset"].map { try int($0, "\(path).train_subset", min: 1) },
                        testSubset: try m["test_subset"].map { try int($0, "\(path).test_subset", min: 1) },
                        batchSize: try m["batch_size"].map { try int($0, "\(path).batch_size", min: 1) },
-                       seeds: try m["seeds"].map { try seeds($0, "\(path).seeds") })
+                       seeds: try m["seeds"].map { try seeds($0, "\(path).seeds") },
+                       image: try m["image"].map { try image($0, "\(path).image") })
     }
 
     func describe(_ node: Node) -> String {

@@ -27,7 +27,9 @@ public enum Tables {
         let s = grid.settings
         return TableInput(
             name: name, title: grid.spec.title,
-            rows: grid.spec.rows.map { TableInput.Row(student: $0.student, teacher: $0.teacher) },
+            rows: grid.spec.rows.enumerated().map { i, row in
+                TableInput.Row(student: row.student, teacher: row.teacher, dataset: row.dataset == nil ? nil : grid.rowDatasets[i])
+            },
             columns: grid.spec.columns.map { TableInput.Column(label: $0.label, method: $0.method.name, network: $0.network == .teacher ? .teacher : .student) },
             seeds: grid.seeds, profile: grid.profile,
             training: TrainingProtocol(epochs: s.epochs, batchSize: s.batchSize, learningRate: Double(s.learningRate), lrDecay: Double(s.lrDecay),

@@ -90,7 +90,7 @@ public enum Worker {
                 }
                 teacher = try Model.trained(at: path, expected: config.teacher, role: "teacher")
             }
-            let data = try config.openData()
+            let data = try config.openTrainingData()
             let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)
             var lastBeat = Date(), lastEmit = Date.distantPast
             let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: directory) { event in

@@ -10,6 +10,12 @@ enum Format {
     }
 
     /// `value` with an explicit sign and two decimals: "+0.12", "-0.40", "0.00".
+    /// As `signed`, one decimal: "-1.5", "+0.3", "0.0".
+    static func signed1(_ value: Double) -> String {
+        let text = fixed(value, 1)
+        return text.allSatisfy({ $0 == "0" || $0 == "." }) || text.hasPrefix("-") ? text : "+" + text
+    }
+
     static func signed(_ value: Double) -> String {
         let text = fixed(value)
         return text.allSatisfy({ $0 == "0" || $0 == "." }) || text.hasPrefix("-") ? text : "+" + text
@@ -48,7 +54,9 @@ enum Format {
 
     /// "CIFAR-10", "Fashion-MNIST", "synthetic data"; other names as given.
     static func dataset(_ name: String) -> String {
-        ["cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data"][name] ?? name
+        let names = ["cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data",
+                     "cub200": "CUB-200-2011", "indoor67": "MIT Indoor-67"]
+        return name.split(separator: "+").map { names[String($0)] ?? String($0) }.joined(separator: " and ")
     }
 
     /// A list with a plural noun: "seed 0", "seeds 0, 1, 2".

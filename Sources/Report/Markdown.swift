@@ -22,15 +22,29 @@ public enum Report {
                 "The final epoch's test error, median over the seeds. `8.93 (3/5)`: only 3 of the 5 seeds are done, "
                     + "and the median is theirs; `—`: no seed is done; `1 failed`: one of the cell's runs failed "
                     + "(listed under the runs below).", ""]
+        if layout == .fineTuning {
+            out += ["The fine-tuning tasks as columns, the methods as lines as in the paper; `27.0 (-1.5)`: the error and, in "
+                    + "brackets, its difference to the student line of the same task.", ""]
+        }
         out += layout.render(input, header: "error") { r, c in
-            annotate(input.cell(r, c)?.median.map { Format.fixed($0) }, input.cell(r, c), seeds: n)
+            let value = input.cell(r, c)?.median
+            var text = value.map { Format.fixed($0, layout == .fineTuning ? 1 : 2) }
+            if layout == .fineTuning, let v = value, let b = layout.baseline(input), b != c, let base = input.cell(r, b)?.median {
+                text! += " (\(Format.signed1(v - base)))"
+            }
+            return annotate(text, input.cell(r, c), seeds: n)
         }
 
         out += ["", "## The paper's numbers", ""]
         if let paper {
-            out += ["As printed in the paper (\(paper.rule)), CIFAR-10.", ""]
+            out += ["As printed in the paper (\(paper.rule)), \(layout == .fineTuning ? "ImageNet-pretrained, fine-tuned" : "CIFAR-10").", ""]
             out += layout.render(input, header: "error") { r, c in
-                paperError(paper, input, r, c).map { Format.fixed($0, paper.decimals) } ?? "—"
+                guard let v = paperError(paper, input, r, c) else { return "—" }
+                var text = Format.fixed(v, paper.decimals)
+                if layout == .fineTuning, let b = layout.baseline(input), b != c, let base = paperError(paper, input, r, b) {
+                    text += " (\(Format.signed1(v - base)))"
+                }
+                return text
             }
             out += ["", "## Ours minus the paper's", "",
                     "Positive: our error is higher. A cell with missing seeds says so, as above.", ""]
@@ -78,7 +92,8 @@ public enum Report {
     }
 
     static func paperError(_ paper: PaperTable, _ input: TableInput, _ row: Int, _ column: Int) -> Double? {
-        paper.error(student: input.rows[row].student, teacher: input.rows[row].teacher, column: input.columns[column].label)
+        paper.error(student: input.rows[row].student, teacher: input.rows[row].teacher, column: input.columns[column].label,
+                    dataset: input.rows[row].dataset)
     }
 
     // MARK: - Labels
@@ -95,6 +110,12 @@ public enum Report {
     }
 
     static func notComparable(_ input: TableInput, withPaperNumbers: Bool) -> String {
+        if input.name == "table4" {
+            return "> **Not comparable with the paper's numbers:** these runs use profile `\(input.profile)` "
+                + "(\(input.training.epochs) epochs) on \(Format.dataset(input.rows.compactMap(\.dataset).joined(separator: "+"))); "
+                + "only profile `paper` on the real CUB-200-2011 and MIT Indoor-67, from torchvision's ImageNet weights, follows "
+                + "our fine-tuning recipe." + (withPaperNumbers ? " The paper's numbers below are for orientation only." : "")
+        }
         let images = input.training.trainSubset.map { Format.thousands($0) + " training images" } ?? "all training images"
         return "> **Not comparable with the paper's numbers:** these runs use profile `\(input.profile)` "
             + "(\(input.training.epochs) epochs, \(images)) on \(Format.dataset(input.dataset)); the paper's protocol is "
@@ -185,11 +206,14 @@ enum Layout: Equatable {
     case baselineAndMappings
     /// Table 3: one line per method, `| method | error |`.
     case methodError
+    /// Table 4: one line per method, a column per fine-tuning task ("ImageNet→CUB").
+    case fineTuning
 
     init(_ name: String) {
         switch name {
         case "table2": self = .baselineAndMappings
         case "table3": self = .methodError
+        case "table4": self = .fineTuning
         default: self = .matrix
         }
     }
@@ -207,7 +231,26 @@ enum Layout: Equatable {
                                   header: header, cell: cell)
         case .methodError:
             return Self.transposed(input, columns: all, corner: "method", header: header, cell: cell)
+        case .fineTuning:
+            let head = ["method"] + input.rows.map { Self.task($0.dataset) }
+            return [Self.line(head), Self.rule(head.count)] + all.map { c in
+                Self.line([Report.escape(input.columns[c].label)] + input.rows.indices.map { cell($0, c) })
+            }
         }
+    }
+
+    /// The paper's name of a fine-tuning task.
+    static func task(_ dataset: String?) -> String {
+        switch dataset {
+        case "cub200": return "ImageNet→CUB"
+        case "indoor67": return "ImageNet→Scenes"
+        default: return "ImageNet→" + (dataset ?? "?")
+        }
+    }
+
+    /// The column every other is held against: the student trained with cross-entropy.
+    func baseline(_ input: TableInput) -> Int? {
+        input.columns.firstIndex { $0.method == "ce" && $0.network == .student }
     }
 
     /// `| student | teacher | labels… |`, a line per row (no teacher column when no row has one).

@@ -12,11 +12,12 @@ public struct PaperTable: Sendable {
 
     struct Key: Hashable {
         var student: String, teacher: String?, column: String
+        var dataset: String? = nil
     }
 
     /// The paper's error for `column` of the row (student, teacher), if it reports one.
-    public func error(student: String, teacher: String?, column: String) -> Double? {
-        values[Key(student: student, teacher: teacher, column: column)]
+    public func error(student: String, teacher: String?, column: String, dataset: String? = nil) -> Double? {
+        values[Key(student: student, teacher: teacher, column: column, dataset: dataset)]
     }
 
     /// The paper's tables by spec name: "table1", "table2", "table3".
@@ -25,16 +26,20 @@ public struct PaperTable: Sendable {
         case "table1": return table1
         case "table2": return table2
         case "table3": return table3
+        case "table4": return table4
         default: return nil
         }
     }
 
-    private init(rule: String, decimals: Int, rows: [(student: String, teacher: String, errors: [(String, Double)])]) {
+    private init(rule: String, decimals: Int, rows: [(student: String, teacher: String, errors: [(String, Double)])],
+                 dataset: [String?]? = nil) {
         self.rule = rule
         self.decimals = decimals
         var values: [Key: Double] = [:]
-        for row in rows {
-            for (column, error) in row.errors { values[Key(student: row.student, teacher: row.teacher, column: column)] = error }
+        for (i, row) in rows.enumerated() {
+            for (column, error) in row.errors {
+                values[Key(student: row.student, teacher: row.teacher, column: column, dataset: dataset?[i] ?? nil)] = error
+            }
         }
         self.values = values
     }
@@ -62,4 +67,10 @@ public struct PaperTable: Sendable {
         ("nin-thin-nobn", "nin-wide", [("student baseline", 13.5), ("min-l2", 12.5), ("grad-based AT", 12.1),
                                        ("KD", 12.1), ("symmetry norm", 11.8), ("activation-based AT", 11.2)]),
     ])
+
+    /// Table 4: ImageNet-pretrained ResNet-18 fine-tuned with a ResNet-34 teacher (one number per cell).
+    static let table4 = PaperTable(rule: "single runs", decimals: 1, rows: [
+        ("resnet-18", "resnet-34", [("student", 28.5), ("KD", 27.0), ("AT", 27.0), ("teacher", 26.5)]),
+        ("resnet-18", "resnet-34", [("student", 28.2), ("KD", 28.1), ("AT", 27.1), ("teacher", 26.0)]),
+    ], dataset: ["cub200", "indoor67"])
 }

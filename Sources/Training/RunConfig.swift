@@ -1,5 +1,17 @@
 // Everything that defines one training run (the grid fills it from YAML; `atx train` from flags).
+// Fields added after Tables 1–3 are optional and left out of the encoding when unset, so the
+// runs of those tables keep their configuration bytes and run keys.
 import Data
+import NN
+
+/// The weights a fine-tuning run starts from: a torchvision export (`scripts/export-torchvision`)
+/// named by its SHA-256. The hash is part of the run's identity; the file's path is only where
+/// to find it (a grid's run key leaves the path out, so moving the file keeps the key).
+public struct PretrainedWeights: Codable, Sendable, Equatable, Hashable {
+    public var sha256: String
+    public var file: String?
+    public init(sha256: String, file: String? = nil) { self.sha256 = sha256; self.file = file }
+}
 
 public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     public var student: String
@@ -25,16 +37,24 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     public var flip: Bool
     public var crop: Bool
     public var seed: UInt64
+    /// Start from these weights (the head is fresh when the class count differs), when set.
+    public var pretrained: PretrainedWeights?
+    /// What stays fixed in training (Table 4: BN, stem, first group), when set.
+    public var freezing: Freezing?
+    /// Resize and crop sides of a JPEG dataset ("cub200", "indoor67"); nil: 256 and 224.
+    public var geometry: ImageGeometry?
 
     public init(student: String, teacher: String? = nil, method: Method = .ce, dataset: String = "auto",
                 trainSubset: Int? = nil, testSubset: Int? = nil, epochs: Int = 200, batchSize: Int = 128, learningRate: Float = 0.1,
                 momentum: Float = 0.9, weightDecay: Float = 5e-4, milestones: [Int]? = nil, lrDecay: Float = 0.2,
-                flip: Bool = true, crop: Bool = true, seed: UInt64 = 0) {
+                flip: Bool = true, crop: Bool = true, seed: UInt64 = 0,
+                pretrained: PretrainedWeights? = nil, freezing: Freezing? = nil, geometry: ImageGeometry? = nil) {
         self.student = student; self.teacher = teacher; self.method = method; self.dataset = dataset
         self.trainSubset = trainSubset; self.testSubset = testSubset; self.epochs = epochs; self.batchSize = batchSize
         self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
         self.milestones = milestones ?? RunConfig.scaledMilestones(epochs: epochs)
         self.lrDecay = lrDecay; self.flip = flip; self.crop = crop; self.seed = seed
+        self.pretrained = pretrained; self.freezing = freezing; self.geometry = geometry
     }
 
     /// Milestone `fractions` of `epochs` as 1-indexed epochs, each at least epoch 2 and strictly
@@ -55,10 +75,37 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
 
     public var augmentation: Augmentation { Augmentation(flip: flip, crop: crop) }
 
+    /// True for the JPEG datasets of Table 4, which `openData` cannot give (see `openTrainingData`).
+    public var isJPEGDataset: Bool { Datasets.jpegNames.contains(dataset) }
+
+    /// The run's data, in memory or JPEG files decoded per batch, with the configured subsets.
+    public func openTrainingData(locations: DataLocations = .fromEnvironment()) throws -> TrainingData {
+        guard isJPEGDataset else { return TrainingData(try openData(locations: locations)) }
+        var splits = try Datasets.openJPEG(dataset, locations: locations, geometry: geometry ?? .imageNet,
+                                           trainSubset: trainSubset, subsetSeed: seed)
+        if let testSubset { splits.test = try splits.test.stratifiedSubset(testSubset, seed: 0) }
+        return TrainingData(name: splits.name, train: splits.train, test: splits.test)
+    }
+
     /// The run's data: `dataset` with the configured subsets.
     public func openData(locations: DataLocations = .fromEnvironment()) throws -> DatasetSplits {
         var splits = try Datasets.open(dataset, locations: locations, trainSubset: trainSubset, subsetSeed: seed)
         if let testSubset { splits = DatasetSplits(name: splits.name, train: splits.train, test: try splits.test.stratifiedSubset(testSubset, seed: 0)) }
         return splits
     }
+}
+
+/// A run's two splits, whatever holds them: the 32×32 in-memory datasets or JPEG files.
+public struct TrainingData: Sendable {
+    public let name: String
+    public let train: any BatchSource
+    public let test: any BatchSource
+
+    public init(name: String, train: any BatchSource, test: any BatchSource) {
+        precondition(train.channels == test.channels && train.numClasses == test.numClasses,
+                     "TrainingData \(name): train and test differ in channels or classes")
+        self.name = name; self.train = train; self.test = test
+    }
+
+    public init(_ splits: DatasetSplits) { self.init(name: splits.name, train: splits.train, test: splits.test) }
 }

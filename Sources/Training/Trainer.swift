@@ -92,6 +92,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case checkpointMismatch(file: String, reason: String)
     case missingTeacher(method: String)
     case invalidConfig(String)
+    /// The pretrained weights file is not the one the run's identity names.
+    case pretrainedMismatch(file: String, expected: String, found: String)
 
     public enum LossKind: String, Sendable {
         case training, test
@@ -104,6 +106,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .checkpointMismatch(let f, let r): return "\(f): cannot resume: \(r)"
         case .missingTeacher(let m): return "method '\(m)' needs a trained teacher (give a teacher checkpoint)"
         case .invalidConfig(let r): return "invalid run configuration: \(r)"
+        case .pretrainedMismatch(let f, let e, let found):
+            return "\(f): sha256 \(found.prefix(16))… is not the \(e.prefix(16))… this run was planned with (the weights changed: plan the grid again)"
         }
     }
 
@@ -115,7 +119,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 
 public final class Trainer {
     public let config: RunConfig
-    public let data: DatasetSplits
+    public let data: TrainingData
     public let teacher: Model?
     public let student: Model
     /// F-ActT adapters by name ("adapter.{g}"), trained with the student.
@@ -131,7 +135,16 @@ public final class Trainer {
 
     /// Sets up a run; when `directory` holds a checkpoint of the same configuration, the run
     /// resumes after its last completed epoch.
-    public init(config: RunConfig, data: DatasetSplits, teacher: Model?, directory: URL?,
+    public convenience init(config: RunConfig, data: DatasetSplits, teacher: Model?, directory: URL?,
+                            observer: @escaping (TrainingEvent) -> Void = { _ in }) throws {
+        try self.init(config: config, data: TrainingData(data), teacher: teacher, directory: directory, observer: observer)
+    }
+
+    /// As above, for data of any kind (the JPEG datasets of Table 4). With `config.pretrained`
+    /// the student starts from that file (whose SHA-256 must match) with a fresh head for the
+    /// dataset's classes; with `config.freezing` its frozen parts get no gradient, no update, no
+    /// weight decay, and its frozen BN layers keep their statistics.
+    public init(config: RunConfig, data: TrainingData, teacher: Model?, directory: URL?,
                 observer: @escaping (TrainingEvent) -> Void = { _ in }) throws {
         guard config.epochs >= 1, config.batchSize >= 1 else {
             throw TrainingError.invalidConfig("epochs (\(config.epochs)) and batch size (\(config.batchSize)) must be positive")
@@ -147,10 +160,19 @@ public final class Trainer {
         self.observer = observer
         var rng = RNG(seed: config.seed)
         student = try Model(name: config.student, inChannels: data.train.channels, numClasses: data.train.numClasses, rng: &rng)
+        if let weights = config.pretrained {
+            guard let file = weights.file else { throw TrainingError.invalidConfig("pretrained weights \(weights.sha256.prefix(16))… have no file") }
+            let loaded = try student.loadPretrained(from: URL(fileURLWithPath: file))
+            guard loaded.sha256 == weights.sha256 else {
+                throw TrainingError.pretrainedMismatch(file: file, expected: weights.sha256, found: loaded.sha256)
+            }
+        }
+        if let freezing = config.freezing { try student.freeze(freezing) }
         sgd = SGD(momentum: config.momentum, weightDecay: config.weightDecay)
         if case .factt = config.method, let teacher {
             // Channel counts of the matched groups from a one-image probe.
-            let probe = Variable(Tensor(zeros: [1, data.train.channels, imageSide, imageSide]))
+            let side = data.train.batchSide
+            let probe = Variable(Tensor(zeros: [1, data.train.channels, side, side]))
             let (s, t) = GradMode.withoutGraph {
                 (student.forward(probe, mode: .eval, requiresGrad: false).output.groups, teacher.forward(probe, mode: .eval, requiresGrad: false).output.groups)
             }
@@ -225,7 +247,7 @@ public final class Trainer {
             observer(.batch(epoch: epoch, batch: b + 1, batches: batches.count, loss: Double(loss), imagesPerSecond: Double(seen) / elapsed))
         }
         let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let (testLoss, testError) = evaluate(student, on: data.test)
+        let (testLoss, testError) = try evaluate(student, on: data.test, batchSize: data.test.batchSide > imageSide ? config.batchSize : 500)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(seen), trainError: 100 * Double(wrong) / Double(seen),
                            testLoss: testLoss, testError: testError, parts: partSums.mapValues { $0 / Double(seen) },
@@ -268,11 +290,12 @@ public final class Trainer {
     }
 
     /// Mean cross-entropy and error (%) of `model` in eval mode, with no graph.
-    public func evaluate(_ model: Model, on split: ImageDataset, batchSize: Int = 500) -> (loss: Double, error: Double) {
-        let batcher = Batcher(split, batchSize: batchSize, shuffle: false)
+    public func evaluate(_ model: Model, on split: any BatchSource, batchSize: Int = 500) throws -> (loss: Double, error: Double) {
+        let batches = Batcher(split, batchSize: batchSize, shuffle: false).epoch(0)
         var loss = 0.0, wrong = 0
-        GradMode.withoutGraph {
-            for batch in batcher.epoch(0) {
+        try GradMode.withoutGraph {
+            for b in batches.indices {
+                let batch = try batches.batch(b)
                 let logits = model.forward(Variable(batch.images), mode: .eval, requiresGrad: false).output.logits
                 loss += Double(crossEntropy(logits, labels: batch.labels).value.scalar) * Double(batch.labels.count)
                 wrong += misclassified(logits.value, batch.labels)

@@ -69,7 +69,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func steps(_ rows: [StepBenchCase], _ counts: [Int], _ settings: BenchSettings, _ report: inout BenchReport) throws {
-        say("\nTraining steps, batch \(batch), 32×32×3: images/s (median of \(settings.reps)); "
+        say("\nTraining steps, batch \(batch), 32×32×3 (rows named with a size: that size and their own batch): images/s (median of \(settings.reps)); "
             + (settings.torchPython.map { "PyTorch measured by scripts/bench-torch (\($0)) right after each row; ratio = ours / PyTorch" }
                ?? "no PyTorch in this run (`make bench-torch` sets it up), so no ratio"))
         say(pad("row", 22) + " thr     ours   PyTorch   ratio   CPU s/step  sys")

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Autograd
 import Data
 import Experiments
 import Foundation
+import NN
 import Store
 import Tensor
 
@@ -24,14 +26,24 @@ struct Run: ParsableCommand {
     @Flag(help: "Run failed runs again.") var retryFailed = false
     @Option(help: "Where run directories (checkpoints, curves) live.") var runsDir = "results/runs"
 
+    /// The exit status when data or weights are missing (`make table*` then renders nothing).
+    static let missingInputs: Int32 = 66
+
     func validate() throws {
         guard jobs >= 1, threads >= 1 else { throw ValidationError("--jobs and --threads must be at least 1") }
     }
 
     func run() throws {
         let g = try grid.grid()
-        // A missing or damaged dataset fails here, naming the file, not once per run.
-        _ = try Datasets.open(g.dataset)
+        // A missing or damaged dataset or weights file fails here, naming what to download or
+        // export and where to put it, before the store is opened: nothing is registered.
+        let missing = g.missingInputs()
+        if !missing.isEmpty {
+            var text = "atx run: \(g.spec.name) cannot run on this machine; nothing was written to \(grid.db):\n"
+            for m in missing { text += "  - \(m)\n" }
+            FileHandle.standardError.write(Data(text.utf8))
+            throw ExitCode(Run.missingInputs)
+        }
         let store = try Store(path: grid.db)
         print("OpenBLAS kernels: \(BLASKernels.description)")
         print(try Planner.describe(g, store: store, jobs: jobs, threads: threads))
@@ -52,7 +64,13 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         print("OpenBLAS kernels: \(BLASKernels.description)")
-        print(try Planner.describe(try grid.grid(), store: try Store(path: grid.db), jobs: jobs, threads: threads, listRuns: true))
+        let g = try grid.grid()
+        print(try Planner.describe(g, store: try Store(path: grid.db), jobs: jobs, threads: threads, listRuns: true))
+        let missing = g.missingInputs()
+        if !missing.isEmpty {
+            print("Missing on this machine (`atx run` refuses until they are there; the keys of runs that start from missing weights will change):")
+            for m in missing { print("  - \(m)") }
+        }
     }
 }
 
@@ -93,4 +111,15 @@ struct WorkerCommand: ParsableCommand {
         }
         if result != .done { throw ExitCode(result.rawValue) }
     }
+}
+
+/// Tiny stand-ins for Table 4's inputs (tests and `scripts/table4-smoke-test`).
+struct SmokeInputs: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "smoke-inputs", abstract: "Write tiny Table 4 data and weights.",
+                                                    shouldDisplay: false)
+    @Option(help: "Folder for cub200/ and indoor67/.") var data: String
+    @Option(help: "Folder for resnet18-imagenet.safetensors and resnet34-imagenet.safetensors.") var weights: String
+    @Option(help: "Classes per dataset.") var classes = 4
+
+    func run() throws { try Table4SmokeInputs.write(data: data, weights: weights, classes: classes) }
 }

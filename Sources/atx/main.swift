@@ -10,6 +10,7 @@ struct ATX: ParsableCommand {
         abstract: "Reproduces the CIFAR-10 experiments of 'Paying More Attention to Attention'.",
         version: atxVersion,
         subcommands: [Run.self, Plan.self, Status.self, Submit.self, Merge.self, Table.self, Train.self, Attention.self, BenchCommand.self, WorkerCommand.self,
+                      SmokeInputs.self,
                       BLASCheck.self])
 }
 

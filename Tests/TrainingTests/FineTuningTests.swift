@@ -79,4 +79,51 @@ final class FineTuningTests: XCTestCase {
             }
         }
     }
+
+    /// A Table 4 run on a tiny CUB folder: the student starts from the weights file (fresh head),
+    /// its frozen parts stay put through a whole run, its checkpoint loads as the teacher of an AT
+    /// run, and weights whose hash is not the planned one are refused.
+    func testAFineTuningRunFromPretrainedWeightsOnJPEGData() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-ft-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Datasets.writeTinyCUB(to: dir.appendingPathComponent("cub").path,
+                                  config: TinyJPEGConfig(classes: 3, trainPerClass: 2, testPerClass: 1, sides: 40...56))
+        var rng = RNG(seed: 11)
+        let imagenet = try Model(name: "resnet-18", numClasses: 10, rng: &rng)
+        let weightsURL = dir.appendingPathComponent("resnet18.safetensors")
+        try imagenet.save(to: weightsURL)
+        let weights = PretrainedWeights(sha256: try ContentHash.sha256(of: weightsURL), file: weightsURL.path)
+        let config = RunConfig(student: "resnet-18", dataset: "cub200", epochs: 1, batchSize: 3, learningRate: 0.01, weightDecay: 1e-4,
+                               seed: 0, pretrained: weights, freezing: .fineTuning, geometry: ImageGeometry(resize: 40, crop: 32))
+        let data = try config.openTrainingData(locations: DataLocations(cub200: dir.appendingPathComponent("cub").path))
+        XCTAssertEqual(data.train.count, 6)
+        XCTAssertEqual(data.train.batchSide, 32)
+        let runDir = dir.appendingPathComponent("run")
+        let trainer = try Trainer(config: config, data: data, teacher: nil, directory: runDir)
+        XCTAssertEqual(trainer.student.parameters["fc.weight"]!.shape, [3, 512], "a fresh head for the 3 classes")
+        XCTAssertEqual(trainer.student.parameters["layer3.1.conv2.weight"]!.data, imagenet.parameters["layer3.1.conv2.weight"]!.data)
+        XCTAssertEqual(trainer.student.freezing, .fineTuning)
+        try trainer.run()
+        for name in trainer.student.frozenParameterNames {
+            XCTAssertEqual(trainer.student.parameters[name]!.data, imagenet.parameters[name]!.data, "frozen \(name) moved")
+        }
+        XCTAssertEqual(trainer.student.buffers, imagenet.buffers, "frozen BN statistics moved")
+        XCTAssertNotEqual(trainer.student.parameters["layer4.1.conv2.weight"]!.data, imagenet.parameters["layer4.1.conv2.weight"]!.data)
+
+        // The finished run's model is the teacher of an AT run on groups [2, 3].
+        let teacher = try Model(checkpoint: runDir.appendingPathComponent(Trainer.modelName))
+        XCTAssertEqual(teacher.numClasses, 3)
+        var at = config
+        at.teacher = "resnet-18"
+        at.method = .at(mapping: .sum2, beta: 1000, groups: [2, 3])
+        let curves = try Trainer(config: at, data: data, teacher: teacher, directory: nil).run()
+        XCTAssertNotNil(curves.last?.parts["at"])
+
+        var wrong = config
+        wrong.pretrained = PretrainedWeights(sha256: String(repeating: "0", count: 64), file: weightsURL.path)
+        XCTAssertThrowsError(try Trainer(config: wrong, data: data, teacher: nil, directory: nil)) { e in
+            XCTAssertTrue("\(e)".contains("is not the"), "\(e)")
+        }
+    }
 }

@@ -14,7 +14,11 @@ enum FixtureWeights {
             else if name.hasSuffix(".running_var") { self = .runningVar }
             else if name == "fc.weight" { self = .fcWeight }
             else if name == "fc.bias" { self = .fcBias }
-            else if name.hasSuffix(".weight") { self = .bnWeight }
+            else if name.hasSuffix(".weight") {
+                // torchvision's names (ResNet): `….conv1.weight`, `….downsample.0.weight` are convolutions.
+                let owner = name.dropLast(".weight".count).split(separator: ".").last ?? ""
+                self = owner.hasPrefix("conv") || name.hasSuffix("downsample.0.weight") ? .conv : .bnWeight
+            }
             else if name.hasSuffix(".bias") {
                 let owner = name.dropLast(".bias".count).split(separator: ".").last ?? ""
                 self = owner.hasPrefix("conv") ? .convBias : .bnBias

@@ -90,8 +90,8 @@ final class TrainerTests: XCTestCase {
         let (ce, others) = (try trainer(base), [try trainer(at), try trainer(factt)])
         for other in others {
             let method = other.config.method.name
-            XCTAssertEqual(other.data.train.images, ce.data.train.images, "the subset, \(method)")
-            XCTAssertEqual(other.data.train.labels, ce.data.train.labels)
+            XCTAssertEqual((other.data.train as! ImageDataset).images, (ce.data.train as! ImageDataset).images, "the subset, \(method)")
+            XCTAssertEqual((other.data.train as! ImageDataset).labels, (ce.data.train as! ImageDataset).labels)
             XCTAssertEqual(other.student.stateTensors, ce.student.stateTensors, "the initial weights, \(method)")
             for epoch in 1...2 {
                 let (mine, theirs) = (other.trainBatcher.epoch(epoch), ce.trainBatcher.epoch(epoch))
@@ -107,7 +107,7 @@ final class TrainerTests: XCTestCase {
         let reseeded = try trainer(other)
         XCTAssertNotEqual(reseeded.student.stateTensors, ce.student.stateTensors)
         XCTAssertNotEqual(reseeded.trainBatcher.epoch(1).order, ce.trainBatcher.epoch(1).order)
-        XCTAssertNotEqual(reseeded.data.train.images, ce.data.train.images, "another subset")
+        XCTAssertNotEqual((reseeded.data.train as! ImageDataset).images, (ce.data.train as! ImageDataset).images, "another subset")
     }
 
     func testDivergenceIsAClearError() throws {
