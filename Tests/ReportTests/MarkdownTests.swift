@@ -116,12 +116,15 @@ final class MarkdownTests: XCTestCase {
                       205_923: "0.2M", 38_400: "38K"]
         for (count, text) in counts { XCTAssertEqual(Format.parameters(count), text, "\(count)") }
         let names = ["wrn-16-1": "WRN-16-1", "wrn-40-2": "WRN-40-2", "nin-thin": "NIN-thin", "nin-thin-nobn": "NIN-thin",
-                     "nin-wide": "NIN-wide", "resnet-18": "resnet-18"]
+                     "nin-wide": "NIN-wide", "resnet-18": "ResNet-18", "resnet-34": "ResNet-34", "other-net": "other-net"]
         for (name, text) in names { XCTAssertEqual(Format.model(name), text) }
         XCTAssertEqual(Format.signed(0.004), "0.00")
         XCTAssertEqual(Format.signed(-0.004), "0.00")
         XCTAssertEqual(Format.signed(-0.25), "-0.25")
         XCTAssertEqual(Format.signed(1.5), "+1.50")
+        XCTAssertEqual(Format.signed1(-1.5), "-1.5")
+        XCTAssertEqual(Format.signed1(0.04), "0.0")
+        XCTAssertEqual(Format.dataset("cub200+indoor67"), "CUB-200-2011 and MIT Indoor-67")
         XCTAssertEqual(Format.thousands(50_000), "50,000")
     }
 
