@@ -136,4 +136,25 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(PaperTable.named("table3")!.error(student: "nin-thin-nobn", teacher: "nin-wide", column: "symmetry norm"), 11.8)
         XCTAssertNil(PaperTable.named("smoke"))
     }
+
+    /// Table 4 in the paper's layout: methods as lines, tasks as columns, each cell with its
+    /// difference to the student line, the paper's numbers (looked up per task) beside ours.
+    func testTable4LayoutHasTasksAsColumnsAndDifferencesToTheStudent() {
+        let rows = [TableInput.Row(student: "resnet-18", teacher: "resnet-34", dataset: "cub200"),
+                    TableInput.Row(student: "resnet-18", teacher: "resnet-34", dataset: "indoor67")]
+        let columns = [TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "KD", method: "kd"),
+                       TableInput.Column(label: "AT", method: "at"), TableInput.Column(label: "teacher", method: "ce", network: .teacher)]
+        let errors: [[Double]] = [[30.0, 28.5, 27.25, 26.0], [29.0, 29.5, 28.0, 27.0]]
+        let input = Fixture.input(name: "table4", title: "Table 4", rows: rows, columns: columns, seeds: [0], profile: "paper",
+                                  dataset: "cub200+indoor67", training: Fixture.training(epochs: 30)) { r, c, _ in errors[r][c] }
+        let md = Report.markdown(input)
+        XCTAssertFalse(md.contains("Not comparable"), "the paper profile on both real datasets")
+        XCTAssertTrue(md.contains("| method | ImageNet→CUB | ImageNet→Scenes |"))
+        XCTAssertTrue(md.contains("| student | 30.0 | 29.0 |"), md)
+        XCTAssertTrue(md.contains("| KD | 28.5 (-1.5) | 29.5 (+0.5) |"), md)
+        XCTAssertTrue(md.contains("| AT | 27.2 (-2.8) | 28.0 (-1.0) |") || md.contains("| AT | 27.3 (-2.8) | 28.0 (-1.0) |"), md)
+        XCTAssertTrue(md.contains("| AT | 27.0 (-1.5) | 27.1 (-1.1) |"), "the paper's numbers per task")
+        XCTAssertTrue(md.contains("| teacher | 26.5 (-2.0) | 26.0 (-2.2) |"))
+        XCTAssertTrue(md.contains("ResNet-18 ← ResNet-34 (ImageNet→Scenes)"))
+    }
 }
