@@ -40,6 +40,8 @@ enum Format {
         switch name {
         case "nin-thin", "nin-thin-nobn": return "NIN-thin"
         case "nin-wide": return "NIN-wide"
+        case "resnet-18": return "ResNet-18"
+        case "resnet-34": return "ResNet-34"
         default: return name.hasPrefix("wrn-") ? "WRN-" + name.dropFirst(4) : name
         }
     }

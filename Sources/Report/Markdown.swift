@@ -103,10 +103,12 @@ public enum Report {
         Format.model(model) + (input.parameterCounts[model].map { ", " + Format.parameters($0) } ?? "")
     }
 
-    /// "WRN-16-1 ← WRN-16-2", or with `sizes` "WRN-16-1, 0.2M ← WRN-16-2, 0.7M".
+    /// "WRN-16-1 ← WRN-16-2", or with `sizes` "WRN-16-1, 0.2M ← WRN-16-2, 0.7M"; a row with its own
+    /// dataset adds its task: "ResNet-18 ← ResNet-34 (ImageNet→CUB)".
     static func pair(_ row: TableInput.Row, sizes input: TableInput? = nil) -> String {
         let name = { (model: String) in input.map { network(model, $0) } ?? Format.model(model) }
         return name(row.student) + (row.teacher.map { " ← " + name($0) } ?? "")
+            + (row.dataset.map { " (\(Layout.task($0)))" } ?? "")   // Table 4: the same networks on each task
     }
 
     static func notComparable(_ input: TableInput, withPaperNumbers: Bool) -> String {

@@ -290,6 +290,8 @@ final class SafeTensorsTests: XCTestCase {
                 XCTAssertNotNil(file.metadata["method"], name)
                 var floats = 0
                 for tensorName in file.names where tensorName != "labels" {
+                    // The ResNet case's sampled gradients store their element indices as I64.
+                    if tensorName.hasSuffix(".index") { XCTAssertFalse(try file.int64s(named: tensorName).values.isEmpty); continue }
                     floats += try file.tensor(named: tensorName).count
                 }
                 print(String(format: "SafeTensorsTests: %@: %d tensors, %d floats, read in %.3f s", name,

@@ -116,12 +116,15 @@ final class MarkdownTests: XCTestCase {
                       205_923: "0.2M", 38_400: "38K"]
         for (count, text) in counts { XCTAssertEqual(Format.parameters(count), text, "\(count)") }
         let names = ["wrn-16-1": "WRN-16-1", "wrn-40-2": "WRN-40-2", "nin-thin": "NIN-thin", "nin-thin-nobn": "NIN-thin",
-                     "nin-wide": "NIN-wide", "resnet-18": "resnet-18"]
+                     "nin-wide": "NIN-wide", "resnet-18": "ResNet-18", "resnet-34": "ResNet-34", "other-net": "other-net"]
         for (name, text) in names { XCTAssertEqual(Format.model(name), text) }
         XCTAssertEqual(Format.signed(0.004), "0.00")
         XCTAssertEqual(Format.signed(-0.004), "0.00")
         XCTAssertEqual(Format.signed(-0.25), "-0.25")
         XCTAssertEqual(Format.signed(1.5), "+1.50")
+        XCTAssertEqual(Format.signed1(-1.5), "-1.5")
+        XCTAssertEqual(Format.signed1(0.04), "0.0")
+        XCTAssertEqual(Format.dataset("cub200+indoor67"), "CUB-200-2011 and MIT Indoor-67")
         XCTAssertEqual(Format.thousands(50_000), "50,000")
     }
 
@@ -132,5 +135,26 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(PaperTable.named("table2")!.error(student: "wrn-16-1", teacher: "wrn-16-2", column: "F_sum^4"), 8.09)
         XCTAssertEqual(PaperTable.named("table3")!.error(student: "nin-thin-nobn", teacher: "nin-wide", column: "symmetry norm"), 11.8)
         XCTAssertNil(PaperTable.named("smoke"))
+    }
+
+    /// Table 4 in the paper's layout: methods as lines, tasks as columns, each cell with its
+    /// difference to the student line, the paper's numbers (looked up per task) beside ours.
+    func testTable4LayoutHasTasksAsColumnsAndDifferencesToTheStudent() {
+        let rows = [TableInput.Row(student: "resnet-18", teacher: "resnet-34", dataset: "cub200"),
+                    TableInput.Row(student: "resnet-18", teacher: "resnet-34", dataset: "indoor67")]
+        let columns = [TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "KD", method: "kd"),
+                       TableInput.Column(label: "AT", method: "at"), TableInput.Column(label: "teacher", method: "ce", network: .teacher)]
+        let errors: [[Double]] = [[30.0, 28.5, 27.25, 26.0], [29.0, 29.5, 28.0, 27.0]]
+        let input = Fixture.input(name: "table4", title: "Table 4", rows: rows, columns: columns, seeds: [0], profile: "paper",
+                                  dataset: "cub200+indoor67", training: Fixture.training(epochs: 30)) { r, c, _ in errors[r][c] }
+        let md = Report.markdown(input)
+        XCTAssertFalse(md.contains("Not comparable"), "the paper profile on both real datasets")
+        XCTAssertTrue(md.contains("| method | ImageNet→CUB | ImageNet→Scenes |"))
+        XCTAssertTrue(md.contains("| student | 30.0 | 29.0 |"), md)
+        XCTAssertTrue(md.contains("| KD | 28.5 (-1.5) | 29.5 (+0.5) |"), md)
+        XCTAssertTrue(md.contains("| AT | 27.2 (-2.8) | 28.0 (-1.0) |") || md.contains("| AT | 27.3 (-2.8) | 28.0 (-1.0) |"), md)
+        XCTAssertTrue(md.contains("| AT | 27.0 (-1.5) | 27.1 (-1.1) |"), "the paper's numbers per task")
+        XCTAssertTrue(md.contains("| teacher | 26.5 (-2.0) | 26.0 (-2.2) |"))
+        XCTAssertTrue(md.contains("ResNet-18 ← ResNet-34 (ImageNet→Scenes)"))
     }
 }
