@@ -46,12 +46,7 @@ struct CurvePlot: SVGDrawing {
         let main = Frame(left: 72, right: zoom == nil ? 560 : 440)
         let legendX = (zoom == nil ? main.right : 800) + 28
         let width = legendX + 190
-        var out = [
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(Self.height))\" "
-                + "viewBox=\"0 0 \(Int(width)) \(Int(Self.height))\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">",
-            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
-            text(main.left, 30, title, size: 18, weight: "bold"),
-            text(main.left, 52, subtitle, size: 12, fill: "#555"),
+        var out = header(width: width, height: Self.height, titleX: main.left, title: title, subtitle: subtitle) + [
             "<text transform=\"translate(22 \(f((Self.top + Self.bottom) / 2))) rotate(-90)\" font-size=\"14\" "
                 + "text-anchor=\"middle\">test error (%)</text>",
         ]

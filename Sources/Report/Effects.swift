@@ -215,13 +215,7 @@ struct EffectPlot: SVGDrawing {
         let step = ticks.count > 1 ? ticks[1] - ticks[0] : 1
         let decimals = step >= 1 ? 0 : Int((-log10(step)).rounded(.up))
 
-        var out = [
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(Self.width))\" height=\"\(Int(height))\" "
-                + "viewBox=\"0 0 \(Int(Self.width)) \(Int(height))\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">",
-            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
-            text(Self.labelX, 30, title, size: 18, weight: "bold"),
-            text(Self.labelX, 52, subtitle, size: 12, fill: "#555"),
-        ]
+        var out = header(width: Self.width, height: height, titleX: Self.labelX, title: title, subtitle: subtitle)
         for t in ticks {
             out.append(line(px(t), Self.top, px(t), plotBottom, stroke: t == 0 ? "#333" : "#e4e4e4", dash: t == 0 ? "4 3" : nil))
             out.append(line(px(t), plotBottom, px(t), plotBottom + 5, stroke: "#333"))
