@@ -13,6 +13,7 @@ check() {
   fi
   return 0
 }
+sql() { sqlite3 -batch -noheader -cmd '.timeout 10000' "$1" "$2"; }
 # `contains TEXT PATTERN`: TEXT has a line matching the extended regular expression PATTERN.
 contains() { grep -qE -- "$2" <<<"$1"; }
 # `lacks TEXT PATTERN`: no line of TEXT matches PATTERN.
