@@ -73,22 +73,17 @@ public enum GradMode {
     public static func withoutGraph<T>(_ body: () throws -> T) rethrows -> T {
         try $enabled.withValue(false) { try body() }
     }
-
-    /// True while a vector-Jacobian product is being built for `createGraph: true`.
-    public static var buildingHigherOrder: Bool { createGraph }
 }
 
 public enum AutogradError: Error, CustomStringConvertible, Equatable {
     case notScalar(shape: [Int])
     case notInGraph(name: String, shape: [Int])
-    case unsupportedSecondOrder(op: String)
 
     public var description: String {
         switch self {
         case .notScalar(let s): return "gradients(of:): the loss must be a single value, got shape \(s)"
         case .notInGraph(let n, let s):
             return "gradients(of:wrt:): '\(n)' \(s) is not part of the loss's graph (it does not require gradients or the loss does not depend on it)"
-        case .unsupportedSecondOrder(let op): return "gradients: op '\(op)' does not support createGraph (second order)"
         }
     }
 }

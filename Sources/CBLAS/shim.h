@@ -1,4 +1,4 @@
-// The one place C enters the project: OpenBLAS's CBLAS interface.
+// OpenBLAS's CBLAS interface (with zlib and libjpeg-turbo, one of the C libraries atx uses).
 // cblas.h of the openblas-pthread build also declares openblas_set_num_threads /
 // openblas_get_num_threads / openblas_get_corename, used by Tensor.Threads and the bench.
 #include <cblas.h>

@@ -39,9 +39,6 @@ public enum Profiler {
         lapStart = end
     }
 
-    /// Restarts the lap clock (at the start of a timed region, so earlier work is not charged).
-    public static func restartLap() { if isEnabled { lapStart = now } }
-
     /// Seconds per label since the last `reset`.
     public static var totalsByLabel: [String: Double] { totals }
 
