@@ -88,7 +88,7 @@ public enum BenchProcesses {
             }
         }
         for i in 0..<copies { readLines(i) { $0.contains("ready") } }
-        for child in children { child.2.fileHandleForWriting.write("go\n".data(using: .utf8)!) }
+        for child in children { child.2.fileHandleForWriting.write(Data("go\n".utf8)) }
         for i in 0..<copies { readLines(i) { $0.last?.hasPrefix("{") == true } }
         for child in children { child.0.waitUntilExit() }
         return try lines.map { l in

@@ -18,20 +18,25 @@ public struct StepBenchCase: Sendable {
     public let method: Method
     /// False: eval-mode forward without a graph (inference) instead of a training step.
     public let trains: Bool
-    /// Side of the square images (32: CIFAR-sized synthetic data; else random images of that side).
-    public let side: Int
+    /// The dataset whose images and classes the step stands in for: synthetic 32×32 images for the
+    /// in-memory datasets, random images at `geometry`'s crop for the JPEG ones (decoding is not timed).
+    public let dataset: DatasetID
+    public let geometry: ImageGeometry
     /// The row's own batch size (large images), instead of the bench's.
     public let batch: Int?
     /// What the student keeps fixed (Table 4's fine-tuning).
     public let freezing: Freezing?
-    /// Classes of the head.
-    public let classes: Int
 
-    public init(name: String, student: String, teacher: String?, method: Method, trains: Bool, side: Int = 32,
-                batch: Int? = nil, freezing: Freezing? = nil, classes: Int = 10) {
+    public init(name: String, student: String, teacher: String?, method: Method, trains: Bool, dataset: DatasetID = .synthetic,
+                geometry: ImageGeometry = .imageNet, batch: Int? = nil, freezing: Freezing? = nil) {
         self.name = name; self.student = student; self.teacher = teacher; self.method = method; self.trains = trains
-        self.side = side; self.batch = batch; self.freezing = freezing; self.classes = classes
+        self.dataset = dataset; self.geometry = geometry; self.batch = batch; self.freezing = freezing
     }
+
+    /// Side of the step's square images.
+    public var side: Int { dataset.descriptor.imageSide(geometry) }
+    /// Classes of the head.
+    public var classes: Int { dataset.descriptor.classes }
 
     /// The rows, in the order `atx bench` prints them.
     public static let table: [StepBenchCase] = [
@@ -44,7 +49,7 @@ public struct StepBenchCase: Sendable {
         StepBenchCase(name: "wrn-16-2 inference", student: "wrn-16-2", teacher: nil, method: .ce, trains: false),
         // Table 4's step: ResNet-18 at 224×224, batch 16, 200 classes, BN, stem and layer1 frozen.
         StepBenchCase(name: "resnet-18 224 fine-tune", student: "resnet-18", teacher: nil, method: .ce, trains: true,
-                      side: 224, batch: 16, freezing: .fineTuning, classes: 200),
+                      dataset: .cub200, geometry: .imageNet, batch: 16, freezing: .fineTuning),
     ]
 
     public static func named(_ name: String) -> StepBenchCase? { table.first { $0.name == name } }
@@ -86,14 +91,16 @@ public final class StepBench {
         var rng = RNG(seed: 7)
         let teacher = try c.teacher.map { try Model(name: $0, numClasses: c.classes, rng: &rng) }
         let data: TrainingData
-        if c.side == imageSide && c.classes == 10 {
-            data = TrainingData(SyntheticConfig(trainCount: 2 * batch, testCount: 0, seed: 1).make())
-        } else {
+        switch c.dataset.descriptor.storage {
+        case .inMemory:
+            data = TrainingData(SyntheticConfig(trainCount: 2 * batch, testCount: 0, numClasses: c.classes, seed: 1).make())
+        case .jpeg:
             let images = RandomImages(count: 2 * batch, side: c.side, numClasses: c.classes)
-            data = TrainingData(name: "random", train: images, test: images)
+            data = TrainingData(dataset: c.dataset, train: images, test: images)
         }
-        let config = RunConfig(student: c.student, teacher: c.teacher, method: c.method, dataset: data.name,
-                               epochs: 1, batchSize: batch, learningRate: c.freezing == nil ? 0.1 : 1e-5, seed: 1, freezing: c.freezing)
+        let config = RunConfig(student: c.student, teacher: c.teacher, method: c.method, dataset: data.dataset,
+                               epochs: 1, batchSize: batch, learningRate: c.freezing == nil ? 0.1 : 1e-5, seed: 1, freezing: c.freezing,
+                               geometry: c.dataset.descriptor.isJPEG ? c.geometry : nil)
         // (A fresh network with frozen BN is unnormalised: a tiny learning rate keeps the timed steps
         // finite; the cost of a step does not depend on it.)
         trainer = try Trainer(config: config, data: data, teacher: teacher, directory: nil)

@@ -11,7 +11,7 @@ public struct Augmentation: Sendable, Equatable {
     public var padding: Int
 
     public init(flip: Bool, crop: Bool, padding: Int = 4) {
-        precondition((0..<imageSide).contains(padding), "Augmentation: reflect padding must be in 0..<32, got \(padding)")
+        precondition((0..<ImageDataset.side).contains(padding), "Augmentation: reflect padding must be in 0..<32, got \(padding)")
         self.flip = flip
         self.crop = crop
         self.padding = padding
@@ -44,7 +44,7 @@ public struct ImageTransform: Sendable, Equatable {
     public var padding: Int
 
     public init(flip: Bool = false, cropX: Int = 0, cropY: Int = 0, padding: Int = 0) {
-        precondition((0..<imageSide).contains(padding) && (0...2 * padding).contains(cropX) && (0...2 * padding).contains(cropY),
+        precondition((0..<ImageDataset.side).contains(padding) && (0...2 * padding).contains(cropX) && (0...2 * padding).contains(cropY),
                      "ImageTransform: crop (\(cropX), \(cropY)) outside 0...\(2 * padding) or padding \(padding) outside 0..<32")
         self.flip = flip
         self.cropX = cropX
@@ -57,7 +57,7 @@ public struct ImageTransform: Sendable, Equatable {
 
 /// Index into the unpadded row/column for position `i` of the reflect-padded one (edge not repeated).
 @inline(__always) func reflect(_ i: Int) -> Int {
-    i < 0 ? -i : (i >= imageSide ? 2 * (imageSide - 1) - i : i)
+    i < 0 ? -i : (i >= ImageDataset.side ? 2 * (ImageDataset.side - 1) - i : i)
 }
 
 extension ImageDataset {
@@ -67,7 +67,7 @@ extension ImageDataset {
     public func batch(indices: [Int], transforms: [ImageTransform]? = nil) -> Tensor {
         precondition(indices.allSatisfy { (0..<count).contains($0) }, "\(name).batch: index outside 0..<\(count)")
         precondition(transforms.map { $0.count == indices.count } ?? true, "\(name).batch: need one transform per index")
-        let side = imageSide, plane = side * side, channels = self.channels, size = imageSize
+        let side = ImageDataset.side, plane = side * side, channels = self.channels, size = imageSize
         let table = normalization.lookupTable()
         return Tensor(shape: [indices.count, channels, side, side]) { out in
             images.withUnsafeBufferPointer { images in

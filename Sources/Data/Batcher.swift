@@ -26,7 +26,7 @@ public protocol BatchSource: Sendable {
 }
 
 extension ImageDataset: BatchSource {
-    public var batchSide: Int { imageSide }
+    public var batchSide: Int { ImageDataset.side }
     public func label(at index: Int) -> Int { Int(labels[index]) }
     public func batch(indices: [Int], keys: [UInt64], augmentation: Augmentation) -> Tensor {
         batch(indices: indices, transforms: keys.map(augmentation.transform))

@@ -18,8 +18,9 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
     case labelOutOfRange(path: String, index: Int, label: Int, numClasses: Int)
     /// An images file and its labels file hold different numbers of items.
     case countMismatch(imagesPath: String, images: Int, labelsPath: String, labels: Int)
-    /// `Datasets.open` was given a name it does not know.
-    case unknownDataset(name: String, accepted: [String])
+    /// A JPEG dataset asked for in memory (only the 32×32 datasets are), or the reverse.
+    case notInMemory(name: String)
+    case notJPEG(name: String)
     /// A stratified subset that cannot be drawn.
     case badSubset(dataset: String, requested: Int, reason: String)
     /// An image file that libjpeg cannot decode (corrupt, truncated, or not a JPEG).
@@ -49,8 +50,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable {
             return "\(path): label \(label) of record \(index) is outside 0..<\(numClasses)"
         case let .countMismatch(imagesPath, images, labelsPath, labels):
             return "\(imagesPath) holds \(images) images but \(labelsPath) holds \(labels) labels"
-        case let .unknownDataset(name, accepted):
-            return "unknown dataset '\(name)'; accepted names: \(accepted.joined(separator: ", "))"
+        case let .notInMemory(name):
+            return "\(name) is read from JPEG files batch by batch, not held in memory as 32×32 images"
+        case let .notJPEG(name):
+            return "\(name) is held in memory as 32×32 images, not read from JPEG files"
         case let .badSubset(dataset, requested, reason):
             return "\(dataset): cannot take a stratified subset of \(requested): \(reason)"
         case let .corruptImage(path, reason):

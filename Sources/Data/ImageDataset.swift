@@ -1,8 +1,6 @@
 // Images held compactly as bytes; decoded to normalised Float tensors only per batch.
 import Tensor
 
-/// Side of every stored image: all datasets here are 32×32 (Fashion-MNIST is zero-padded to it).
-public let imageSide = 32
 
 /// Per-channel mean and standard deviation of pixel/255; a network sees (pixel/255 − mean) / std.
 public struct Normalization: Sendable, Equatable {
@@ -33,6 +31,9 @@ public struct Normalization: Sendable, Equatable {
 
 /// One split of a dataset: images as bytes, labels as bytes.
 public struct ImageDataset: Sendable {
+    /// Side of every stored image: the in-memory datasets are 32×32 (Fashion-MNIST is zero-padded to it).
+    public static let side = 32
+
     /// For messages, e.g. "cifar10 train".
     public let name: String
     /// images: [N, C, 32, 32], channel-planar bytes.
@@ -47,7 +48,7 @@ public struct ImageDataset: Sendable {
 
     public init(name: String, images: [UInt8], labels: [UInt8], channels: Int, numClasses: Int,
                 classNames: [String]?, normalization: Normalization) {
-        precondition(channels >= 1 && images.count == labels.count * channels * imageSide * imageSide,
+        precondition(channels >= 1 && images.count == labels.count * channels * ImageDataset.side * ImageDataset.side,
                      "ImageDataset \(name): \(images.count) image bytes do not make \(labels.count) images of \(channels)×32×32")
         precondition((1...256).contains(numClasses) && labels.allSatisfy { Int($0) < numClasses },
                      "ImageDataset \(name): labels must lie in 0..<\(numClasses)")
@@ -66,7 +67,7 @@ public struct ImageDataset: Sendable {
     public var count: Int { labels.count }
 
     /// Bytes per image: C·32·32.
-    public var imageSize: Int { channels * imageSide * imageSide }
+    public var imageSize: Int { channels * ImageDataset.side * ImageDataset.side }
 
     /// How many images each class has: [numClasses].
     public var labelCounts: [Int] {
@@ -79,7 +80,7 @@ public struct ImageDataset: Sendable {
     /// how the written-down normalisation constants are (re)computed.
     public func pixelStatistics() -> Normalization {
         var histogram = [Int](repeating: 0, count: channels * 256)
-        let plane = imageSide * imageSide
+        let plane = ImageDataset.side * ImageDataset.side
         images.withUnsafeBufferPointer { px in
             histogram.withUnsafeMutableBufferPointer { h in
                 for n in 0..<count {
@@ -154,15 +155,14 @@ func stratifiedIndices(labels: [Int], numClasses: Int, classNames: [String]?, to
 
 /// The train and test splits of one dataset.
 public struct DatasetSplits: Sendable {
-    /// "cifar10", "fashion-mnist" or "synthetic" (what "auto" resolved to).
-    public let name: String
+    public let dataset: DatasetID
     public var train: ImageDataset
-    public let test: ImageDataset
+    public var test: ImageDataset
 
-    public init(name: String, train: ImageDataset, test: ImageDataset) {
+    public init(dataset: DatasetID, train: ImageDataset, test: ImageDataset) {
         precondition(train.channels == test.channels && train.numClasses == test.numClasses,
-                     "DatasetSplits \(name): train and test differ in channels or classes")
-        self.name = name
+                     "DatasetSplits \(dataset): train and test differ in channels or classes")
+        self.dataset = dataset
         self.train = train
         self.test = test
     }

@@ -190,14 +190,13 @@ public struct JPEGDataset: Sendable {
 
 /// The train and test splits of a JPEG dataset.
 public struct JPEGSplits: Sendable {
-    /// "cub200" or "indoor67".
-    public let name: String
+    public let dataset: DatasetID
     public var train: JPEGDataset
     public var test: JPEGDataset
 
-    public init(name: String, train: JPEGDataset, test: JPEGDataset) {
-        precondition(train.classNames == test.classNames, "JPEGSplits \(name): train and test have different classes")
-        self.name = name
+    public init(dataset: DatasetID, train: JPEGDataset, test: JPEGDataset) {
+        precondition(train.classNames == test.classNames, "JPEGSplits \(dataset): train and test have different classes")
+        self.dataset = dataset
         self.train = train
         self.test = test
     }

@@ -150,7 +150,7 @@ public enum CUB200 {
             JPEGDataset(name: "cub200 \(split)", paths: s.paths, labels: s.labels, boxes: s.boxes, boxSources: s.sources,
                         classNames: names, geometry: geometry)
         }
-        return JPEGSplits(name: "cub200", train: dataset(.train, train), test: dataset(.test, test))
+        return JPEGSplits(dataset: .cub200, train: dataset(.train, train), test: dataset(.test, test))
     }
 }
 
@@ -200,7 +200,7 @@ public enum Indoor67 {
             }
             return JPEGDataset(name: "indoor67 \(split)", paths: paths, labels: labels, classNames: scenes, geometry: geometry)
         }
-        return JPEGSplits(name: "indoor67", train: try split(.train, list: "TrainImages.txt"),
+        return JPEGSplits(dataset: .indoor67, train: try split(.train, list: "TrainImages.txt"),
                           test: try split(.test, list: "TestImages.txt"))
     }
 }

@@ -30,7 +30,7 @@ public struct SyntheticConfig: Sendable, Equatable {
 
     /// Both splits; labels cycle 0, 1, …, K−1 so every class has ⌊N/K⌋ or ⌈N/K⌉ images.
     public func make() -> DatasetSplits {
-        DatasetSplits(name: "synthetic", train: generate(trainCount, split: .train, stream: 1),
+        DatasetSplits(dataset: .synthetic, train: generate(trainCount, split: .train, stream: 1),
                       test: generate(testCount, split: .test, stream: 2))
     }
 
@@ -38,7 +38,7 @@ public struct SyntheticConfig: Sendable, Equatable {
         var rng = RNG(seed: mixSeed(seed, stream))
         let labels = (0..<count).map { UInt8($0 % numClasses) }
         let angles = (numClasses + 1) / 2
-        let side = imageSide, plane = side * side
+        let side = ImageDataset.side, plane = side * side
         var images = [UInt8](repeating: 0, count: count * channels * plane)
         var pattern = [Double](repeating: 0, count: plane)
         for n in 0..<count {

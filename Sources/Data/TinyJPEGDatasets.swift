@@ -51,13 +51,13 @@ public struct TinyJPEGConfig: Sendable, Equatable {
 }
 
 extension Datasets {
-    /// Writes the tiny version of "cub200" or "indoor67" (see `jpegNames`) at `directory`, laid
-    /// out so that `openJPEG(name)` reads it when `directory` is its location.
-    public static func writeTinyJPEG(_ name: String, to directory: String, config: TinyJPEGConfig = TinyJPEGConfig()) throws {
-        switch name {
-        case "cub200": try writeTinyCUB(to: directory, config: config)
-        case "indoor67": try writeTinyIndoor67(to: directory, config: config)
-        default: throw DataError.unknownDataset(name: name, accepted: jpegNames)
+    /// Writes the tiny version of a JPEG dataset at `directory`, laid out so that `open(id)`
+    /// reads it when `directory` is its location.
+    public static func writeTinyJPEG(_ id: DatasetID, to directory: String, config: TinyJPEGConfig = TinyJPEGConfig()) throws {
+        switch id {
+        case .cub200: try writeTinyCUB(to: directory, config: config)
+        case .indoor67: try writeTinyIndoor67(to: directory, config: config)
+        case .cifar10, .fashionMNIST, .synthetic: throw DataError.notJPEG(name: id.rawValue)
         }
     }
 

@@ -26,7 +26,7 @@ public enum Assumptions {
                 + "architectures apply, one input channel, normalised with its training set's mean 0.2190 and std 0.3318 "
                 + "(computed once over the padded images; a test recomputes them). Such tables are not comparable with the paper's.",
             footnotes: { grid in
-                grid.dataset != "fashion-mnist" ? [] : [
+                !grid.datasets.contains(.fashionMNIST) ? [] : [
                     "CIFAR-10 was not present, so the grid ran on Fashion-MNIST (28×28 padded to 32×32, one channel, "
                         + "normalised with its own training-set mean 0.2190 and std 0.3318)."]
             }),
@@ -86,7 +86,7 @@ public enum Assumptions {
                     case .gradAT(let beta): return "Gradient-based AT weight β = \(format(beta)) (unpublished)."
                     case .minL2(let beta): return "min-l2 (double backprop) weight β = \(format(beta)) (unpublished)."
                     case .symmetry(let beta): return "Symmetry-norm weight β = \(format(beta)) (unpublished)."
-                    default: return nil
+                    case .ce, .at, .kd, .atkd, .factt: return nil
                     }
                 }
             }),
@@ -95,7 +95,7 @@ public enum Assumptions {
             readme: "The teacher (NIN-wide) is trained by the same flips-only, no-weight-decay recipe as the students; the "
                 + "paper reports single runs, we report the median over the seeds.",
             footnotes: { grid in
-                grid.spec.name != "table3" ? [] : [
+                grid.spec.paperTable != .table3 ? [] : [
                     "The teacher (NIN-wide) is trained with the same flips-only, no-weight-decay recipe as the students; the "
                         + "paper reports single runs, we report the median over the seeds."]
             }),
@@ -108,7 +108,7 @@ public enum Assumptions {
                 + "same for every run.",
             footnotes: { grid in
                 var out: [String] = []
-                if grid.settings.epochs != 200 && grid.spec.name != "table4" {
+                if grid.settings.epochs != 200 && grid.spec.paperTable != .table4 {
                     out.append("The learning-rate drops scale with the epochs (at 0.3, 0.6 and 0.8 of them, as 60, 120, 160 of 200).")
                 }
                 if grid.settings.testSubset != nil {
@@ -127,7 +127,7 @@ public enum Assumptions {
                 + "bounding boxes. One seed, as the paper reports one number per cell. The weights' SHA-256 is part of "
                 + "every run's identity.",
             footnotes: { grid in
-                grid.spec.name != "table4" ? [] : [
+                grid.spec.paperTable != .table4 ? [] : [
                     "The fine-tuning recipe is ours (unpublished): ImageNet weights for every network, SGD momentum 0.9, "
                         + "learning rate \(format(grid.settings.learningRate)), weight decay \(format(grid.settings.weightDecay)), "
                         + "batch \(grid.settings.batchSize), \(grid.settings.epochs) epoch\(grid.settings.epochs == 1 ? "" : "s"), "

@@ -34,7 +34,7 @@ final class Display: @unchecked Sendable {
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
             for l in lines { out += "\r\u{1B}[K" + l + "\n" }
             out += "\u{1B}[J"
-            FileHandle.standardOutput.write(out.data(using: .utf8)!)
+            FileHandle.standardOutput.write(Data(out.utf8))
             drawnLines = lines.count
             return
         }

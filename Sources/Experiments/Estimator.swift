@@ -17,8 +17,8 @@ public struct Estimator {
     let measured: [String: Double]
     /// Cross-entropy images/s per network from calibration steps, and where each came from.
     let calibrated: [String: Double]
-    /// The image side the calibration steps ran at.
-    var calibrationSide = imageSide
+    /// The image side the calibration steps ran at (32 for the in-memory datasets).
+    var calibrationSide = ImageDataset.side
     public let sources: [String: Source]
 
     public enum Source: String, Sendable {
@@ -40,14 +40,17 @@ public struct Estimator {
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
         if let grid {
             let models = Set(grid.runs.flatMap { [$0.config.student] + ($0.config.teacher.map { [$0] } ?? []) })
-            // Large-image grids (Table 4) are calibrated at their crop size, with their freezing.
-            let side = grid.runs.compactMap { $0.config.geometry?.crop }.first
-            calibrationSide = side ?? imageSide
+            // Grids on JPEG datasets (Table 4) are calibrated at their crop size, with their freezing.
+            let jpeg = grid.runs.first { $0.config.dataset.descriptor.isJPEG }?.config
+            let side = jpeg.map { $0.dataset.descriptor.imageSide($0.geometry ?? .imageNet) }
+            calibrationSide = side ?? ImageDataset.side
             for model in models.sorted() {
                 if measured[Estimator.measuredKey(model, "ce", side: side)] != nil { sources[model] = .store; continue }
-                guard calibrate, let (rate, source) = Calibration.rate(model: model, batch: min(grid.settings.batchSize, side == nil ? 128 : 16),
-                                                                       threads: threads, side: side ?? imageSide,
-                                                                       freezing: side == nil ? nil : grid.settings.freeze) else { continue }
+                let bench = StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true,
+                                          dataset: jpeg?.dataset ?? .synthetic, geometry: jpeg?.geometry ?? .imageNet,
+                                          freezing: jpeg == nil ? nil : grid.settings.freeze)
+                guard calibrate, let (rate, source) = Calibration.rate(bench, batch: min(grid.settings.batchSize, jpeg == nil ? 128 : 16),
+                                                                       threads: threads) else { continue }
                 calibrated[model] = rate
                 sources[model] = source
             }
@@ -73,7 +76,7 @@ public struct Estimator {
     /// runs at that size, else the calibration step's, scaled by the pixel count when it ran at another side.
     func rate(_ model: String, side: Int? = nil) -> Double {
         if let m = measured[Estimator.measuredKey(model, "ce", side: side)] { return m }
-        return (calibrated[model] ?? 50) * pow(Double(calibrationSide) / Double(side ?? imageSide), 2)
+        return (calibrated[model] ?? 50) * pow(Double(calibrationSide) / Double(side ?? ImageDataset.side), 2)
     }
 
     /// Training images per second of `config`: the store's median for the same student and method
@@ -95,15 +98,8 @@ public struct Estimator {
     }
 
     public static func images(_ config: RunConfig) -> (train: Int, test: Int) {
-        let full: (train: Int, test: Int)
-        switch config.dataset {
-        case "cifar10": full = (50_000, 10_000)
-        case "synthetic": full = (1_000, 200)
-        case "cub200": full = (5_994, 5_794)
-        case "indoor67": full = (5_360, 1_340)
-        default: full = (60_000, 10_000)
-        }
-        return (config.trainSubset ?? full.train, config.testSubset ?? full.test)
+        let d = config.dataset.descriptor
+        return (config.trainSubset ?? d.trainImages, config.testSubset ?? d.testImages)
     }
 
     /// Seconds of one run from epoch `from` (0-based count done) to the end.
@@ -126,16 +122,15 @@ public struct Estimator {
 /// steps of the trainer's own step on synthetic images, cached in
 /// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, network, batch and threads.
 enum Calibration {
-    static func rate(model: String, batch: Int, threads: Int, side: Int = imageSide, freezing: Freezing? = nil) -> (Double, Estimator.Source)? {
-        let key = ([Host.name, BLASKernels.description, model, "batch \(batch)", "threads \(threads)"]
-                   + (side == imageSide ? [] : ["side \(side)"]) + (freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
+    static func rate(_ c: StepBenchCase, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
+        let key = ([Host.name, BLASKernels.description, c.student, "batch \(batch)", "threads \(threads)"]
+                   + (c.side == ImageDataset.side ? [] : ["side \(c.side)"])
+                   + (c.freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
             .joined(separator: " | ")
         var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
         if let cached = table[key] { return (cached, .cache) }
         let previous = Threads.count
         defer { Threads.set(previous) }
-        let c = StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true, side: side,
-                              freezing: freezing, classes: side == imageSide ? 10 : 200)
         guard let bench = try? StepBench(c, batch: batch),
               let result = try? bench.measure(threads: threads, reps: 2) else { return nil }
         table[key] = result.imagesPerSecond

@@ -4,6 +4,7 @@
 import Data
 import Foundation
 import NN
+import Store
 import Training
 
 /// One run of a grid: its resolved configuration, key, and the key of its teacher run.
@@ -15,10 +16,21 @@ public struct PlannedRun: Sendable, Equatable {
     public var identityJSON: String
 }
 
+extension PlannedRun {
+    /// The queued record the main database and a Slurm shard start the run from.
+    public func queuedRecord(profile: String) -> RunRecord {
+        RunRecord(key: key, configJSON: identityJSON, student: config.student, teacher: config.teacher,
+                  teacherKey: teacherKey, method: config.method.name, seed: Int(config.seed),
+                  dataset: config.dataset.rawValue, profile: profile, status: .queued, epochsTotal: config.epochs)
+    }
+}
+
 public struct PlannedCell: Sendable, Equatable {
     public var row: Int, column: Int, seed: Int
     public var rowLabel: String, columnLabel: String
     public var runKey: String
+    /// What the cell is to its row (`Spec.role(ofColumn:)`).
+    public var role: CellRole
 }
 
 public struct Grid: Sendable {
@@ -30,11 +42,14 @@ public struct Grid: Sendable {
     /// The training settings after the profile.
     public let settings: TrainingSettings
     public let seeds: [Int]
-    /// The dataset of the grid: the spec's, resolved; when the rows name their own (Table 4),
-    /// those joined with "+" ("cub200+indoor67").
-    public let dataset: String
-    /// Each row's dataset, resolved.
-    public let rowDatasets: [String]
+    /// Each row's dataset, resolved (the spec's unless the row names its own, as Table 4's do).
+    public let rowDatasets: [DatasetID]
+    /// The distinct datasets of the rows, in row order.
+    public var datasets: [DatasetID] {
+        var distinct: [DatasetID] = []
+        for d in rowDatasets where !distinct.contains(d) { distinct.append(d) }
+        return distinct
+    }
     /// Inputs this machine lacks (a weights file), each with what to do about it; `atx run`
     /// refuses to start while any is missing (`Grid.checkInputs`).
     public let missingWeights: [String]
@@ -59,14 +74,9 @@ public struct Grid: Sendable {
         if let t = p.testSubset { s.testSubset = t }
         if let i = p.image { s.image = i }
         settings = s
-        let resolve = { (name: String) in name == "auto" ? (locations.hasCIFAR10 ? "cifar10" : "fashion-mnist") : name }
-        let seeds = p.seeds ?? spec.seeds, specDataset = resolve(spec.dataset)
-        let rowDatasets = spec.rows.map { $0.dataset.map(resolve) ?? specDataset }
-        var distinct: [String] = []
-        for d in rowDatasets where !distinct.contains(d) { distinct.append(d) }
-        let dataset = spec.rows.contains { $0.dataset != nil } ? distinct.joined(separator: "+") : specDataset
+        let seeds = p.seeds ?? spec.seeds
+        let rowDatasets = spec.rows.map { ($0.dataset ?? spec.dataset).resolved(locations) }
         self.seeds = seeds
-        self.dataset = dataset
         self.rowDatasets = rowDatasets
         let milestones = RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones)
 
@@ -85,19 +95,18 @@ public struct Grid: Sendable {
         missingWeights = missing
 
         var planned: [PlannedRun] = [], served: [PlannedCell] = []
-        func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int, dataset: String) -> PlannedRun {
-            let jpeg = Datasets.jpegNames.contains(dataset)
+        func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int, dataset: DatasetID) throws -> PlannedRun {
             let config = RunConfig(student: model, teacher: teacher?.config.student, method: method, dataset: dataset,
                                    trainSubset: s.trainSubset, testSubset: s.testSubset, epochs: s.epochs, batchSize: s.batchSize,
                                    learningRate: s.learningRate, momentum: s.momentum, weightDecay: s.weightDecay,
                                    milestones: milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop, seed: UInt64(seed),
                                    pretrained: weights[model], freezing: s.freeze,
-                                   geometry: jpeg ? (s.image ?? .imageNet) : nil)
-            let identity = Grid.identity(config, teacherKey: teacher?.key)
+                                   geometry: dataset.descriptor.isJPEG ? (s.image ?? .imageNet) : nil)
+            let identity = try Grid.identity(config, teacherKey: teacher?.key)
             // The key leaves out where the weights file lies; its content hash stays in.
             var keyed = config
             keyed.pretrained?.file = nil
-            let key = String(ContentHash.sha256(Foundation.Data(Grid.identity(keyed, teacherKey: teacher?.key).utf8)).prefix(16))
+            let key = String(ContentHash.sha256(Foundation.Data(try Grid.identity(keyed, teacherKey: teacher?.key).utf8)).prefix(16))
             let run = PlannedRun(key: key, config: config, teacherKey: teacher?.key, identityJSON: identity)
             if !planned.contains(where: { $0.key == run.key }) { planned.append(run) }
             return run
@@ -105,15 +114,19 @@ public struct Grid: Sendable {
         for seed in seeds {
             for (r, row) in spec.rows.enumerated() {
                 let rowDataset = rowDatasets[r]
-                let teacherRun = row.teacher.map { plan($0, .ce, teacher: nil, seed: seed, dataset: rowDataset) }
+                let teacherRun = try row.teacher.map { try plan($0, .ce, teacher: nil, seed: seed, dataset: rowDataset) }
                 for (c, column) in spec.columns.enumerated() {
                     let run: PlannedRun
-                    switch column.network {
-                    case .teacher: run = teacherRun!
-                    case .student: run = plan(row.student, column.method, teacher: column.method.needsTeacher ? teacherRun : nil, seed: seed, dataset: rowDataset)
+                    switch (column.network, teacherRun) {
+                    case (.teacher, let teacher?): run = teacher
+                    case (.teacher, nil):   // `Spec.parse` refuses this; a spec built in code may not
+                        throw SpecError(file: spec.file, line: nil, path: "rows[\(r)].teacher",
+                                        message: "missing: column '\(column.label)' trains the row's teacher")
+                    case (.student, _):
+                        run = try plan(row.student, column.method, teacher: column.method.needsTeacher ? teacherRun : nil, seed: seed, dataset: rowDataset)
                     }
                     served.append(PlannedCell(row: r, column: c, seed: seed, rowLabel: row.student + (row.teacher.map { " ← " + $0 } ?? ""),
-                                             columnLabel: column.label, runKey: run.key))
+                                             columnLabel: column.label, runKey: run.key, role: spec.role(ofColumn: c)))
                 }
             }
         }
@@ -134,21 +147,17 @@ public struct Grid: Sendable {
     /// (opened once, listed files checked). Empty when the grid can run.
     public func missingInputs(locations: DataLocations = .fromEnvironment()) -> [String] {
         var out = missingWeights
-        var seen = Set<String>()
-        for d in rowDatasets where seen.insert(d).inserted {
-            do {
-                if Datasets.jpegNames.contains(d) { _ = try Datasets.openJPEG(d, locations: locations) }
-                else { _ = try Datasets.open(d, locations: locations) }
-            } catch { out.append("\(error)") }
+        for d in datasets {
+            do { _ = try Datasets.open(d, locations: locations) } catch { out.append("\(error)") }
         }
         return out
     }
 
     /// The canonical JSON of everything that determines a run's result.
-    static func identity(_ config: RunConfig, teacherKey: String?) -> String {
+    static func identity(_ config: RunConfig, teacherKey: String?) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let configObject = try! JSONSerialization.jsonObject(with: try! encoder.encode(config))
+        let configObject = try JSONSerialization.jsonObject(with: try encoder.encode(config))
         return canonicalJSON(["config": configObject, "teacher_run": teacherKey ?? NSNull()] as [String: Any])
     }
 }

@@ -14,13 +14,13 @@ public enum Planner {
             switch r?.status {
             case .done: done += 1
             case .failed: failed += 1; todo.append((run, r?.epochsDone ?? 0))
-            default: todo.append((run, r?.epochsDone ?? 0))
+            case nil, .queued, .running, .interrupted: todo.append((run, r?.epochsDone ?? 0))
             }
         }
         let seconds = todo.reduce(0.0) { $0 + estimator.seconds($1.0.config, epochsDone: $1.1) } / Double(max(jobs, 1))
         let s = grid.settings
         var out = """
-        \(grid.spec.name) [profile \(grid.profile)] on \(grid.dataset): \(grid.cells.count) cells (\(grid.spec.rows.count) rows × \
+        \(grid.spec.name) [profile \(grid.profile)] on \(grid.datasets.map(\.rawValue).joined(separator: "+")): \(grid.cells.count) cells (\(grid.spec.rows.count) rows × \
         \(grid.spec.columns.count) columns × \(grid.seeds.count) seeds) served by \(grid.runs.count) unique runs
           \(s.epochs) epochs, batch \(s.batchSize), train subset \(s.trainSubset.map(String.init) ?? "all"), \
         test subset \(s.testSubset.map(String.init) ?? "all"), milestones \(RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones))

@@ -45,17 +45,10 @@ public final class GridRunner: @unchecked Sendable {
     /// Records the grid, its runs (teachers first) and the cells they serve.
     public static func register(_ grid: Grid, in store: Store) throws {
         try store.upsertGrid(name: grid.spec.name, specPath: grid.spec.file, specJSON: grid.spec.json, profile: grid.profile)
-        for run in grid.runs {
-            try store.register(RunRecord(
-                key: run.key, configJSON: run.identityJSON, student: run.config.student, teacher: run.config.teacher,
-                teacherKey: run.teacherKey, method: run.config.method.name, seed: Int(run.config.seed), dataset: run.config.dataset,
-                profile: grid.profile, status: .queued, host: nil, pid: nil, gitCommit: nil, threads: nil, createdAt: Date(),
-                startedAt: nil, finishedAt: nil, heartbeatAt: nil, failure: nil, epochsDone: 0, epochsTotal: run.config.epochs,
-                finalTestError: nil, bestTestError: nil, wallSeconds: nil, runDirectory: nil, checkpointPath: nil))
-        }
+        for run in grid.runs { try store.register(run.queuedRecord(profile: grid.profile)) }
         try store.setCells(grid: grid.spec.name, grid.cells.map {
             CellRecord(grid: grid.spec.name, rowIndex: $0.row, columnIndex: $0.column, rowLabel: $0.rowLabel,
-                       columnLabel: $0.columnLabel, seed: $0.seed, runKey: $0.runKey)
+                       columnLabel: $0.columnLabel, seed: $0.seed, runKey: $0.runKey, role: $0.role)
         })
     }
 
@@ -111,11 +104,13 @@ public final class GridRunner: @unchecked Sendable {
             guard let r = records[run.key], !skip(run.key) else { continue }
             switch r.status {
             case .done: continue
-            case .failed where !retryFailed: continue
-            case .running where isAlive(r.host ?? "", r.pid ?? 0):
-                waiting = true   // another process trains it
-                continue
-            default: break
+            case .failed: if !retryFailed { continue }
+            case .running:
+                if isAlive(r.host ?? "", r.pid ?? 0) {
+                    waiting = true   // another process trains it
+                    continue
+                }
+            case .queued, .interrupted: break
             }
             if let t = run.teacherKey {
                 guard let teacher = records[t] else { continue }

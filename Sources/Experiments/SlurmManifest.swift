@@ -21,14 +21,6 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
         case grid, profile, runs, teacherCheckpoints = "teacher_checkpoints"
     }
 
-    /// A planned run as the queued record both the main database and a shard start from.
-    /// (The same record `GridRunner.register` writes.)
-    public static func queuedRecord(_ run: PlannedRun, profile: String) -> RunRecord {
-        RunRecord(key: run.key, configJSON: run.identityJSON, student: run.config.student, teacher: run.config.teacher,
-                  teacherKey: run.teacherKey, method: run.config.method.name, seed: Int(run.config.seed),
-                  dataset: run.config.dataset, profile: profile, status: .queued, epochsTotal: run.config.epochs)
-    }
-
     public static func load(_ path: String) throws -> SlurmManifest {
         do {
             return try JSONDecoder().decode(SlurmManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))

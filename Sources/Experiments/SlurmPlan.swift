@@ -143,9 +143,9 @@ public struct SlurmPlan: Sendable {
 
         var manifestRuns: [String: RunRecord] = [:], checkpoints: [String: String] = [:]
         for run in todo {
-            manifestRuns[run.key] = SlurmManifest.queuedRecord(run, profile: grid.profile)
+            manifestRuns[run.key] = run.queuedRecord(profile: grid.profile)
             guard let t = run.teacherKey, let teacher = grid.run(t) else { continue }
-            manifestRuns[t] = SlurmManifest.queuedRecord(teacher, profile: grid.profile)
+            manifestRuns[t] = teacher.queuedRecord(profile: grid.profile)
             // The Worker's final weights: runs/<key>/model.safetensors, unless the database knows better.
             checkpoints[t] = records[t].flatMap { $0.status == .done ? $0.checkpointPath : nil }
                 ?? "\(layout.runsDirectory)/\(t)/model.safetensors"

@@ -4,6 +4,7 @@
 import Data
 import Foundation
 import NN
+import Store
 import Training
 import Yams
 
@@ -12,8 +13,8 @@ public struct Spec: Sendable {
     public var name: String
     public var title: String
     public var file: String
-    /// "auto", "cifar10", "fashion-mnist" or "synthetic".
-    public var dataset: String
+    /// The grid's dataset ("auto": CIFAR-10 when present, else Fashion-MNIST).
+    public var dataset: DatasetChoice
     public var seeds: [Int]
     public var training: TrainingSettings
     public var rows: [Row]
@@ -26,9 +27,9 @@ public struct Spec: Sendable {
         public var student: String
         public var teacher: String?
         /// The row's dataset when it is not the spec's (Table 4: one row per fine-tuning task).
-        public var dataset: String?
+        public var dataset: DatasetChoice?
 
-        public init(student: String, teacher: String? = nil, dataset: String? = nil) {
+        public init(student: String, teacher: String? = nil, dataset: DatasetChoice? = nil) {
             self.student = student; self.teacher = teacher; self.dataset = dataset
         }
     }
@@ -42,6 +43,21 @@ public struct Spec: Sendable {
     }
 
     public enum Network: String, Sendable, CaseIterable { case student, teacher }
+
+    /// The paper's table this spec reproduces, named by the spec's `name` ("table1" … "table4").
+    public var paperTable: PaperTable? { PaperTable(rawValue: name) }
+
+    /// The column every other is paired with: the first training the row's student with plain
+    /// cross-entropy (nil when there is none). The one place this is decided: the store records it
+    /// per cell (`CellRole`), the renderer gets it (`TableInput.baselineColumn`).
+    public var baselineColumn: Int? {
+        columns.firstIndex { $0.network == .student && $0.method == .ce }
+    }
+
+    /// What column `c` is to its row.
+    public func role(ofColumn c: Int) -> CellRole {
+        columns[c].network == .teacher ? .teacher : c == baselineColumn ? .baseline : .method
+    }
 }
 
 /// The training protocol (docs/protocol.md §6); milestones as fractions of the epochs.
@@ -84,8 +100,6 @@ public struct SpecError: Error, CustomStringConvertible, Equatable {
 }
 
 extension Spec {
-    public static let acceptedDatasets = ["auto", "cifar10", "fashion-mnist", "synthetic", "cub200", "indoor67"]
-
     /// Reads and checks a spec file.
     public static func load(_ path: String) throws -> Spec {
         let text: String
@@ -105,10 +119,10 @@ extension Spec {
         }
         let d = Decoder(file: file)
         let top = try d.mapping(root, "", keys: ["name", "title", "dataset", "seeds", "training", "teacher", "report", "rows", "columns", "profiles"])
-        var spec = Spec(name: try d.string(top["name"], "name"), title: "", file: file, dataset: "auto", seeds: [],
+        var spec = Spec(name: try d.string(top["name"], "name"), title: "", file: file, dataset: .auto, seeds: [],
                         training: TrainingSettings(), rows: [], columns: [], profiles: [:], json: "")
         spec.title = try top["title"].map { try d.string($0, "title") } ?? spec.name
-        if let ds = top["dataset"] { spec.dataset = try d.choice(ds, "dataset", Spec.acceptedDatasets) }
+        if let ds = top["dataset"] { spec.dataset = try d.dataset(ds, "dataset") }
         spec.seeds = try d.seeds(top["seeds"], "seeds")
         if let t = top["training"] { spec.training = try d.training(t, "training", base: TrainingSettings()) }
         if let t = top["teacher"] { _ = try d.choice(t, "teacher", ["same-seed"]) }
@@ -125,7 +139,7 @@ extension Spec {
         for (i, row) in spec.rows.enumerated() where row.teacher == nil {
             if let c = spec.columns.firstIndex(where: { $0.method.needsTeacher || $0.network == .teacher }) {
                 throw SpecError(file: file, line: top["rows"]?.array()[i].mark?.line, path: "rows[\(i)].teacher",
-                                message: "missing: column '\(spec.columns[c].label)' (\(spec.columns[c].method.name)) needs a teacher")
+                                message: "missing: column '\(spec.columns[c].label)' (\(spec.columns[c].method.kind)) needs a teacher")
             }
         }
         if let p = top["profiles"] {
@@ -216,40 +230,53 @@ struct Decoder {
         let m = try mapping(node, path, keys: ["student", "teacher", "dataset"])
         return Spec.Row(student: try model(m["student"], "\(path).student"),
                         teacher: try m["teacher"].map { try model($0, "\(path).teacher") },
-                        dataset: try m["dataset"].map { try choice($0, "\(path).dataset", Spec.acceptedDatasets) })
+                        dataset: try m["dataset"].map { try dataset($0, "\(path).dataset") })
+    }
+
+    /// "auto" or a dataset's name.
+    func dataset(_ node: Node, _ path: String) throws -> DatasetChoice {
+        let name = try choice(node, path, DatasetChoice.names)
+        guard let choice = DatasetChoice(name) else { throw fail(node, path, "'\(name)' is not a dataset") }
+        return choice
+    }
+
+    /// One of `T`'s cases by its raw value, or an error listing them.
+    func enumeration<T: CaseIterable & RawRepresentable>(_ node: Node, _ path: String, _: T.Type) throws -> T where T.RawValue == String {
+        let name = try choice(node, path, T.allCases.map(\.rawValue))
+        guard let value = T(rawValue: name) else { throw fail(node, path, "'\(name)' is not accepted") }
+        return value
     }
 
     func column(_ node: Node, _ path: String) throws -> Spec.Column {
-        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "beta", "alpha", "temperature", "beta_decay", "groups"])
-        let methodName = try choice(m["method"] ?? node, "\(path).method", Method.defaults.keys.sorted())
-        var mappingValue = Mapping.sum2
-        if let mp = m["mapping"] {
-            guard methodName == "at" || methodName == "at+kd" else { throw fail(mp, "\(path).mapping", "method '\(methodName)' does not take a mapping") }
-            mappingValue = Mapping(rawValue: try choice(mp, "\(path).mapping", Mapping.allCases.map(\.rawValue)))!
+        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "groups"] + Hyperparameter.allCases.map(\.rawValue))
+        let kind = try enumeration(m["method"] ?? node, "\(path).method", MethodKind.self)
+        let mapping = try m["mapping"].map { try enumeration($0, "\(path).mapping", Mapping.self) }
+        var hyper: [Hyperparameter: Float] = [:]
+        for h in Hyperparameter.allCases {
+            if let v = m[h.rawValue] { hyper[h] = try float(v, "\(path).\(h)") }
         }
-        var hyper: [String: Float] = [:]
-        for key in ["beta", "alpha", "temperature", "beta_decay"] {
-            guard let v = m[key] else { continue }
-            guard Method.defaults[methodName]?[key] != nil else {
-                let takes = Method.defaults[methodName]!.keys.sorted()
-                throw fail(v, "\(path).\(key)", "method '\(methodName)' does not take '\(key)'; it takes: \(takes.isEmpty ? "none" : takes.joined(separator: ", "))")
+        let groups = try m["groups"].map { g in
+            try list(g, "\(path).groups").enumerated().map { i, n in try int(n, "\(path).groups[\(i)]") }
+        }
+        // The method validates itself; its error is placed at the key it is about.
+        let method: Method
+        do {
+            method = try Method(kind: kind, mapping: mapping, hyperparameters: hyper, groups: groups)
+        } catch let e as MethodError {
+            let key: String
+            switch e {
+            case .hyperparameterNotTaken(_, let h): key = h.rawValue
+            case .mappingNotTaken: key = "mapping"
+            case .groupsNotTaken, .badGroups: key = "groups"
             }
-            hyper[key] = try float(v, "\(path).\(key)")
+            throw fail(m[key], "\(path).\(key)", "\(e)")
         }
-        var groups: [Int]?
-        if let g = m["groups"] {
-            guard methodName == "at" || methodName == "at+kd" else { throw fail(g, "\(path).groups", "method '\(methodName)' does not take groups") }
-            groups = try list(g, "\(path).groups").enumerated().map { i, n in try int(n, "\(path).groups[\(i)]") }
-            guard let chosen = groups, !chosen.isEmpty, Set(chosen).count == chosen.count else {
-                throw fail(g, "\(path).groups", "give distinct 0-based group indices")
-            }
+        let network = try m["network"].map { try enumeration($0, "\(path).network", Spec.Network.self) } ?? .student
+        if network == .teacher && kind != .ce {
+            throw fail(m["method"], "\(path).method", "the teacher column trains the teacher with 'ce', not '\(kind)'")
         }
-        let network = try m["network"].map { Spec.Network(rawValue: try choice($0, "\(path).network", Spec.Network.allCases.map(\.rawValue)))! } ?? .student
-        if network == .teacher && methodName != "ce" {
-            throw fail(m["method"], "\(path).method", "the teacher column trains the teacher with 'ce', not '\(methodName)'")
-        }
-        return Spec.Column(label: try m["label"].map { try string($0, "\(path).label") } ?? methodName,
-                           method: try Method(name: methodName, mapping: mappingValue, hyperparameters: hyper, groups: groups), network: network)
+        return Spec.Column(label: try m["label"].map { try string($0, "\(path).label") } ?? kind.rawValue,
+                           method: method, network: network)
     }
 
     func training(_ node: Node, _ path: String, base: TrainingSettings) throws -> TrainingSettings {

@@ -10,8 +10,9 @@ import Tensor
 public enum Table4SmokeInputs {
     public static func write(data: String, weights: String, classes: Int) throws {
         let config = TinyJPEGConfig(classes: classes, trainPerClass: 3, testPerClass: 2, sides: 40...72, seed: 0)
-        try Datasets.writeTinyJPEG("cub200", to: (data as NSString).appendingPathComponent("cub200"), config: config)
-        try Datasets.writeTinyJPEG("indoor67", to: (data as NSString).appendingPathComponent("indoor67"), config: config)
+        for id in [DatasetID.cub200, .indoor67] {
+            try Datasets.writeTinyJPEG(id, to: (data as NSString).appendingPathComponent(id.rawValue), config: config)
+        }
         try FileManager.default.createDirectory(atPath: weights, withIntermediateDirectories: true)
         for (depth, seed) in [(18, 1), (34, 2)] {
             var rng = RNG(seed: UInt64(seed))

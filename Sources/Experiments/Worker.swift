@@ -70,7 +70,7 @@ public enum Worker {
                                   blasKernels: BLASKernels.description,
                                   retryFailed: true, isOwnerAlive: Host.isAlive) else { return .notClaimed }
         } catch {
-            FileHandle.standardError.write("atx worker: \(error)\n".data(using: .utf8)!)
+            FileHandle.standardError.write(Data("atx worker: \(error)\n".utf8))
             return .failed
         }
         installTerminationHandler(store: store, key: key)
@@ -90,7 +90,7 @@ public enum Worker {
                 }
                 teacher = try Model.trained(at: path, expected: config.teacher, role: "teacher")
             }
-            let data = try config.openTrainingData()
+            let data = try config.openData()
             let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)
             var lastBeat = Date(), lastEmit = Date.distantPast
             let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: directory) { event in
@@ -119,7 +119,7 @@ public enum Worker {
             return .done
         } catch {
             try? store.fail(key: key, message: "\(error)")
-            FileHandle.standardError.write("atx worker \(key): \(error)\n".data(using: .utf8)!)
+            FileHandle.standardError.write(Data("atx worker \(key): \(error)\n".utf8))
             return .failed
         }
     }

@@ -200,6 +200,18 @@ public final class Model {
         }
     }
 
+    /// The paper's spelling of a model name: "wrn-16-1" → "WRN-16-1", "nin-thin-nobn" → "NIN-thin",
+    /// "resnet-18" → "ResNet-18"; a name `init(name:)` does not know stays as it is.
+    public static func displayName(_ name: String) -> String {
+        let parts = name.lowercased().split(separator: "-").map(String.init)
+        switch parts.first {
+        case "wrn": return "WRN-" + parts.dropFirst().joined(separator: "-")
+        case "nin": return parts.count >= 2 ? "NIN-" + parts[1] : name
+        case "resnet": return "ResNet-" + parts.dropFirst().joined(separator: "-")
+        default: return name
+        }
+    }
+
     /// Throws the error `init(name:)` would give for an unknown name or a bad depth.
     public static func validate(name: String) throws {
         _ = try architecture(named: name, inChannels: 3, numClasses: 10)

@@ -19,7 +19,6 @@ extension Report {
 
     /// One error-curve figure per row of `input`, in row order.
     static func curveFigures(_ input: TableInput) -> [Figure] {
-        let paper = PaperTable.named(input.name)
         let runs = Dictionary(input.runs.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         return input.rows.indices.map { r in
             let series = input.columns.indices.map { c in
@@ -30,20 +29,20 @@ extension Report {
                 return CurvePlot.Series(
                     label: column.label + partial, color: CurvePlot.palette[c % CurvePlot.palette.count],
                     dashed: column.network == .teacher, points: curve(done.map { input.epochs[$0] ?? [] }),
-                    paper: paper.flatMap { paperError($0, input, r, c) })
+                    paper: input.paperError(r, c))
             }
-            let setting = "\(Format.dataset(input.dataset)), profile \(input.profile), "
+            let setting = "\(input.dataset), profile \(input.profile), "
                 + "\(Format.list("seed", input.seeds.map(String.init)))"
-            let plot = CurvePlot(title: pair(input.rows[r], sizes: input), subtitle: "\(input.name): \(setting)",
+            let plot = CurvePlot(title: pair(input.rows[r], sizes: true), subtitle: "\(input.name): \(setting)",
                                  epochs: input.training.epochs, milestones: input.training.milestones,
-                                 series: series, paperLegend: paper != nil)
+                                 series: series, paperLegend: input.paper != nil)
             return Figure(fileName: figureFileName(input, row: r), svg: plot.svg())
         }
     }
 
     /// The file name of row `row`'s figure, e.g. "table1-quick-row2-wrn-16-1-wrn-16-2.svg".
     public static func figureFileName(_ input: TableInput, row: Int) -> String {
-        let networks = [input.rows[row].student] + (input.rows[row].teacher.map { [$0] } ?? [])
+        let networks = ([input.rows[row].student] + (input.rows[row].teacher.map { [$0] } ?? [])).map(\.name)
         let name = ([input.name, input.profile, "row\(row + 1)"] + networks).joined(separator: "-")
         return String(name.lowercased().map { $0.isLetter || $0.isNumber || $0 == "." ? $0 : "-" }) + ".svg"
     }

@@ -8,7 +8,7 @@ import Store
 
 extension Report {
     /// The effect section's lines (heading included).
-    static func effectSection(_ input: TableInput, paper: PaperTable?, layout: Layout) -> [String] {
+    static func effectSection(_ input: TableInput) -> [String] {
         let n = input.seeds.count
         var out = ["## Effect of each method, paired by seed", ""]
         guard let first = input.effects.first else {
@@ -33,12 +33,12 @@ extension Report {
             out += ["Only one seed is paired in each cell, so there is no interval: each number is that seed's difference "
                     + "and says nothing about the spread over seeds.", ""]
         }
-        out += layout.renderEffects(input, header: "effect") { r, c in
+        out += input.layout.renderEffects(input, header: "effect") { r, c in
             if input.effects.contains(where: { $0.rowIndex == r && $0.baselineColumn == c }) { return "baseline" }
             guard let e = input.effect(r, c) else { return "—" }
-            return effectCell(e, paper: paper.flatMap { paperEffect($0, input, e) }, seeds: n)
+            return effectCell(e, paper: paperEffect(input, e), seeds: n)
         }
-        out += ["", verdict(input, paper: paper), "",
+        out += ["", verdict(input), "",
                 "![Effects paired by seed, with the paper's](\(input.plotDirectory)/\(effectFigureFileName(input)))"]
         return out
     }
@@ -74,15 +74,16 @@ extension Report {
     }
 
     /// The paper's effect: its error for the cell minus its error for the row's baseline.
-    static func paperEffect(_ paper: PaperTable, _ input: TableInput, _ e: CellEffect) -> Double? {
-        guard let ours = paperError(paper, input, e.rowIndex, e.columnIndex),
-              let base = paperError(paper, input, e.rowIndex, e.baselineColumn) else { return nil }
+    static func paperEffect(_ input: TableInput, _ e: CellEffect) -> Double? {
+        guard let ours = input.paperError(e.rowIndex, e.columnIndex),
+              let base = input.paperError(e.rowIndex, e.baselineColumn) else { return nil }
         return ours - base
     }
 
     /// One line: how many rows (or, with one row, methods) beat the baseline here, how many of
     /// them with an interval below 0, and how many in the paper. Teacher columns do not count.
-    static func verdict(_ input: TableInput, paper: PaperTable?) -> String {
+    static func verdict(_ input: TableInput) -> String {
+        let paper = input.paper
         let baseline = "the baseline (\(input.effects.first?.baselineLabel ?? "ce"))"
         let methods = input.columns.indices.filter { c in
             input.columns[c].network == .student && input.effects.contains { $0.columnIndex == c }
@@ -91,7 +92,7 @@ extension Report {
         // (beats here, of, interval below 0, paper beats, of) over a set of cells.
         func count(_ cells: [CellEffect]) -> (Int, Int, Int, Int, Int) {
             let measured = cells.compactMap { e in e.meanDifference.map { (e, $0) } }
-            let papers = cells.compactMap { e in paper.flatMap { paperEffect($0, input, e) } }
+            let papers = cells.compactMap { e in paperEffect(input, e) }
             return (measured.filter { $0.1 < 0 }.count, measured.count,
                     measured.filter { $0.0.excludesZero && ($0.0.ciHigh ?? 0) < 0 }.count,
                     papers.filter { $0 < 0 }.count, papers.count)
@@ -131,7 +132,6 @@ extension Report {
     /// nil when no row has a baseline.
     static func effectFigure(_ input: TableInput) -> Figure? {
         guard let first = input.effects.first else { return nil }
-        let paper = PaperTable.named(input.name)
         let n = input.seeds.count
         let groups = input.rows.indices.compactMap { r -> EffectPlot.Group? in
             let effects = input.effects.filter { $0.rowIndex == r }.sorted { $0.columnIndex < $1.columnIndex }
@@ -148,13 +148,13 @@ extension Report {
                 return EffectPlot.Item(label: input.columns[e.columnIndex].label + paired,
                                        color: CurvePlot.palette[e.columnIndex % CurvePlot.palette.count],
                                        mean: e.meanDifference, low: e.ciLow, high: e.ciHigh, excludesZero: e.excludesZero,
-                                       paper: paper.flatMap { paperEffect($0, input, e) }, value: value)
+                                       paper: paperEffect(input, e), value: value)
             })
         }
-        let setting = "\(Format.dataset(input.dataset)), profile \(input.profile), \(Format.list("seed", input.seeds.map(String.init)))"
+        let setting = "\(input.dataset), profile \(input.profile), \(Format.list("seed", input.seeds.map(String.init)))"
         let plot = EffectPlot(title: "Effect of each column vs the baseline (\(first.baselineLabel)), paired by seed",
                               subtitle: "\(input.name): \(setting)", baseline: first.baselineLabel, groups: groups,
-                              paperLegend: paper != nil)
+                              paperLegend: input.paper != nil)
         return Figure(fileName: effectFigureFileName(input), svg: plot.svg())
     }
 }
@@ -166,12 +166,12 @@ extension TableInput {
     }
 }
 
-extension Layout {
+extension TableLayout {
     /// The effect block: as `render`, but Table 2's baseline line is left out (its effect is
     /// the reference, not a result).
     func renderEffects(_ input: TableInput, header: String, cell: (Int, Int) -> String) -> [String] {
         guard self == .baselineAndMappings else { return render(input, header: header, cell: cell) }
-        let mappings = input.columns.indices.filter { input.columns[$0].method != "ce" }
+        let mappings = input.columns.indices.filter { $0 != input.baselineColumn }
         return Self.transposed(input, columns: mappings, corner: "attention mapping function", header: header, cell: cell)
     }
 }

@@ -2,7 +2,7 @@
 // output is the same bytes on every machine.
 import Foundation
 
-enum Format {
+public enum Format {
     /// `value` with `decimals` digits after the point; never "-0.00".
     static func fixed(_ value: Double, _ decimals: Int = 2) -> String {
         let text = String(format: "%.\(decimals)f", value)
@@ -25,7 +25,7 @@ enum Format {
     static func number(_ value: Double) -> String { String(format: "%g", value) }
 
     /// 50000 → "50,000".
-    static func thousands(_ value: Int) -> String {
+    public static func thousands(_ value: Int) -> String {
         let digits = String(value.magnitude)
         var out = ""
         for (i, c) in digits.enumerated() {
@@ -35,30 +35,12 @@ enum Format {
         return (value < 0 ? "-" : "") + out
     }
 
-    /// The paper's spelling of a model: "wrn-16-1" → "WRN-16-1", "nin-thin-nobn" → "NIN-thin".
-    static func model(_ name: String) -> String {
-        switch name {
-        case "nin-thin", "nin-thin-nobn": return "NIN-thin"
-        case "nin-wide": return "NIN-wide"
-        case "resnet-18": return "ResNet-18"
-        case "resnet-34": return "ResNet-34"
-        default: return name.hasPrefix("wrn-") ? "WRN-" + name.dropFirst(4) : name
-        }
-    }
-
     /// A parameter count as the paper rounds it: 175,066 → "0.2M", 1,005,642 → "1M"; below
     /// 50,000 in thousands ("38K").
     static func parameters(_ count: Int) -> String {
         if count < 50_000 { return "\(Int((Double(count) / 1000).rounded()))K" }
         let tenths = Int((Double(count) / 100_000).rounded())
         return tenths % 10 == 0 ? "\(tenths / 10)M" : "\(tenths / 10).\(tenths % 10)M"
-    }
-
-    /// "CIFAR-10", "Fashion-MNIST", "synthetic data"; other names as given.
-    static func dataset(_ name: String) -> String {
-        let names = ["cifar10": "CIFAR-10", "fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic data",
-                     "cub200": "CUB-200-2011", "indoor67": "MIT Indoor-67"]
-        return name.split(separator: "+").map { names[String($0)] ?? String($0) }.joined(separator: " and ")
     }
 
     /// A list with a plural noun: "seed 0", "seeds 0, 1, 2".

@@ -7,15 +7,16 @@ import Store
 public enum Report {
     /// The Markdown document for `input` (ending in a newline).
     public static func markdown(_ input: TableInput) -> String {
-        let paper = PaperTable.named(input.name)
-        let layout = Layout(input.name)
+        let paper = input.paper
+        let layout = input.layout
         let n = input.seeds.count
         var out: [String] = ["# \(input.title)", ""]
-        if !input.isComparableWithPaper {
-            out += [notComparable(input, withPaperNumbers: paper != nil), ""]
+        if let reason = input.notComparable {
+            out += ["> **Not comparable with the paper's numbers:** " + reason
+                    + (paper != nil ? " The paper's numbers below are for orientation only." : ""), ""]
         }
         if layout == .methodError {
-            out += [input.rows.map { "Student ← teacher: \(pair($0, sizes: input))." }.joined(separator: " "), ""]
+            out += [input.rows.map { "Student ← teacher: \(pair($0, sizes: true))." }.joined(separator: " "), ""]
         }
 
         out += ["## Ours: test error (%)", "",
@@ -29,7 +30,7 @@ public enum Report {
         out += layout.render(input, header: "error") { r, c in
             let value = input.cell(r, c)?.median
             var text = value.map { Format.fixed($0, layout == .fineTuning ? 1 : 2) }
-            if layout == .fineTuning, let v = value, let b = layout.baseline(input), b != c, let base = input.cell(r, b)?.median {
+            if layout == .fineTuning, let v = value, let b = input.baselineColumn, b != c, let base = input.cell(r, b)?.median {
                 text! += " (\(Format.signed1(v - base)))"
             }
             return annotate(text, input.cell(r, c), seeds: n)
@@ -37,11 +38,11 @@ public enum Report {
 
         out += ["", "## The paper's numbers", ""]
         if let paper {
-            out += ["As printed in the paper (\(paper.rule)), \(layout == .fineTuning ? "ImageNet-pretrained, fine-tuned" : "CIFAR-10").", ""]
+            out += ["As printed in the paper (\(paper.rule)), \(paper.setting).", ""]
             out += layout.render(input, header: "error") { r, c in
-                guard let v = paperError(paper, input, r, c) else { return "—" }
+                guard let v = input.paperError(r, c) else { return "—" }
                 var text = Format.fixed(v, paper.decimals)
-                if layout == .fineTuning, let b = layout.baseline(input), b != c, let base = paperError(paper, input, r, b) {
+                if layout == .fineTuning, let b = input.baselineColumn, b != c, let base = input.paperError(r, b) {
                     text += " (\(Format.signed1(v - base)))"
                 }
                 return text
@@ -50,14 +51,14 @@ public enum Report {
                     "Positive: our error is higher. A cell with missing seeds says so, as above.", ""]
             out += layout.render(input, header: "difference") { r, c in
                 let cell = input.cell(r, c)
-                guard let ours = cell?.median, let theirs = paperError(paper, input, r, c) else { return "—" }
+                guard let ours = cell?.median, let theirs = input.paperError(r, c) else { return "—" }
                 return annotate(Format.signed(ours - theirs), cell, seeds: n)
             }
         } else {
             out += ["The paper has no table for this grid."]
         }
 
-        out += [""] + effectSection(input, paper: paper, layout: layout)
+        out += [""] + effectSection(input)
 
         out += ["", "## Spread over seeds", "", "Minimum–maximum of the final epoch's test error over the done seeds.", ""]
         out += layout.render(input, header: "min–max") { r, c in
@@ -91,38 +92,18 @@ public enum Report {
         return notes.isEmpty ? value : "\(value) (\(notes.joined(separator: ", ")))"
     }
 
-    static func paperError(_ paper: PaperTable, _ input: TableInput, _ row: Int, _ column: Int) -> Double? {
-        paper.error(student: input.rows[row].student, teacher: input.rows[row].teacher, column: input.columns[column].label,
-                    dataset: input.rows[row].dataset)
-    }
-
     // MARK: - Labels
 
     /// "WRN-16-1, 0.2M": the paper's name and rounded parameter count.
-    static func network(_ model: String, _ input: TableInput) -> String {
-        Format.model(model) + (input.parameterCounts[model].map { ", " + Format.parameters($0) } ?? "")
+    static func network(_ network: TableInput.Network) -> String {
+        network.display + (network.parameters.map { ", " + Format.parameters($0) } ?? "")
     }
 
     /// "WRN-16-1 ← WRN-16-2", or with `sizes` "WRN-16-1, 0.2M ← WRN-16-2, 0.7M"; a row with its own
-    /// dataset adds its task: "ResNet-18 ← ResNet-34 (ImageNet→CUB)".
-    static func pair(_ row: TableInput.Row, sizes input: TableInput? = nil) -> String {
-        let name = { (model: String) in input.map { network(model, $0) } ?? Format.model(model) }
-        return name(row.student) + (row.teacher.map { " ← " + name($0) } ?? "")
-            + (row.dataset.map { " (\(Layout.task($0)))" } ?? "")   // Table 4: the same networks on each task
-    }
-
-    static func notComparable(_ input: TableInput, withPaperNumbers: Bool) -> String {
-        if input.name == "table4" {
-            return "> **Not comparable with the paper's numbers:** these runs use profile `\(input.profile)` "
-                + "(\(input.training.epochs) epochs) on \(Format.dataset(input.rows.compactMap(\.dataset).joined(separator: "+"))); "
-                + "only profile `paper` on the real CUB-200-2011 and MIT Indoor-67, from torchvision's ImageNet weights, follows "
-                + "our fine-tuning recipe." + (withPaperNumbers ? " The paper's numbers below are for orientation only." : "")
-        }
-        let images = input.training.trainSubset.map { Format.thousands($0) + " training images" } ?? "all training images"
-        return "> **Not comparable with the paper's numbers:** these runs use profile `\(input.profile)` "
-            + "(\(input.training.epochs) epochs, \(images)) on \(Format.dataset(input.dataset)); the paper's protocol is "
-            + "profile `paper` (200 epochs, all training images) on CIFAR-10."
-            + (withPaperNumbers ? " The paper's numbers below are for orientation only." : "")
+    /// task adds it: "ResNet-18 ← ResNet-34 (ImageNet→CUB)".
+    static func pair(_ row: TableInput.Row, sizes: Bool = false) -> String {
+        let name = { (n: TableInput.Network) in sizes ? network(n) : n.display }
+        return name(row.student) + (row.teacher.map { " ← " + name($0) } ?? "") + (row.task.map { " (\($0))" } ?? "")
     }
 
     // MARK: - Traceability and footnote
@@ -158,11 +139,13 @@ public enum Report {
     }
 
     static func notes(_ input: TableInput) -> [String] {
-        var models: [String] = []
+        var networks: [TableInput.Network] = []
         for row in input.rows {
-            for model in [row.student] + (row.teacher.map { [$0] } ?? []) where !models.contains(model) { models.append(model) }
+            for n in [row.student] + (row.teacher.map { [$0] } ?? []) where !networks.contains(where: { $0.name == n.name }) {
+                networks.append(n)
+            }
         }
-        let counts = models.compactMap { m in input.parameterCounts[m].map { "`\(m)` \(Format.thousands($0))" } }
+        let counts = networks.compactMap { n in n.parameters.map { "`\(n.name)` \(Format.thousands($0))" } }
         let cellKeys = Set(input.cells.flatMap(\.runKeys))
         var byCommit: [String: Int] = [:]
         for run in input.runs where run.status == .done && cellKeys.contains(run.key) {
@@ -171,7 +154,7 @@ public enum Report {
         let trainedAt = byCommit.sorted { $0.key < $1.key }.map { "`\($0.key)` (\($0.value) run\($0.value == 1 ? "" : "s"))" }
 
         var out = [
-            "- Dataset: \(Format.dataset(input.dataset)).",
+            "- Dataset: \(input.dataset).",
             "- Profile `\(input.profile)`: \(input.training.summary).",
             "- Reported: the test error (%) after each run's final epoch; a cell is the median over its done seeds "
                 + "(the mean of the middle two for an even count), never over fewer seeds without saying so.",
@@ -200,26 +183,7 @@ public enum Report {
     }
 }
 
-/// How a grid's cells are laid out, after the paper's tables.
-enum Layout: Equatable {
-    /// Table 1 and any other grid: one line per row, `| student | teacher | columns… |`.
-    case matrix
-    /// Table 2: the networks with the no-attention-transfer baseline, then one line per mapping.
-    case baselineAndMappings
-    /// Table 3: one line per method, `| method | error |`.
-    case methodError
-    /// Table 4: one line per method, a column per fine-tuning task ("ImageNet→CUB").
-    case fineTuning
-
-    init(_ name: String) {
-        switch name {
-        case "table2": self = .baselineAndMappings
-        case "table3": self = .methodError
-        case "table4": self = .fineTuning
-        default: self = .matrix
-        }
-    }
-
+extension TableLayout {
     /// The Markdown lines of one block; `header` names the value in one-value-per-line layouts.
     func render(_ input: TableInput, header: String, cell: (Int, Int) -> String) -> [String] {
         let all = Array(input.columns.indices)
@@ -227,32 +191,18 @@ enum Layout: Equatable {
         case .matrix:
             return Self.matrix(input, columns: all, cell: cell)
         case .baselineAndMappings:
-            let baseline = all.filter { input.columns[$0].method == "ce" }
+            let baseline = all.filter { $0 == input.baselineColumn }
             return Self.matrix(input, columns: baseline, cell: cell) + [""]
                 + Self.transposed(input, columns: all.filter { !baseline.contains($0) }, corner: "attention mapping function",
                                   header: header, cell: cell)
         case .methodError:
             return Self.transposed(input, columns: all, corner: "method", header: header, cell: cell)
         case .fineTuning:
-            let head = ["method"] + input.rows.map { Self.task($0.dataset) }
+            let head = ["method"] + input.rows.map { $0.task ?? Report.pair($0) }
             return [Self.line(head), Self.rule(head.count)] + all.map { c in
                 Self.line([Report.escape(input.columns[c].label)] + input.rows.indices.map { cell($0, c) })
             }
         }
-    }
-
-    /// The paper's name of a fine-tuning task.
-    static func task(_ dataset: String?) -> String {
-        switch dataset {
-        case "cub200": return "ImageNet→CUB"
-        case "indoor67": return "ImageNet→Scenes"
-        default: return "ImageNet→" + (dataset ?? "?")
-        }
-    }
-
-    /// The column every other is held against: the student trained with cross-entropy.
-    func baseline(_ input: TableInput) -> Int? {
-        input.columns.firstIndex { $0.method == "ce" && $0.network == .student }
     }
 
     /// `| student | teacher | labels… |`, a line per row (no teacher column when no row has one).
@@ -261,7 +211,7 @@ enum Layout: Equatable {
         let head = ["student"] + (teachers ? ["teacher"] : []) + columns.map { Report.escape(input.columns[$0].label) }
         return [line(head), rule(head.count)] + input.rows.indices.map { r in
             let row = input.rows[r]
-            let names = [Report.network(row.student, input)] + (teachers ? [row.teacher.map { Report.network($0, input) } ?? "—"] : [])
+            let names = [Report.network(row.student)] + (teachers ? [row.teacher.map { Report.network($0) } ?? "—"] : [])
             return line(names + columns.map { cell(r, $0) })
         }
     }

@@ -3,17 +3,33 @@
 // too), so rendering is a pure function and re-rendering with no new runs gives identical bytes.
 import Store
 
-/// Everything `Report.markdown(_:)` and `Report.figures(_:)` read.
+/// Everything `Report.markdown(_:)` and `Report.figures(_:)` read. Report knows no dataset, table
+/// or model by name: the layout, the baseline column, the paper's numbers and every display name
+/// come in here (`Experiments.Tables` computes them).
 public struct TableInput: Sendable {
+    /// A network of a row, as the tables print it.
+    public struct Network: Sendable, Equatable {
+        /// The name users type, e.g. "wrn-16-1".
+        public var name: String
+        /// The paper's spelling, e.g. "WRN-16-1".
+        public var display: String
+        /// Learnable parameters, counted from the model.
+        public var parameters: Int?
+
+        public init(name: String, display: String, parameters: Int? = nil) {
+            self.name = name; self.display = display; self.parameters = parameters
+        }
+    }
+
     /// A row of the grid: the student network, and the teacher its methods learn from.
     public struct Row: Sendable, Equatable {
-        public var student: String
-        public var teacher: String?
-        /// The row's own dataset (Table 4: one row per fine-tuning task), nil: the grid's.
-        public var dataset: String?
+        public var student: Network
+        public var teacher: Network?
+        /// The row's task when rows differ in dataset (Table 4: "ImageNet→CUB"), nil otherwise.
+        public var task: String?
 
-        public init(student: String, teacher: String? = nil, dataset: String? = nil) {
-            self.student = student; self.teacher = teacher; self.dataset = dataset
+        public init(student: Network, teacher: Network? = nil, task: String? = nil) {
+            self.student = student; self.teacher = teacher; self.task = task
         }
     }
 
@@ -21,38 +37,42 @@ public struct TableInput: Sendable {
     /// the row's teacher itself.
     public struct Column: Sendable, Equatable {
         public enum Network: String, Sendable { case student, teacher }
-        /// The column's header, e.g. "AT"; paper numbers are looked up by it.
+        /// The column's header, e.g. "AT".
         public var label: String
-        /// The method's name in the store, e.g. "ce", "at", "at+kd".
-        public var method: String
         public var network: Network
 
-        public init(label: String, method: String, network: Network = .student) {
-            self.label = label; self.method = method; self.network = network
+        public init(label: String, network: Network = .student) {
+            self.label = label; self.network = network
         }
     }
 
-    /// The spec's name, which picks the layout and the paper's numbers: "table1", "table2",
-    /// "table3", or anything else for a generic rows × columns table without paper numbers.
+    /// The spec's name (figure file names, queries against the store).
     public var name: String
     public var title: String
+    /// How the cells are laid out (after the paper's table the grid reproduces).
+    public var layout: TableLayout
     public var rows: [Row]
     public var columns: [Column]
+    /// The column every other is paired with: the row's student trained with plain cross-entropy.
+    public var baselineColumn: Int?
     /// The seeds every cell should have, after the profile.
     public var seeds: [Int]
     /// The profile's name ("paper", "quick", "smoke", …) and the protocol it resolves to.
     public var profile: String
     public var training: TrainingProtocol
-    /// The store's dataset name: "cifar10", "fashion-mnist" or "synthetic".
+    /// The dataset (or datasets) as printed, e.g. "Fashion-MNIST".
     public var dataset: String
+    /// The paper's numbers for this grid's cells, nil when the paper has no such table.
+    public var paper: PaperNumbers?
+    /// Why these numbers cannot be held against the paper's (the profile, the dataset), as one
+    /// sentence; nil when they can.
+    public var notComparable: String?
     /// The source revision rendering the table, if known.
     public var commit: String?
     /// The rendering date as it should be printed, e.g. "2025-01-31".
     public var date: String
     /// Every assumption the spec relies on, one sentence each.
     public var assumptions: [String]
-    /// Learnable parameters by model name ("wrn-16-1" → 175066), counted from the models.
-    public var parameterCounts: [String: Int]
     /// The database path as users should type it in a query, e.g. "results/results.db".
     public var database: String
     /// The directory of the figures relative to the Markdown file, e.g. "plots".
@@ -66,13 +86,16 @@ public struct TableInput: Sendable {
     /// Each run's epochs in order (`Store.epochs(key:)`), by run key.
     public var epochs: [String: [EpochRow]]
 
-    public init(name: String, title: String, rows: [Row], columns: [Column], seeds: [Int], profile: String,
-                training: TrainingProtocol, dataset: String, commit: String?, date: String, assumptions: [String],
-                parameterCounts: [String: Int], database: String = "results/results.db", plotDirectory: String = "plots",
+    public init(name: String, title: String, layout: TableLayout, rows: [Row], columns: [Column], baselineColumn: Int?,
+                seeds: [Int], profile: String, training: TrainingProtocol, dataset: String, paper: PaperNumbers?,
+                notComparable: String?, commit: String?, date: String, assumptions: [String],
+                database: String = "results/results.db", plotDirectory: String = "plots",
                 cells: [CellSummary], effects: [CellEffect] = [], runs: [RunRecord], epochs: [String: [EpochRow]]) {
-        self.name = name; self.title = title; self.rows = rows; self.columns = columns; self.seeds = seeds
-        self.profile = profile; self.training = training; self.dataset = dataset; self.commit = commit
-        self.date = date; self.assumptions = assumptions; self.parameterCounts = parameterCounts
+        self.name = name; self.title = title; self.layout = layout; self.rows = rows; self.columns = columns
+        self.baselineColumn = baselineColumn; self.seeds = seeds
+        self.profile = profile; self.training = training; self.dataset = dataset; self.paper = paper
+        self.notComparable = notComparable; self.commit = commit
+        self.date = date; self.assumptions = assumptions
         self.database = database; self.plotDirectory = plotDirectory
         self.cells = cells; self.effects = effects; self.runs = runs; self.epochs = epochs
     }
@@ -82,10 +105,36 @@ public struct TableInput: Sendable {
         cells.first { $0.rowIndex == row && $0.columnIndex == column }
     }
 
-    /// Only the paper profile on CIFAR-10 can be held against the paper's numbers.
-    /// Table 4: the paper profile on the real CUB-200-2011 and MIT Indoor-67.
-    var isComparableWithPaper: Bool {
-        profile == "paper" && (dataset == "cifar10" || (name == "table4" && rows.allSatisfy { ["cub200", "indoor67"].contains($0.dataset ?? "") }))
+    /// The paper's error for the cell at (row, column), if it reports one.
+    func paperError(_ row: Int, _ column: Int) -> Double? { paper?.errors[row][column] }
+}
+
+/// How a grid's cells are laid out, after the paper's tables.
+public enum TableLayout: Sendable, Equatable {
+    /// Table 1 and any other grid: one line per row, `| student | teacher | columns… |`.
+    case matrix
+    /// Table 2: the networks with the baseline, then one line per other column (an attention mapping).
+    case baselineAndMappings
+    /// Table 3: one line per method, `| method | error |`.
+    case methodError
+    /// Table 4: one line per method, a column per row's task ("ImageNet→CUB"), each value with its
+    /// difference to the baseline line.
+    case fineTuning
+}
+
+/// The paper's numbers for a grid's cells, with how the paper got them.
+public struct PaperNumbers: Sendable, Equatable {
+    /// How the paper aggregated its runs, e.g. "median of 5 runs".
+    public var rule: String
+    /// The number of decimals the paper prints.
+    public var decimals: Int
+    /// Where the paper's numbers come from, as the table says it: "CIFAR-10".
+    public var setting: String
+    /// Test error (%) by row and column, nil where the paper has no number.
+    public var errors: [[Double?]]
+
+    public init(rule: String, decimals: Int, setting: String, errors: [[Double?]]) {
+        self.rule = rule; self.decimals = decimals; self.setting = setting; self.errors = errors
     }
 }
 

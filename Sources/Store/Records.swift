@@ -110,8 +110,10 @@ public struct EpochRow: Codable, Sendable, Equatable {
 extension EpochRow: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "epochs"
 
-    /// JSON has no NaN or infinities; spell them as strings rather than fail on a diverged loss.
-    private static let nonFinite = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    /// JSON has no NaN or infinities: a part that is not finite is written as `null` (as in
+    /// curves.json) and read back as NaN. Rows written before v4 spelled them as strings
+    /// ("nan", "inf", "-inf"); those read back as the values they name.
+    private static let legacyNonFinite = (positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
 
     public init(row: Row) throws {
         runKey = row["run_key"]
@@ -123,9 +125,9 @@ extension EpochRow: FetchableRecord, PersistableRecord {
         imagesPerSecond = real("images_per_second")
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
-            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity,
-            nan: Self.nonFinite.nan)
-        parts = try decoder.decode([String: Double].self, from: Data((row["parts_json"] as String).utf8))
+            positiveInfinity: Self.legacyNonFinite.positiveInfinity, negativeInfinity: Self.legacyNonFinite.negativeInfinity,
+            nan: Self.legacyNonFinite.nan)
+        parts = try decoder.decode([String: Double?].self, from: Data((row["parts_json"] as String).utf8)).mapValues { $0 ?? .nan }
     }
 
     public func encode(to container: inout PersistenceContainer) throws {
@@ -137,10 +139,7 @@ extension EpochRow: FetchableRecord, PersistableRecord {
         container["images_per_second"] = imagesPerSecond
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: Self.nonFinite.positiveInfinity, negativeInfinity: Self.nonFinite.negativeInfinity,
-            nan: Self.nonFinite.nan)
-        container["parts_json"] = String(decoding: try encoder.encode(parts), as: UTF8.self)
+        container["parts_json"] = String(decoding: try encoder.encode(parts.mapValues { $0.isFinite ? $0 : nil }), as: UTF8.self)
     }
 }
 
@@ -167,6 +166,12 @@ extension GridRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "grids"
 }
 
+/// What a table cell is to its row: the row's baseline (its student trained with plain
+/// cross-entropy, which every other cell is paired with), a method, or the teacher column.
+public enum CellRole: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case baseline, method, teacher
+}
+
 /// One row of `cells`: the run that serves one seed of one table cell.
 public struct CellRecord: Codable, Sendable, Equatable {
     public var grid: String
@@ -176,16 +181,18 @@ public struct CellRecord: Codable, Sendable, Equatable {
     public var columnLabel: String
     public var seed: Int
     public var runKey: String
+    public var role: CellRole
 
     public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
-                seed: Int, runKey: String) {
+                seed: Int, runKey: String, role: CellRole) {
         self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
         self.rowLabel = rowLabel; self.columnLabel = columnLabel; self.seed = seed; self.runKey = runKey
+        self.role = role
     }
 
     enum CodingKeys: String, CodingKey {
         case grid, rowIndex = "row_index", columnIndex = "column_index", rowLabel = "row_label"
-        case columnLabel = "column_label", seed, runKey = "run_key"
+        case columnLabel = "column_label", seed, runKey = "run_key", role
     }
 }
 

@@ -24,6 +24,13 @@ enum Schema {
         migrator.registerMigration("v3-runs-blas-kernels") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN blas_kernels TEXT")
         }
+        // Each cell says what it is (the row's baseline, a method, or the teacher column), as the
+        // grid decided it; `cell_effect` reads that column instead of parsing labels.
+        migrator.registerMigration("v4-cell-roles") { db in
+            try db.execute(sql: v4CellRoles)
+            try db.execute(sql: "DROP VIEW cell_effect")
+            try db.execute(sql: v4CellEffect)
+        }
         return migrator
     }()
 
@@ -144,6 +151,12 @@ enum Schema {
 
     // MARK: - v2-cell-effect
 
+    /// Before v4, the row's student was read off the row's label: the part before " ← ".
+    private static let rowStudentFromLabel = """
+        CASE WHEN instr(cells.row_label, ' ← ') > 0 THEN substr(cells.row_label, 1, instr(cells.row_label, ' ← ') - 1) \
+        ELSE cells.row_label END
+        """
+
     private static let v2TQuantiles = """
         -- t_{0.975, df}: the two-sided 95% critical value of Student's t with df degrees of freedom,
         -- for df 1…\(StudentT.tabulated); `cell_effect` uses an expansion beyond.
@@ -171,9 +184,7 @@ enum Schema {
             SELECT cells.grid, cells.row_index, cells.column_index, cells.row_label, cells.column_label,
                    cells.seed, runs.student, runs.method, runs.status,
                    CASE WHEN runs.status = 'done' THEN runs.final_test_error END AS error,
-                   CASE WHEN instr(cells.row_label, ' ← ') > 0
-                        THEN substr(cells.row_label, 1, instr(cells.row_label, ' ← ') - 1)
-                        ELSE cells.row_label END AS row_student
+                   \(rowStudentFromLabel) AS row_student
             FROM cells JOIN runs ON runs.key = cells.run_key
         ),
         baselines AS (
@@ -189,6 +200,13 @@ enum Schema {
             FROM cell_runs
             GROUP BY grid, row_index, column_index
         ),
+        \(cellEffectStatistics)
+        """
+
+    /// The part of `cell_effect` that every version shares: the paired differences, their mean,
+    /// spread and interval, and the columns it returns (from the CTEs `cell_runs`, `baselines` and
+    /// `statuses` before it).
+    private static let cellEffectStatistics = """
         pairs AS (
             SELECT m.grid, m.row_index, m.column_index, m.error - b.error AS d
             FROM cell_runs AS m
@@ -228,5 +246,69 @@ enum Schema {
                              AND base.column_index = baselines.baseline_column
         LEFT JOIN spreads AS e ON e.grid = s.grid AND e.row_index = s.row_index AND e.column_index = s.column_index
         WHERE s.column_index <> baselines.baseline_column;
+        """
+
+    // MARK: - v4-cell-roles
+
+    /// The new column, filled for cells recorded before it by the rule the v2 view applied: the
+    /// teacher column trains another network than the row's student (the part of row_label before
+    /// " ← "); the baseline is the row's first column training that student with cross-entropy.
+    private static let v4CellRoles = """
+        ALTER TABLE cells ADD COLUMN role TEXT NOT NULL DEFAULT 'method'
+            CHECK (role IN ('baseline', 'method', 'teacher'));
+        WITH labelled AS (
+            SELECT cells.rowid AS id, cells.grid, cells.row_index, cells.column_index, runs.student, runs.method,
+                   \(rowStudentFromLabel) AS row_student
+            FROM cells JOIN runs ON runs.key = cells.run_key
+        )
+        UPDATE cells SET role = 'teacher'
+        WHERE rowid IN (SELECT id FROM labelled WHERE student <> row_student);
+        WITH labelled AS (
+            SELECT cells.grid, cells.row_index, cells.column_index, runs.student, runs.method,
+                   \(rowStudentFromLabel) AS row_student
+            FROM cells JOIN runs ON runs.key = cells.run_key
+        ),
+        baselines AS (
+            SELECT grid, row_index, MIN(column_index) AS column_index
+            FROM labelled WHERE method = 'ce' AND student = row_student
+            GROUP BY grid, row_index
+        )
+        UPDATE cells SET role = 'baseline'
+        WHERE (grid, row_index, column_index) IN (SELECT grid, row_index, column_index FROM baselines);
+        """
+
+    /// As v2's view, with the baseline and the teacher column read from `cells.role`.
+    private static let v4CellEffect = """
+        -- One row per table cell other than its row's baseline: the effect of the column's method,
+        -- paired by seed. The baseline of a row is its cell whose role is 'baseline' (the row's
+        -- student trained with plain cross-entropy, as the grid decided); a row without one has no
+        -- effects. For each seed done in both the cell and the baseline,
+        -- d = error(cell) - error(baseline), in percentage points (negative: the method's error
+        -- is lower). mean_difference is the mean of d over the seeds_paired seeds, sd_difference
+        -- their standard deviation (n - 1 in the denominator), and [ci_low, ci_high] the 95%
+        -- interval mean ± t_{0.975, n-1} sd / sqrt(n), NULL with fewer than 2 paired seeds.
+        -- seeds_better / seeds_worse count the seeds with d < 0 / d > 0. A teacher column
+        -- (role 'teacher', network 'teacher') reads as the teacher's gap over the student.
+        CREATE VIEW cell_effect AS
+        WITH cell_runs AS (
+            SELECT cells.grid, cells.row_index, cells.column_index, cells.row_label, cells.column_label,
+                   cells.seed, cells.role, runs.status,
+                   CASE WHEN runs.status = 'done' THEN runs.final_test_error END AS error
+            FROM cells JOIN runs ON runs.key = cells.run_key
+        ),
+        baselines AS (
+            SELECT grid, row_index, MIN(column_index) AS baseline_column
+            FROM cell_runs
+            WHERE role = 'baseline'
+            GROUP BY grid, row_index
+        ),
+        statuses AS (
+            SELECT grid, row_index, column_index, row_label, column_label,
+                   CASE WHEN MAX(role = 'teacher') THEN 'teacher' ELSE 'student' END AS network,
+                   COUNT(*) AS seeds, SUM(status = 'done') AS done, SUM(status = 'failed') AS failed
+            FROM cell_runs
+            GROUP BY grid, row_index, column_index
+        ),
+        \(cellEffectStatistics)
         """
 }

@@ -172,13 +172,17 @@ public final class Store: Sendable {
     /// this one in one transaction, idempotently: runs absent here are inserted; a run present in
     /// both keeps the more complete record (done beats others; else more epochs_done; ties keep
     /// ours), and the winning shard record brings its epochs (upserted); grids and cells are
-    /// inserted if absent. The shard is only read.
+    /// inserted if absent. The shard is only read (one written by an older atx is first migrated, as opening it would).
     public func merge(shardPath: String) throws -> MergeReport {
         guard FileManager.default.fileExists(atPath: shardPath) else {
             throw StoreError.io(path: shardPath, reason: "no such file")
         }
         let (grids, runs, cells, epochs) = try mapErrors(shardPath) {
-            guard try Self.inspect(shardPath) != .empty else { throw StoreError.notAnAtxDatabase(path: shardPath) }
+            switch try Self.inspect(shardPath) {
+            case .empty: throw StoreError.notAnAtxDatabase(path: shardPath)
+            case .outdated: _ = try Store(path: shardPath)   // an older atx's shard: migrated first, so it reads as ours
+            case .current: break
+            }
             return try Self.openReadOnly(shardPath).read { db in
                 (try GridRecord.fetchAll(db), try RunRecord.fetchAll(db), try CellRecord.fetchAll(db),
                  Dictionary(grouping: try EpochRow.fetchAll(db), by: \.runKey))

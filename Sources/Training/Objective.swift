@@ -21,26 +21,24 @@ public enum Method: Hashable, Sendable, Codable {
     case minL2(beta: Float)
     case symmetry(beta: Float)
 
-    public var needsTeacher: Bool {
+    /// What kind of method it is.
+    public var kind: MethodKind {
         switch self {
-        case .ce, .minL2, .symmetry: return false
-        case .at, .kd, .atkd, .factt, .gradAT: return true
+        case .ce: return .ce
+        case .at: return .at
+        case .kd: return .kd
+        case .atkd: return .atkd
+        case .factt: return .factt
+        case .gradAT: return .gradAT
+        case .minL2: return .minL2
+        case .symmetry: return .symmetry
         }
     }
 
+    public var needsTeacher: Bool { kind.needsTeacher }
+
     /// The name used in specs, fixtures and the store.
-    public var name: String {
-        switch self {
-        case .ce: return "ce"
-        case .at: return "at"
-        case .kd: return "kd"
-        case .atkd: return "at+kd"
-        case .factt: return "factt"
-        case .gradAT: return "grad-at"
-        case .minL2: return "min-l2"
-        case .symmetry: return "symmetry"
-        }
-    }
+    public var name: String { kind.rawValue }
 }
 
 /// The loss of one batch, with what the checks and the trainer need from the forward.
@@ -57,11 +55,9 @@ public struct Objective {
 }
 
 public enum ObjectiveError: Error, CustomStringConvertible {
-    case missingTeacher(method: String)
     case badGroups([Int], available: Int)
     public var description: String {
         switch self {
-        case .missingTeacher(let m): return "method '\(m)' needs a teacher, none was given"
         case .badGroups(let g, let n):
             return "attention transfer: groups \(g) must be distinct, non-empty and within 0…\(n - 1) (the networks have \(n) groups)"
         }
@@ -75,7 +71,7 @@ public enum ObjectiveError: Error, CustomStringConvertible {
 public func objective(_ method: Method, student: Model, teacher: Model?, input: Tensor, labels: [Int],
                       mode: Mode = .train, adapters: [Variable?] = []) throws -> Objective {
     func teacherModel() throws -> Model {
-        guard let teacher else { throw ObjectiveError.missingTeacher(method: method.name) }
+        guard let teacher else { throw TrainingError.missingTeacher(method: method.kind) }
         return teacher
     }
     let batch = BatchInput(student: student, input: input, labels: labels, mode: mode)
@@ -182,56 +178,112 @@ func matchedAttentionLoss(_ s: [Variable], _ t: [Variable], _ mapping: Mapping, 
     return chosen.map { attentionLoss(student: s[$0], teacher: t[$0], mapping: mapping) }.reduce(Variable(Tensor(scalar: 0))) { $0 + $1 }
 }
 
-extension Method {
-    /// Default hyperparameters (docs/protocol.md §1–4). Assumptions (docs/protocol.md §8): β of F-ActT
-    /// and of the gradient-based methods, and AT+KD's β decay (1 = constant β).
-    public static let defaults: [String: [String: Float]] = [
-        "ce": [:],
-        "at": ["beta": 1000],
-        "kd": ["temperature": 4, "alpha": 0.9],
-        "at+kd": ["beta": 1000, "temperature": 4, "alpha": 0.9, "beta_decay": 1],
-        "factt": ["beta": 1000],
-        "grad-at": ["beta": 2000],
-        "min-l2": ["beta": 2000],
-        "symmetry": ["beta": 2000],
-    ]
+/// A method's kind: what specs, flags, fixtures and the store call it, and what it takes.
+public enum MethodKind: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    case ce, at, kd
+    case atkd = "at+kd"
+    case factt
+    case gradAT = "grad-at"
+    case minL2 = "min-l2"
+    case symmetry
 
-    /// Builds a method from its name, mapping and hyperparameters (and for `at` and `at+kd`
-    /// the groups to match, nil for all); unknown names or hyperparameters the method does not
-    /// take are errors that list what is accepted.
-    public init(name: String, mapping: Mapping = .sum2, hyperparameters: [String: Float] = [:], groups: [Int]? = nil) throws {
-        guard let defaults = Method.defaults[name] else {
-            throw MethodError.unknownMethod(name, accepted: Method.defaults.keys.sorted())
+    public var description: String { rawValue }
+
+    /// The hyperparameters it takes, in the order they are listed.
+    public var hyperparameters: [Hyperparameter] {
+        switch self {
+        case .ce: return []
+        case .at, .factt, .gradAT, .minL2, .symmetry: return [.beta]
+        case .kd: return [.temperature, .alpha]
+        case .atkd: return [.beta, .temperature, .alpha, .betaDecay]
         }
-        for key in hyperparameters.keys where defaults[key] == nil {
-            throw MethodError.unknownHyperparameter(method: name, key: key, accepted: defaults.keys.sorted())
+    }
+
+    /// Whether it matches attention maps, so takes a `mapping` and `groups`.
+    public var takesAttentionMaps: Bool {
+        switch self {
+        case .at, .atkd: return true
+        case .ce, .kd, .factt, .gradAT, .minL2, .symmetry: return false
         }
-        if groups != nil && name != "at" && name != "at+kd" { throw MethodError.groupsNotTaken(method: name) }
-        let h = defaults.merging(hyperparameters) { $1 }
-        switch name {
-        case "ce": self = .ce
-        case "at": self = .at(mapping: mapping, beta: h["beta"]!, groups: groups)
-        case "kd": self = .kd(temperature: h["temperature"]!, alpha: h["alpha"]!)
-        case "at+kd": self = .atkd(mapping: mapping, beta: h["beta"]!, temperature: h["temperature"]!, alpha: h["alpha"]!,
-                                   betaDecay: h["beta_decay"]!, groups: groups)
-        case "factt": self = .factt(beta: h["beta"]!)
-        case "grad-at": self = .gradAT(beta: h["beta"]!)
-        case "min-l2": self = .minL2(beta: h["beta"]!)
-        default: self = .symmetry(beta: h["beta"]!)
+    }
+
+    /// Whether it learns from a trained teacher.
+    public var needsTeacher: Bool {
+        switch self {
+        case .ce, .minL2, .symmetry: return false
+        case .at, .kd, .atkd, .factt, .gradAT: return true
+        }
+    }
+
+    /// The default of `h` for this kind (docs/protocol.md §1–4). Assumptions (§8): β of F-ActT and of
+    /// the gradient-based methods, and AT+KD's β decay (1 = constant β).
+    public func defaultValue(_ h: Hyperparameter) -> Float {
+        switch h {
+        case .beta:
+            switch self {
+            case .gradAT, .minL2, .symmetry: return 2000
+            case .ce, .at, .kd, .atkd, .factt: return 1000
+            }
+        case .temperature: return 4
+        case .alpha: return 0.9
+        case .betaDecay: return 1
+        }
+    }
+}
+
+/// A numeric hyperparameter, by its name in specs.
+public enum Hyperparameter: String, CaseIterable, Sendable, CustomStringConvertible {
+    case beta, temperature, alpha
+    case betaDecay = "beta_decay"
+    public var description: String { rawValue }
+}
+
+extension Method {
+    /// Builds a method of `kind` from its mapping, hyperparameters (defaults for those not given)
+    /// and, for the kinds that match attention maps, the 0-based groups to match (nil: all). What
+    /// the kind does not take, and groups that are empty, repeated or negative, are errors that
+    /// say what is accepted: the one place a method is validated.
+    public init(kind: MethodKind, mapping: Mapping? = nil, hyperparameters: [Hyperparameter: Float] = [:], groups: [Int]? = nil) throws {
+        if let h = hyperparameters.keys.sorted(by: { $0.rawValue < $1.rawValue }).first(where: { !kind.hyperparameters.contains($0) }) {
+            throw MethodError.hyperparameterNotTaken(method: kind, hyperparameter: h)
+        }
+        if !kind.takesAttentionMaps {
+            if mapping != nil { throw MethodError.mappingNotTaken(method: kind) }
+            if groups != nil { throw MethodError.groupsNotTaken(method: kind) }
+        }
+        if let groups, groups.isEmpty || Set(groups).count != groups.count || groups.contains(where: { $0 < 0 }) {
+            throw MethodError.badGroups(groups)
+        }
+        func value(_ h: Hyperparameter) -> Float { hyperparameters[h] ?? kind.defaultValue(h) }
+        let mapping = mapping ?? .sum2
+        switch kind {
+        case .ce: self = .ce
+        case .at: self = .at(mapping: mapping, beta: value(.beta), groups: groups)
+        case .kd: self = .kd(temperature: value(.temperature), alpha: value(.alpha))
+        case .atkd: self = .atkd(mapping: mapping, beta: value(.beta), temperature: value(.temperature), alpha: value(.alpha),
+                                 betaDecay: value(.betaDecay), groups: groups)
+        case .factt: self = .factt(beta: value(.beta))
+        case .gradAT: self = .gradAT(beta: value(.beta))
+        case .minL2: self = .minL2(beta: value(.beta))
+        case .symmetry: self = .symmetry(beta: value(.beta))
         }
     }
 }
 
 public enum MethodError: Error, CustomStringConvertible, Equatable {
-    case unknownMethod(String, accepted: [String])
-    case unknownHyperparameter(method: String, key: String, accepted: [String])
-    case groupsNotTaken(method: String)
+    case hyperparameterNotTaken(method: MethodKind, hyperparameter: Hyperparameter)
+    case mappingNotTaken(method: MethodKind)
+    case groupsNotTaken(method: MethodKind)
+    case badGroups([Int])
+
     public var description: String {
         switch self {
-        case .groupsNotTaken(let m): return "method '\(m)' does not match attention maps; only at and at+kd take groups"
-        case .unknownMethod(let m, let a): return "unknown method '\(m)'; accepted: \(a.joined(separator: ", "))"
-        case .unknownHyperparameter(let m, let k, let a):
-            return "method '\(m)' does not take hyperparameter '\(k)'; it takes: \(a.isEmpty ? "none" : a.joined(separator: ", "))"
+        case .hyperparameterNotTaken(let m, let h):
+            let takes = m.hyperparameters.map(\.rawValue)
+            return "method '\(m)' does not take '\(h)'; it takes: \(takes.isEmpty ? "none" : takes.joined(separator: ", "))"
+        case .mappingNotTaken(let m): return "method '\(m)' does not take a mapping; only at and at+kd match attention maps"
+        case .groupsNotTaken(let m): return "method '\(m)' does not take groups; only at and at+kd match attention maps"
+        case .badGroups(let g): return "groups \(g): give distinct 0-based group indices"
         }
     }
 }

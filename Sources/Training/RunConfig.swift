@@ -18,8 +18,8 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     /// The teacher's model name, when the method needs one (its weights come from a checkpoint).
     public var teacher: String?
     public var method: Method
-    /// "cifar10", "fashion-mnist", "synthetic" or "auto".
-    public var dataset: String
+    /// The dataset, resolved ("auto" is a spec's or a flag's choice, never a run's).
+    public var dataset: DatasetID
     /// A stratified subset of the training split (same count per class), drawn with the run's
     /// seed, when set.
     public var trainSubset: Int?
@@ -41,10 +41,10 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     public var pretrained: PretrainedWeights?
     /// What stays fixed in training (Table 4: BN, stem, first group), when set.
     public var freezing: Freezing?
-    /// Resize and crop sides of a JPEG dataset ("cub200", "indoor67"); nil: 256 and 224.
+    /// Resize and crop sides of a JPEG dataset; nil: 256 and 224.
     public var geometry: ImageGeometry?
 
-    public init(student: String, teacher: String? = nil, method: Method = .ce, dataset: String = "auto",
+    public init(student: String, teacher: String? = nil, method: Method = .ce, dataset: DatasetID,
                 trainSubset: Int? = nil, testSubset: Int? = nil, epochs: Int = 200, batchSize: Int = 128, learningRate: Float = 0.1,
                 momentum: Float = 0.9, weightDecay: Float = 5e-4, milestones: [Int]? = nil, lrDecay: Float = 0.2,
                 flip: Bool = true, crop: Bool = true, seed: UInt64 = 0,
@@ -75,37 +75,9 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
 
     public var augmentation: Augmentation { Augmentation(flip: flip, crop: crop) }
 
-    /// True for the JPEG datasets of Table 4, which `openData` cannot give (see `openTrainingData`).
-    public var isJPEGDataset: Bool { Datasets.jpegNames.contains(dataset) }
-
-    /// The run's data, in memory or JPEG files decoded per batch, with the configured subsets.
-    public func openTrainingData(locations: DataLocations = .fromEnvironment()) throws -> TrainingData {
-        guard isJPEGDataset else { return TrainingData(try openData(locations: locations)) }
-        var splits = try Datasets.openJPEG(dataset, locations: locations, geometry: geometry ?? .imageNet,
-                                           trainSubset: trainSubset, subsetSeed: seed)
-        if let testSubset { splits.test = try splits.test.stratifiedSubset(testSubset, seed: 0) }
-        return TrainingData(name: splits.name, train: splits.train, test: splits.test)
+    /// The run's data, with the configured subsets (the test subset drawn with seed 0, the same for every run).
+    public func openData(locations: DataLocations = .fromEnvironment()) throws -> TrainingData {
+        try Datasets.open(dataset, locations: locations, geometry: geometry ?? .imageNet,
+                          trainSubset: trainSubset, testSubset: testSubset, subsetSeed: seed)
     }
-
-    /// The run's data: `dataset` with the configured subsets.
-    public func openData(locations: DataLocations = .fromEnvironment()) throws -> DatasetSplits {
-        var splits = try Datasets.open(dataset, locations: locations, trainSubset: trainSubset, subsetSeed: seed)
-        if let testSubset { splits = DatasetSplits(name: splits.name, train: splits.train, test: try splits.test.stratifiedSubset(testSubset, seed: 0)) }
-        return splits
-    }
-}
-
-/// A run's two splits, whatever holds them: the 32×32 in-memory datasets or JPEG files.
-public struct TrainingData: Sendable {
-    public let name: String
-    public let train: any BatchSource
-    public let test: any BatchSource
-
-    public init(name: String, train: any BatchSource, test: any BatchSource) {
-        precondition(train.channels == test.channels && train.numClasses == test.numClasses,
-                     "TrainingData \(name): train and test differ in channels or classes")
-        self.name = name; self.train = train; self.test = test
-    }
-
-    public init(_ splits: DatasetSplits) { self.init(name: splits.name, train: splits.train, test: splits.test) }
 }

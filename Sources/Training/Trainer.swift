@@ -90,7 +90,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// epoch, or the test loss after the epoch (`batch` nil).
     case diverged(epoch: Int, batch: Int?, loss: LossKind, value: Double)
     case checkpointMismatch(file: String, reason: String)
-    case missingTeacher(method: String)
+    /// The method learns from a teacher and none was given.
+    case missingTeacher(method: MethodKind)
     case invalidConfig(String)
     /// The pretrained weights file is not the one the run's identity names.
     case pretrainedMismatch(file: String, expected: String, found: String)
@@ -122,8 +123,9 @@ public final class Trainer {
     public let data: TrainingData
     public let teacher: Model?
     public let student: Model
-    /// F-ActT adapters by name ("adapter.{g}"), trained with the student.
-    public private(set) var adapters: [String: Tensor] = [:]
+    /// F-ActT's 1×1 adapters, one per group of the student (nil where the channel counts of student
+    /// and teacher match), trained with the student; saved as "adapter.{g}".
+    public private(set) var adapters: [Tensor?] = []
     public private(set) var curves: [EpochRecord] = []
     public let directory: URL?
     public var observer: (TrainingEvent) -> Void
@@ -149,9 +151,9 @@ public final class Trainer {
         guard config.epochs >= 1, config.batchSize >= 1 else {
             throw TrainingError.invalidConfig("epochs (\(config.epochs)) and batch size (\(config.batchSize)) must be positive")
         }
-        if config.method.needsTeacher && teacher == nil { throw TrainingError.missingTeacher(method: config.method.name) }
+        if config.method.needsTeacher && teacher == nil { throw TrainingError.missingTeacher(method: config.method.kind) }
         if let teacher, teacher.inChannels != data.train.channels {
-            throw TrainingError.invalidConfig("teacher \(teacher.name) takes \(teacher.inChannels) channels, dataset \(data.name) has \(data.train.channels)")
+            throw TrainingError.invalidConfig("teacher \(teacher.name) takes \(teacher.inChannels) channels, dataset \(data.dataset) has \(data.train.channels)")
         }
         self.config = config
         self.data = data
@@ -170,14 +172,19 @@ public final class Trainer {
         if let freezing = config.freezing { try student.freeze(freezing) }
         sgd = SGD(momentum: config.momentum, weightDecay: config.weightDecay)
         if case .factt = config.method, let teacher {
-            // Channel counts of the matched groups from a one-image probe.
+            // Channel counts of the matched groups from a one-image probe: an adapter per group
+            // whose counts differ.
             let side = data.train.batchSide
             let probe = Variable(Tensor(zeros: [1, data.train.channels, side, side]))
             let (s, t) = GradMode.withoutGraph {
                 (student.forward(probe, mode: .eval, requiresGrad: false).output.groups, teacher.forward(probe, mode: .eval, requiresGrad: false).output.groups)
             }
-            for (g, (sg, tg)) in zip(s, t).enumerated() where sg.shape[1] != tg.shape[1] {
-                adapters["adapter.\(g)"] = Tensor.normal([tg.shape[1], sg.shape[1], 1, 1], std: (2 / Float(sg.shape[1])).squareRoot(), rng: &rng)
+            guard s.count == t.count else {
+                throw TrainingError.invalidConfig("factt: student \(student.name) has \(s.count) groups, teacher \(teacher.name) \(t.count)")
+            }
+            adapters = zip(s, t).map { sg, tg in
+                sg.shape[1] == tg.shape[1] ? nil
+                    : Tensor.normal([tg.shape[1], sg.shape[1], 1, 1], std: (2 / Float(sg.shape[1])).squareRoot(), rng: &rng)
             }
         }
         if let directory { try resume(from: directory) }
@@ -247,7 +254,7 @@ public final class Trainer {
             observer(.batch(epoch: epoch, batch: b + 1, batches: batches.count, loss: Double(loss), imagesPerSecond: Double(seen) / elapsed))
         }
         let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let (testLoss, testError) = try evaluate(student, on: data.test, batchSize: data.test.batchSide > imageSide ? config.batchSize : 500)
+        let (testLoss, testError) = try evaluate(student, on: data.test, batchSize: evaluationBatchSize)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(seen), trainError: 100 * Double(wrong) / Double(seen),
                            testLoss: testLoss, testError: testError, parts: partSums.mapValues { $0 / Double(seen) },
@@ -259,8 +266,7 @@ public final class Trainer {
     /// SGD update. A non-finite loss throws `diverged` (naming `epoch` and `batchNumber`) before
     /// anything is updated.
     public func trainStep(_ batch: Batch, method: Method, learningRate lr: Float, epoch: Int, batchNumber: Int) throws -> Objective {
-        let adapterNames = adapters.keys.sorted()
-        let adapterLeaves = (0..<3).map { g in adapters["adapter.\(g)"].map { Variable($0, requiresGrad: true, name: "adapter.\(g)") } }
+        let adapterLeaves = adapters.enumerated().map { g, a in a.map { Variable($0, requiresGrad: true, name: Trainer.adapterName(g)) } }
         let obj = try objective(method, student: student, teacher: teacher, input: batch.images, labels: batch.labels,
                                 mode: .train, adapters: adapterLeaves)
         let loss = obj.loss.value.scalar
@@ -268,18 +274,27 @@ public final class Trainer {
         // Frozen parameters (`Model.freeze`) are leaves without gradient: no gradient, no
         // update, no weight decay, no momentum buffer.
         let trainable = zip(student.parameterNames, obj.parameters).filter { !student.frozenParameterNames.contains($0.0) }
-        let leaves = trainable.map(\.1) + adapterNames.map { name in adapterLeaves[Int(name.split(separator: ".")[1])!]! }
-        let grads = try gradients(of: obj.loss, wrt: leaves)
+        let adapted = adapterLeaves.enumerated().compactMap { g, leaf in leaf.map { (g, $0) } }
+        let grads = try gradients(of: obj.loss, wrt: trainable.map(\.1) + adapted.map(\.1))
         Profiler.measure(ProfileLabel.optimizer.rawValue) {
             for ((name, _), g) in zip(trainable, grads) {
                 sgd.step(name, parameter: &student.parameters[name]!, gradient: g.value, learningRate: lr)
             }
-            for (name, g) in zip(adapterNames, grads.suffix(adapterNames.count)) {
-                sgd.step(name, parameter: &adapters[name]!, gradient: g.value, learningRate: lr)
+            for ((group, _), g) in zip(adapted, grads.suffix(adapted.count)) {
+                guard var adapter = adapters[group] else { continue }
+                sgd.step(Trainer.adapterName(group), parameter: &adapter, gradient: g.value, learningRate: lr)
+                adapters[group] = adapter
             }
         }
         return obj
     }
+
+    /// The checkpoint and optimiser name of group `g`'s F-ActT adapter.
+    static func adapterName(_ g: Int) -> String { "adapter.\(g)" }
+
+    /// Test images per evaluation batch: large in-memory batches for 32×32 images, the training
+    /// batch size for large JPEG images.
+    var evaluationBatchSize: Int { config.dataset.descriptor.isJPEG ? config.batchSize : 500 }
 
     /// The method as it applies in `epoch` (AT+KD's optional β decay).
     func methodFor(epoch: Int) -> Method {
@@ -313,7 +328,7 @@ public final class Trainer {
         var tensors: [String: Tensor] = [:]
         for (k, v) in student.stateTensors { tensors["student.\(k)"] = v }
         for (k, v) in sgd.buffers { tensors["momentum.\(k)"] = v }
-        for (k, v) in adapters { tensors[k] = v }
+        for (g, a) in adapters.enumerated() { if let a { tensors[Trainer.adapterName(g)] = a } }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let curvesJSON = try encoder.encode(curves)
@@ -359,7 +374,9 @@ public final class Trainer {
         for name in file.names where name.hasPrefix("momentum.") {
             sgd.buffers[String(name.dropFirst("momentum.".count))] = try file.tensor(named: name)
         }
-        for name in adapters.keys { adapters[name] = try file.tensor(named: name, expectedShape: adapters[name]!.shape) }
+        for (g, a) in adapters.enumerated() {
+            if let a { adapters[g] = try file.tensor(named: Trainer.adapterName(g), expectedShape: a.shape) }
+        }
     }
 }
 

@@ -1,9 +1,6 @@
 import ArgumentParser
-import Autograd
-import Data
 import Experiments
 import Foundation
-import NN
 import Store
 import Tensor
 

@@ -38,31 +38,12 @@ extension StepBenchCase: ExpressibleByArgument {
 
 extension Mapping: ExpressibleByArgument {}
 
-/// A training method's name (`Method.defaults` lists them); the hyperparameters come separately.
-struct MethodName: ExpressibleByArgument, CustomStringConvertible {
-    var name: String
-    init?(argument: String) {
-        guard Method.defaults[argument] != nil else { return nil }
-        name = argument
-    }
-    var description: String { name }
-    var defaultValueDescription: String { name }
-    static var allValueStrings: [String] {
-        let order = ["ce", "at", "kd", "at+kd", "factt", "grad-at", "min-l2", "symmetry"]
-        return order.filter { Method.defaults[$0] != nil } + Method.defaults.keys.filter { !order.contains($0) }.sorted()
-    }
-}
+extension MethodKind: ExpressibleByArgument {}
 
-/// A dataset `Datasets.open` accepts.
-struct DatasetName: ExpressibleByArgument, CustomStringConvertible {
-    var name: String
-    init?(argument: String) {
-        guard Datasets.names.contains(argument) else { return nil }
-        name = argument
-    }
-    var description: String { name }
-    var defaultValueDescription: String { name }
-    static var allValueStrings: [String] { Datasets.names }
+extension DatasetChoice: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+    public var defaultValueDescription: String { description }
+    public static var allValueStrings: [String] { DatasetChoice.names }
 }
 
 extension Split: ExpressibleByArgument {

@@ -12,12 +12,12 @@ struct Train: ParsableCommand {
     @Option(help: "Student model: wrn-D-K, nin-wide, nin-thin, nin-thin-nobn, ….") var student: String
     @Option(help: "Teacher model name (defaults to the teacher checkpoint's own).") var teacher: String?
     @Option(help: "Trained teacher (model.safetensors of a finished run).") var teacherCheckpoint: String?
-    @Option(help: "ce, at, kd, at+kd, factt, grad-at, min-l2, symmetry.") var method = MethodName(argument: "ce")!
-    @Option(help: "Attention mapping for at / at+kd: sum1, sum2, sum4, max1.") var mapping = Mapping.sum2
+    @Option(help: "The method.") var method = MethodKind.ce
+    @Option(help: "Attention mapping for at / at+kd (default sum2).") var mapping: Mapping?
     @Option(help: "Method weight β (default per method).") var beta: Float?
     @Option(help: "KD weight α.") var alpha: Float?
     @Option(help: "KD temperature.") var temperature: Float?
-    @Option(help: "cifar10, fashion-mnist, synthetic, auto.") var dataset = DatasetName(argument: "auto")!
+    @Option(help: "The dataset (auto: CIFAR-10 when present, else Fashion-MNIST).") var dataset = DatasetChoice.auto
     @Option(help: "Epochs; learning-rate drops scale to 0.3, 0.6, 0.8 of them.") var epochs = 200
     @Option(help: "Batch size.") var batchSize = 128
     @Option(help: "Initial learning rate.") var lr: Float = 0.1
@@ -30,18 +30,22 @@ struct Train: ParsableCommand {
     @Option(help: "Run directory.") var out: String
 
     func validate() throws {
-        if teacherCheckpoint == nil, try hyperparameters().needsTeacher {
+        if try hyperparameters().needsTeacher, teacherCheckpoint == nil {
             throw ValidationError("--method \(method) needs --teacher-checkpoint (train the teacher first with --method ce)")
         }
     }
 
-    /// The method with the options' hyperparameters (unknown ones for the method are errors).
+    /// The method with the options' hyperparameters (what the method does not take is an error).
     func hyperparameters() throws -> Method {
-        var hyper: [String: Float] = [:]
-        if let beta { hyper["beta"] = beta }
-        if let alpha { hyper["alpha"] = alpha }
-        if let temperature { hyper["temperature"] = temperature }
-        return try Method(name: method.name, mapping: mapping, hyperparameters: hyper)
+        var hyper: [Hyperparameter: Float] = [:]
+        if let beta { hyper[.beta] = beta }
+        if let alpha { hyper[.alpha] = alpha }
+        if let temperature { hyper[.temperature] = temperature }
+        do {
+            return try Method(kind: method, mapping: mapping, hyperparameters: hyper)
+        } catch let e as MethodError {
+            throw ValidationError("--method \(method): \(e)")
+        }
     }
 
     func run() throws {
@@ -55,14 +59,14 @@ struct Train: ParsableCommand {
                 teacherModel = try Model.trained(at: teacherCheckpoint, expected: teacher, role: "--teacher")
             } catch let e as ModelMismatch { throw ValidationError(e.description) }
         }
-        let data = try Datasets.open(dataset.name, trainSubset: trainSubset, subsetSeed: seed)
-        let config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: data.name,
+        let config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: dataset.resolved(),
                                trainSubset: trainSubset, epochs: epochs, batchSize: batchSize, learningRate: lr,
                                weightDecay: weightDecay, flip: !noFlip, crop: !noCrop, seed: seed)
+        let data = try config.openData()
         let progress = ProgressPrinter(label: "\(student) \(method.name)")
         let trainer = try Trainer(config: config, data: data, teacher: teacherModel,
                                   directory: URL(fileURLWithPath: out), observer: progress.handle)
-        print("\(student) ← \(teacherModel?.name ?? "no teacher"), \(method.name), \(data.name) (\(data.train.count) train / \(data.test.count) test), "
+        print("\(student) ← \(teacherModel?.name ?? "no teacher"), \(method.name), \(data.dataset) (\(data.train.count) train / \(data.test.count) test), "
               + "\(epochs) epochs, milestones \(config.milestones), \(threads.threads) threads")
         let curves = try trainer.run()
         if let last = curves.last {
@@ -87,11 +91,11 @@ final class ProgressPrinter: @unchecked Sendable {
             let width = 24, filled = width * batch / max(batches, 1)
             let eta = Double(batches - batch) * (Date().timeIntervalSince(start) / Double(batch))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(String(format: "\r%@ epoch %d/%d %@ %d/%d loss %.4f %.0f img/s ETA %@ ",
-                                                  label, epoch, epochs, bar, batch, batches, loss, ips, duration(eta)).data(using: .utf8)!)
+            FileHandle.standardError.write(Data(String(format: "\r%@ epoch %d/%d %@ %d/%d loss %.4f %.0f img/s ETA %@ ",
+                                                  label, epoch, epochs, bar, batch, batches, loss, ips, duration(eta)).utf8))
             if batch == batches { start = Date() }
         case .epoch(let r):
-            FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
             let parts = r.parts.sorted { $0.key < $1.key }.map { String(format: "%@ %.4g", $0.key, $0.value) }.joined(separator: ", ")
             print(String(format: "epoch %3d  lr %.4g  train loss %.4f err %.2f%%  test loss %.4f err %.2f%%  [%@]  %.0fs %.0f img/s",
                          r.epoch, r.learningRate, r.trainLoss, r.trainError, r.testLoss, r.testError, parts, r.seconds, r.imagesPerSecond))

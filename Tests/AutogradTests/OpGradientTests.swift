@@ -146,6 +146,83 @@ final class OpGradientTests: XCTestCase {
         assertGradients("conv2d winograd", [x, w], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: 1, padding: 1) }
     }
 
+    /// One gradient check per `Op` case, at first and second order, named by the op it checks:
+    /// a new op without a case here fails this test. Each case's graph must record its op, so a
+    /// case cannot stand for an op it does not exercise.
+    func testEveryOpHasAGradientCheckAtBothOrders() {
+        let a = spread([2, 3, 4], &rng), b = spread([3, 1], &rng), p = positive([2, 3, 4], &rng), m = spread([3, 5], &rng)
+        let x = spread([2, 2, 5, 6], &rng), w = spread([3, 2, 3, 3], &rng, scale: 0.5), dy = spread([2, 3, 5, 6], &rng)
+        let idx: [Int32] = [0, 5, 5, 9, 2, 11], mask = spread([2, 3, 4], &rng)
+        func bn(_ v: [Variable], training: Bool, relu: Bool) -> Variable {
+            var rm = Tensor(shape: [2], data: [0.1, -0.2]), rv = Tensor(shape: [2], data: [0.8, 1.3])
+            return relu ? batchNormReLU(v[0], gamma: v[1], beta: v[2], runningMean: &rm, runningVar: &rv, training: training)
+                        : batchNorm(v[0], gamma: v[1], beta: v[2], runningMean: &rm, runningVar: &rv, training: training)
+        }
+        let bnInputs = [spread([3, 2, 3, 4], &rng), positive([2], &rng), spread([2], &rng)]
+        // (inputs, loss, tolerance) per op; products make the second derivative non-trivial.
+        let cases: [Op: ([Tensor], ([Variable]) -> Variable, Double)] = [
+            .sumToShape: ([a], { $0[0].sum(toShape: [3, 1]) * $0[0].sum(toShape: [3, 1]) }, 2e-3),
+            .broadcast: ([b], { $0[0].broadcast(to: [2, 3, 4]) * $0[0] }, 2e-3),
+            .reshape: ([a], { $0[0].reshaped([6, 4]) * $0[0].reshaped([6, 4]) }, 2e-3),
+            .add: ([a, b], { ($0[0] + $0[1]) * $0[0] }, 2e-3),
+            .sub: ([a, b], { ($0[0] - $0[1]) * $0[0] }, 2e-3),
+            .mul: ([a, b], { $0[0] * $0[1] }, 2e-3),
+            .div: ([a, p], { $0[0] / $0[1] }, 2e-3),
+            .scale: ([a], { ($0[0] * 3) * $0[0] }, 2e-3),
+            .addScalar: ([a], { ($0[0] + 1) * $0[0] }, 2e-3),
+            .maximum: ([a, spread([2, 3, 4], &rng)], { Variable.maximum($0[0], $0[1]) * $0[0] }, 2e-3),
+            .clampMin: ([a], { $0[0].clamped(min: 0.14) * $0[0] }, 2e-3),
+            .pow: ([a], { $0[0].pow(3) }, 2e-3),
+            .abs: ([a], { $0[0].abs() * $0[0] }, 2e-3),
+            .sqrt: ([p], { $0[0].sqrt() }, 2e-3),
+            .exp: ([a], { $0[0].exp() }, 2e-3),
+            .log: ([p], { $0[0].log() }, 2e-3),
+            .relu: ([a], { $0[0].relu() * $0[0] }, 2e-3),
+            .reluBackward: ([a], { $0[0].maskedByPositive(of: mask) * $0[0] }, 2e-3),
+            .sum: ([a], { $0[0].sum() * $0[0].sum() }, 2e-3),
+            .sumAxis: ([a], { $0[0].sum(axis: 1).pow(2) }, 2e-3),
+            .maxAxis: ([a], { $0[0].max(axis: 2).pow(2) }, 2e-3),
+            .logSoftmax: ([m], { $0[0].logSoftmax(axis: 1) * $0[0] }, 2e-3),
+            .softmax: ([m], { $0[0].softmax(axis: 1) * $0[0] }, 2e-3),
+            .norm: ([m], { $0[0].norm(axis: 1) }, 2e-3),
+            .matmul: ([m, spread([5, 2], &rng)], { Variable.matmul($0[0], $0[1]).pow(2) }, 2e-3),
+            .conv2d: ([x, w], { conv2d($0[0], $0[1], stride: 1, padding: 1).pow(2) }, 2e-3),
+            .conv2dBackwardInput: ([dy, w], { conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: 1, padding: 1).pow(2) }, 2e-3),
+            .conv2dBackwardWeight: ([dy, x], { conv2dBackwardWeight($0[0], $0[1], weightShape: w.shape, stride: 1, padding: 1).pow(2) }, 2e-3),
+            .maxPool2d: ([x], { maxPool2d($0[0], kernel: 3, stride: 2, padding: 1).pow(2) }, 2e-3),
+            .scatterAdd: ([spread([2, 3], &rng)], { scatterAdd($0[0], indices: idx, shape: [12]).pow(2) }, 2e-3),
+            .gather: ([spread([12], &rng)], { gather($0[0], indices: idx, shape: [2, 3]).pow(2) }, 2e-3),
+            .avgPool2d: ([x], { avgPool2d($0[0], kernel: 3, stride: 2, padding: 1).pow(2) }, 2e-3),
+            .avgPool2dBackward: ([spread([2, 2, 3, 3], &rng)], {
+                avgPool2dBackward($0[0], inputShape: x.shape, kernel: 3, stride: 2, padding: 1).pow(2)
+            }, 2e-3),
+            .flip: ([x], { flipHorizontal($0[0]) * $0[0] }, 2e-3),
+            .batchNorm: (bnInputs, { bn($0, training: true, relu: false).pow(2) }, 3e-3),
+            .batchNormEval: (bnInputs, { bn($0, training: false, relu: false).pow(2) }, 3e-3),
+            .batchNormReLU: (bnInputs, { bn($0, training: true, relu: true).pow(2) }, 3e-3),
+            .batchNormReLUEval: (bnInputs, { bn($0, training: false, relu: true).pow(2) }, 3e-3),
+        ]
+        for op in Op.allCases where op != .custom {
+            guard let (inputs, loss, tolerance) = cases[op] else {
+                XCTFail("op \(op) has no gradient check: add a case to testEveryOpHasAGradientCheckAtBothOrders")
+                continue
+            }
+            XCTAssertTrue(recordedOps(loss(inputs.map { Variable($0, requiresGrad: true) })).contains(op), "the case for \(op) does not record it")
+            assertGradients("\(op)", inputs, secondOrder: true, rng: &rng, tolerance: tolerance, loss)
+        }
+    }
+
+    /// The ops recorded in `loss`'s graph.
+    private func recordedOps(_ loss: Variable) -> Set<Op> {
+        var ops = Set<Op>(), stack = [loss], seen = Set<ObjectIdentifier>()
+        while let v = stack.popLast() {
+            guard let node = v.node, seen.insert(ObjectIdentifier(v)).inserted else { continue }
+            ops.insert(node.op)
+            stack += node.inputs
+        }
+        return ops
+    }
+
     /// Every op's gradient rule gives the same numbers evaluated with recording off (the
     /// first-order backward) as with it on (createGraph).
     func testRulesGiveTheSameNumbersWithRecordingOffAndOn() throws {

@@ -89,10 +89,10 @@ final class JPEGBatcherTests: XCTestCase {
                 XCTAssertTrue((20...30).contains(info.width) && (20...30).contains(info.height) && info.components == 3)
             }
         }
-        try Datasets.writeTinyJPEG("indoor67", to: join(dir, "by-name"), config: config)
-        let byName = try Datasets.openJPEG("indoor67", locations: DataLocations(indoor67: join(dir, "by-name")))
-        XCTAssertEqual(byName.train.labels, indoor.train.labels)
-        assertDataError(try Datasets.writeTinyJPEG("cifar10", to: dir), mentions: "cub200, indoor67")
+        try Datasets.writeTinyJPEG(.indoor67, to: join(dir, "by-name"), config: config)
+        let byName = try Datasets.open(.indoor67, locations: DataLocations(indoor67: join(dir, "by-name")))
+        XCTAssertEqual((0..<byName.train.count).map(byName.train.label(at:)), indoor.train.labels)
+        assertDataError(try Datasets.writeTinyJPEG(.cifar10, to: dir), mentions: "cifar10", "not read from JPEG files")
         // Same seed, same bytes.
         try Datasets.writeTinyCUB(to: join(dir, "again"), config: config)
         XCTAssertEqual(try contents(cub.train.paths[3]), try contents(join(dir, "again/images") + "/" +

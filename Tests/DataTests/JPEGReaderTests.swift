@@ -42,8 +42,8 @@ final class CUBReaderTests: XCTestCase {
         XCTAssertEqual(locations.cub200, dir)
         XCTAssertEqual(locations.indoor67, "/elsewhere")
         XCTAssertEqual(DataLocations.fromEnvironment([:]).cub200, "data/CUB_200_2011")
-        assertDataError(try Datasets.openJPEG("cub200", locations: locations), mentions: dir, "CUB_DIR")
-        assertDataError(try Datasets.openJPEG("cub", locations: locations), mentions: "cub200", "indoor67")
+        assertDataError(try Datasets.open(.cub200, locations: locations), mentions: dir, "CUB_DIR")
+        assertDataError(try Datasets.inMemory(.cub200, locations: locations), mentions: "cub200", "JPEG files")
     }
 
     func testClassIDOutOfRangeNamesFileAndLine() throws {
@@ -129,8 +129,8 @@ final class Indoor67ReaderTests: XCTestCase {
         XCTAssertEqual(splits.test.labels, [1, 2, 3])
         XCTAssertEqual(splits.train.paths.last, join(dir, "Images/airport_inside/a 1.jpg"))
         XCTAssertTrue(splits.train.boxes.allSatisfy { $0 == nil })
-        let opened = try Datasets.openJPEG("indoor67", locations: DataLocations(indoor67: dir), geometry: .quick)
-        XCTAssertEqual(opened.test.geometry, .quick)
+        let opened = try Datasets.open(.indoor67, locations: DataLocations(indoor67: dir), geometry: .quick)
+        XCTAssertEqual(opened.test.batchSide, ImageGeometry.quick.crop)
         XCTAssertEqual(opened.test.count, 3)
     }
 

@@ -121,8 +121,12 @@ final class FashionMNISTReaderTests: XCTestCase {
 }
 
 final class OpenByNameTests: XCTestCase {
-    func testUnknownNameListsAcceptedNames() {
-        assertDataError(try Datasets.open("cifar100"), mentions: "'cifar100'", "cifar10, fashion-mnist, synthetic, auto")
+    func testNamesParseIntoChoices() {
+        XCTAssertNil(DatasetChoice("cifar100"))
+        XCTAssertEqual(DatasetChoice("auto"), .auto)
+        XCTAssertEqual(DatasetChoice("fashion-mnist"), .named(.fashionMNIST))
+        XCTAssertEqual(DatasetChoice.names, ["auto", "cifar10", "fashion-mnist", "synthetic", "cub200", "indoor67"])
+        XCTAssertEqual(DatasetChoice.named(.cub200).resolved(), .cub200)
     }
 
     func testAutoPrefersCIFARWhenPresent() throws {
@@ -130,14 +134,16 @@ final class OpenByNameTests: XCTestCase {
         writeIDX(in: fashion, split: .train, count: 5)
         writeIDX(in: fashion, split: .test, count: 2)
         let noCIFAR = DataLocations(cifar10: cifar, fashionMNIST: fashion)
-        let fm = try Datasets.open("auto", locations: noCIFAR)
-        XCTAssertEqual(fm.name, "fashion-mnist")
+        XCTAssertEqual(DatasetChoice.auto.resolved(noCIFAR), .fashionMNIST)
+        let fm = try Datasets.inMemory(DatasetChoice.auto.resolved(noCIFAR), locations: noCIFAR)
+        XCTAssertEqual(fm.dataset, .fashionMNIST)
         XCTAssertEqual([fm.inChannels, fm.numClasses, fm.trainCount, fm.testCount], [1, 10, 5, 2])
         XCTAssertEqual(fm.classNames?.last, "Ankle boot")
 
         try writeCIFAR(in: cifar, records: 2)
-        let c = try Datasets.open("auto", locations: noCIFAR, trainSubset: 10, subsetSeed: 3)
-        XCTAssertEqual(c.name, "cifar10")
+        XCTAssertEqual(DatasetChoice.auto.resolved(noCIFAR), .cifar10)
+        let c = try Datasets.inMemory(.cifar10, locations: noCIFAR, trainSubset: 10, subsetSeed: 3)
+        XCTAssertEqual(c.dataset, .cifar10)
         XCTAssertEqual([c.inChannels, c.numClasses, c.trainCount, c.testCount], [3, 10, 10, 2])
         XCTAssertEqual(c.train.labelCounts, [Int](repeating: 1, count: 10))
     }
@@ -146,13 +152,14 @@ final class OpenByNameTests: XCTestCase {
         let cifar = try temporaryDirectory(self)
         try writeCIFAR(in: cifar)
         try FileManager.default.removeItem(atPath: join(cifar, "test_batch.bin"))
-        assertDataError(try Datasets.open("auto", locations: DataLocations(cifar10: cifar, fashionMNIST: "/nonexistent")),
+        let locations = DataLocations(cifar10: cifar, fashionMNIST: "/nonexistent")
+        assertDataError(try Datasets.open(DatasetChoice.auto.resolved(locations), locations: locations),
                         mentions: join(cifar, "test_batch.bin"))
     }
 
     func testSyntheticByName() throws {
-        let s = try Datasets.open("synthetic", synthetic: SyntheticConfig(trainCount: 40, testCount: 20, channels: 2, numClasses: 4))
-        XCTAssertEqual(s.name, "synthetic")
+        let s = try Datasets.inMemory(.synthetic, synthetic: SyntheticConfig(trainCount: 40, testCount: 20, channels: 2, numClasses: 4))
+        XCTAssertEqual(s.dataset, .synthetic)
         XCTAssertEqual([s.inChannels, s.numClasses, s.trainCount, s.testCount], [2, 4, 40, 20])
         XCTAssertNil(s.classNames)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Bench
 import XCTest
 import Store
 @testable import Experiments
@@ -27,19 +28,20 @@ final class EstimatorTests: XCTestCase {
         XCTAssertEqual(estimator.seconds(ce.config), Double(ce.config.epochs) * (1.0 + 50.0 / 300.0), accuracy: 1e-9)
         XCTAssertEqual(estimator.seconds(ce.config, epochsDone: 1), Double(ce.config.epochs - 1) * (1.0 + 50.0 / 300.0), accuracy: 1e-9)
         // A distillation run adds a third of the teacher's step; min-l2 triples the student's.
-        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", teacher: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9))),
+        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", teacher: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9), dataset: .synthetic)),
                        1 / (1 / 100.0 + 1 / 300.0), accuracy: 1e-9)
-        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", method: .minL2(beta: 1))), 100.0 / 3, accuracy: 1e-9)
+        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", method: .minL2(beta: 1), dataset: .synthetic)), 100.0 / 3, accuracy: 1e-9)
     }
 
     func testCalibrationMeasuresOnceAndCaches() throws {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("atx-estimator-\(UUID().uuidString)")
         setenv("XDG_CACHE_HOME", cache.path, 1)
         defer { unsetenv("XDG_CACHE_HOME"); try? FileManager.default.removeItem(at: cache) }
-        let first = try XCTUnwrap(Calibration.rate(model: "wrn-10-1", batch: 4, threads: 1))
+        let c = StepBenchCase(name: "wrn-10-1", student: "wrn-10-1", teacher: nil, method: .ce, trains: true)
+        let first = try XCTUnwrap(Calibration.rate(c, batch: 4, threads: 1))
         XCTAssertEqual(first.1, .measuredNow)
         XCTAssertGreaterThan(first.0, 0)
-        let second = try XCTUnwrap(Calibration.rate(model: "wrn-10-1", batch: 4, threads: 1))
+        let second = try XCTUnwrap(Calibration.rate(c, batch: 4, threads: 1))
         XCTAssertEqual(second.1, .cache)
         XCTAssertEqual(second.0, first.0, "the cached figure is the measured one")
     }

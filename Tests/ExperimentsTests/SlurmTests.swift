@@ -135,7 +135,7 @@ final class SlurmTests: XCTestCase {
     }
 
     func testDoneRunsAreNotSubmitted() throws {
-        var done = SlurmManifest.queuedRecord(grid.runs[0], profile: "smoke")
+        var done = grid.runs[0].queuedRecord(profile: "smoke")
         done.status = .done
         done.checkpointPath = "/elsewhere/model.safetensors"
         // The teacher is done: its student needs no dependency, and loads the recorded weights.

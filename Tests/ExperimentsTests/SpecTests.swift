@@ -97,7 +97,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(smoke.runs.count, 22)
         let paper = try Grid(spec: spec, profile: "paper", locations: Self.noCIFAR)
         XCTAssertEqual(paper.runs[0].config.milestones, [60, 120, 160])
-        XCTAssertEqual(paper.dataset, "fashion-mnist")
+        XCTAssertEqual(paper.datasets, [.fashionMNIST])
         XCTAssertThrowsError(try Grid(spec: spec, profile: "fast")) { e in
             XCTAssertTrue("\(e)".contains("no profile 'fast'") && "\(e)".contains("quick"), "\(e)")
         }

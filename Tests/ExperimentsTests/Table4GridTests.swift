@@ -31,7 +31,7 @@ final class Table4GridTests: XCTestCase {
         for run in grid.runs {
             for field in ["pretrained", "freezing", "geometry", "groups"] { XCTAssertFalse(run.identityJSON.contains(field), field) }
         }
-        XCTAssertEqual(grid.dataset, "synthetic")
+        XCTAssertEqual(grid.datasets, [.synthetic])
     }
 
     func testTable4GridRowsTeachersWeightsAndIdentity() throws {
@@ -39,8 +39,8 @@ final class Table4GridTests: XCTestCase {
         try writeWeights(weights)
         let spec = try SpecTests.spec("table4")
         let grid = try Grid(spec: spec, profile: "paper", weightsDirectory: weights.path)
-        XCTAssertEqual(grid.rowDatasets, ["cub200", "indoor67"])
-        XCTAssertEqual(grid.dataset, "cub200+indoor67")
+        XCTAssertEqual(grid.rowDatasets, [.cub200, .indoor67])
+        XCTAssertEqual(grid.datasets, [.cub200, .indoor67])
         XCTAssertEqual(grid.cells.count, 8)
         XCTAssertEqual(grid.runs.count, 8, "per task: the teacher, then ce, KD and AT students")
         XCTAssertTrue(grid.missingWeights.isEmpty)

@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Store
 @testable import Report
+@testable import Experiments
 import XCTest
 
 final class FigureTests: XCTestCase {
@@ -47,9 +48,9 @@ final class FigureTests: XCTestCase {
         XCTAssertEqual(svg.components(separatedBy: "stroke=\"#222\" stroke-width=\"3\"").count - 1, 5 + 1)
         // Filled where the interval excludes 0: AT and the teacher.
         XCTAssertEqual(svg.components(separatedBy: "fill=\"white\" stroke=\"#").count - 1, 2 + 1, "KD, F-ActT and the legend's")
-        XCTAssertNil(Report.figures(Fixture.input(name: "g", title: "no baseline", rows: [TableInput.Row(student: "wrn-10-1")],
-                                                  columns: [TableInput.Column(label: "AT", method: "at")], seeds: [0],
-                                                  profile: "smoke", dataset: "synthetic", training: Fixture.training(epochs: 2),
+        XCTAssertNil(Report.figures(Fixture.input(name: "g", title: "no baseline", rows: [Spec.Row(student: "wrn-10-1", teacher: "wrn-10-2")],
+                                                  columns: [Fixture.column("AT", .at)], seeds: [0],
+                                                  profile: "smoke", dataset: .synthetic, training: Fixture.training(epochs: 2),
                                                   error: { _, _, _ in 10 }))
             .first { $0.fileName.hasSuffix("effects.svg") }, "no baseline, no effect figure")
     }
@@ -94,11 +95,25 @@ final class FigureTests: XCTestCase {
         XCTAssertEqual(CurvePlot.niceTicks(0, 2, integer: true), [0, 1, 2])
     }
 
+    /// The figures byte for byte: an error-curve figure with partial cells and the paper's ticks,
+    /// one without (Table 3: one line per method), and the effect figure worked out by hand.
+    func testFiguresGolden() {
+        let table1 = Report.figures(Fixture.table1())
+        assertGolden(table1[1].svg, "table1-quick-row2.svg")
+        XCTAssertEqual(table1[1].fileName, "table1-quick-row2-wrn-16-1-wrn-16-2.svg")
+        assertGolden(Report.figures(Fixture.table3())[0].svg, "table3-paper-row1.svg")
+        let effects = Report.figures(Fixture.handComputed()).last
+        XCTAssertEqual(effects?.fileName, "table1-quick-effects.svg")
+        assertGolden(effects?.svg ?? "", "effects.svg")
+    }
+
     /// Writes the figures of every fixture to ATX_FIGURE_DIR, when set, for looking at them.
     func testWriteFiguresForInspection() throws {
-        guard let dir = ProcessInfo.processInfo.environment["ATX_FIGURE_DIR"] else { return }
+        guard let dir = ProcessInfo.processInfo.environment["ATX_FIGURE_DIR"] else {
+            throw XCTSkip("ATX_FIGURE_DIR is not set: no figures written for inspection")
+        }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for input in [Fixture.table1(), Fixture.table1(profile: "paper", dataset: "cifar10"), Fixture.table2(), Fixture.handComputed(),
+        for input in [Fixture.table1(), Fixture.table1(profile: "paper", dataset: .cifar10), Fixture.table2(), Fixture.handComputed(),
                       Fixture.table3(), Fixture.smoke()] {
             for figure in Report.figures(input) {
                 try figure.svg.write(toFile: "\(dir)/\(figure.fileName)", atomically: true, encoding: .utf8)

@@ -1,10 +1,16 @@
+import Data
+@testable import Experiments
 import Foundation
 import Report
 import Store
+import Training
 import XCTest
 
-/// Grids as the store would hold them, built from a status and a final error per (row, column, seed).
+/// Grids as the store would hold them, built from a status and a final error per (row, column, seed),
+/// and presented as `atx table` presents them (`Tables.presentation`: layout, the paper's numbers,
+/// display names).
 enum Fixture {
+    /// The counts the golden files print (3-channel models), whatever the fixture's dataset.
     static let parameterCounts = [
         "wrn-10-1": 77_850, "wrn-10-2": 304_042, "wrn-16-1": 175_066, "wrn-16-2": 691_674, "wrn-40-1": 563_930,
         "wrn-40-2": 2_243_546, "nin-thin": 206_640, "nin-thin-nobn": 205_923, "nin-wide": 1_005_642,
@@ -15,21 +21,30 @@ enum Fixture {
         "F-ActT uses β_F = 1000, constant (unpublished).",
     ]
 
-    static func training(epochs: Int, trainSubset: Int? = nil, testSubset: Int? = nil, batchSize: Int = 128) -> TrainingProtocol {
-        let milestones = [0.3, 0.6, 0.8].map { max(2, Int((Double(epochs) * $0).rounded())) }.filter { $0 <= epochs }
-        return TrainingProtocol(epochs: epochs, batchSize: batchSize, learningRate: 0.1, lrDecay: 0.2,
-                                milestones: Array(Set(milestones)).sorted(), weightDecay: 0.0005, flip: true, crop: true,
-                                trainSubset: trainSubset, testSubset: testSubset)
+    static func training(epochs: Int, trainSubset: Int? = nil, testSubset: Int? = nil, batchSize: Int = 128) -> TrainingSettings {
+        var t = TrainingSettings()
+        t.epochs = epochs; t.batchSize = batchSize; t.trainSubset = trainSubset; t.testSubset = testSubset
+        return t
     }
 
     /// A grid whose run for (row, column, seed) ends in `status(r, c, s)` with final test error
     /// `error(r, c, s)`; a done run has a curve falling from 80% to its final error, a running
     /// or failed one half of it. `share` maps a cell to another whose runs it reuses.
-    static func input(name: String, title: String, rows: [TableInput.Row], columns: [TableInput.Column],
-                      seeds: [Int], profile: String, dataset: String, training: TrainingProtocol,
+    static func input(name: String, title: String, rows: [Spec.Row], columns: [Spec.Column],
+                      seeds: [Int], profile: String, dataset: DatasetID, training: TrainingSettings,
                       status: (Int, Int, Int) -> RunStatus = { _, _, _ in .done },
                       error: (Int, Int, Int) -> Double,
                       share: [[Int]: [Int]] = [:]) -> TableInput {
+        let spec = Spec(name: name, title: title, file: "experiments/\(name).yaml", dataset: .named(dataset), seeds: seeds,
+                        training: training, rows: rows, columns: columns, profiles: [profile: Profile()], json: "{}")
+        let rowDatasets = rows.map { ($0.dataset ?? spec.dataset).resolved() }
+        var p = try! Tables.presentation(spec: spec, rowDatasets: rowDatasets, profile: profile, settings: training)
+        p.rows = p.rows.map { row in
+            var row = row
+            row.student.parameters = parameterCounts[row.student.name]
+            if let teacher = row.teacher { row.teacher?.parameters = parameterCounts[teacher.name] }
+            return row
+        }
         var runs: [String: RunRecord] = [:], epochs: [String: [EpochRow]] = [:], cells: [CellSummary] = []
         let created = Date(timeIntervalSince1970: 1_700_000_000)
         for (r, row) in rows.enumerated() {
@@ -44,8 +59,8 @@ enum Fixture {
                     let done = s == .done ? training.epochs : (s == .queued ? 0 : training.epochs / 2)
                     runs[key] = RunRecord(
                         key: key, configJSON: "{}", student: column.network == .teacher ? row.teacher! : row.student,
-                        teacher: column.network == .teacher ? nil : row.teacher, method: column.method, seed: seed,
-                        dataset: dataset, profile: profile, status: s, gitCommit: s == .queued ? nil : "0ec9ce8",
+                        teacher: column.network == .teacher ? nil : row.teacher, method: column.method.name, seed: seed,
+                        dataset: rowDatasets[r].rawValue, profile: profile, status: s, gitCommit: s == .queued ? nil : "0ec9ce8",
                         createdAt: created, failure: s == .failed ? "loss diverged (NaN) at epoch \(done)\nstack…" : nil,
                         epochsDone: done, epochsTotal: training.epochs, finalTestError: s == .done ? final : nil)
                     epochs[key] = (0..<done).map { e in
@@ -59,22 +74,22 @@ enum Fixture {
                 cells.append(summary(grid: name, r, c, row: row, column: column, keys: keys, runs: runs))
             }
         }
-        return TableInput(name: name, title: title, rows: rows, columns: columns, seeds: seeds, profile: profile,
-                          training: training, dataset: dataset, commit: "0ec9ce8", date: "2025-01-31",
-                          assumptions: assumptions, parameterCounts: parameterCounts, cells: cells,
-                          effects: effects(rows: rows, cells: cells, runs: runs),
+        return TableInput(name: name, title: title, layout: p.layout, rows: p.rows, columns: p.columns, baselineColumn: p.baselineColumn,
+                          seeds: seeds, profile: profile, training: p.training, dataset: p.dataset, paper: p.paper,
+                          notComparable: p.notComparable, commit: "0ec9ce8", date: "2025-01-31",
+                          assumptions: assumptions, cells: cells,
+                          effects: effects(spec: spec, cells: cells, runs: runs),
                           runs: runs.values.sorted { $0.key < $1.key }, epochs: epochs)
     }
 
     /// What the `cell_effect` view reports for these cells: each cell of a row against the row's
-    /// first column training its student with ce, paired by seed (a cell's keys are in seed order).
-    static func effects(rows: [TableInput.Row], cells: [CellSummary], runs: [String: RunRecord]) -> [CellEffect] {
+    /// baseline column, paired by seed (a cell's keys are in seed order).
+    static func effects(spec: Spec, cells: [CellSummary], runs: [String: RunRecord]) -> [CellEffect] {
         var out: [CellEffect] = []
-        for (r, row) in rows.enumerated() {
+        guard let b = spec.baselineColumn else { return [] }
+        for r in spec.rows.indices {
             let rowCells = cells.filter { $0.rowIndex == r }
-            guard let base = rowCells.first(where: { cell in
-                cell.runKeys.allSatisfy { runs[$0]!.method == "ce" && runs[$0]!.student == row.student }
-            }) else { continue }
+            guard let base = rowCells.first(where: { $0.columnIndex == b }) else { continue }
             let baseRuns = base.runKeys.map { runs[$0]! }
             for cell in rowCells where cell.columnIndex != base.columnIndex {
                 let cellRuns = cell.runKeys.map { runs[$0]! }
@@ -89,7 +104,7 @@ enum Fixture {
                 let half = t.flatMap { t in sd.map { t * $0 / Double(n).squareRoot() } }
                 out.append(CellEffect(
                     grid: cell.grid, rowIndex: r, columnIndex: cell.columnIndex, rowLabel: cell.rowLabel,
-                    columnLabel: cell.columnLabel, network: cellRuns.contains { $0.student != row.student } ? "teacher" : "student",
+                    columnLabel: cell.columnLabel, network: spec.role(ofColumn: cell.columnIndex) == .teacher ? "teacher" : "student",
                     baselineColumn: base.columnIndex, baselineLabel: base.columnLabel, seeds: cell.seeds, done: cell.done,
                     failed: cell.failed, baselineDone: base.done, baselineFailed: base.failed, seedsPaired: n,
                     meanDifference: mean, sdDifference: sd, tQuantile: t, ciLow: half.map { mean! - $0 },
@@ -100,7 +115,7 @@ enum Fixture {
     }
 
     /// What the `cell_summary` view reports for these runs (numpy's linear quantiles).
-    static func summary(grid: String, _ r: Int, _ c: Int, row: TableInput.Row, column: TableInput.Column,
+    static func summary(grid: String, _ r: Int, _ c: Int, row: Spec.Row, column: Spec.Column,
                         keys: [String], runs: [String: RunRecord]) -> CellSummary {
         let cellRuns = keys.map { runs[$0]! }
         let errors = cellRuns.filter { $0.status == .done }.compactMap(\.finalTestError).sorted()
@@ -118,21 +133,25 @@ enum Fixture {
                            runKeys: keys)
     }
 
+    /// A column training the row's student with `kind` (defaults), or the teacher column.
+    static func column(_ label: String, _ kind: MethodKind, mapping: Mapping? = nil, network: Spec.Network = .student) -> Spec.Column {
+        Spec.Column(label: label, method: try! Method(kind: kind, mapping: mapping), network: network)
+    }
+
     static let table1Columns = [
-        TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "AT", method: "at"),
-        TableInput.Column(label: "F-ActT", method: "factt"), TableInput.Column(label: "KD", method: "kd"),
-        TableInput.Column(label: "AT+KD", method: "at+kd"), TableInput.Column(label: "teacher", method: "ce", network: .teacher),
+        column("student", .ce), column("AT", .at), column("F-ActT", .factt), column("KD", .kd), column("AT+KD", .atkd),
+        column("teacher", .ce, network: .teacher),
     ]
 
     static let table1Rows = [
-        TableInput.Row(student: "nin-thin", teacher: "nin-wide"), TableInput.Row(student: "wrn-16-1", teacher: "wrn-16-2"),
-        TableInput.Row(student: "wrn-16-1", teacher: "wrn-40-1"), TableInput.Row(student: "wrn-16-2", teacher: "wrn-40-2"),
+        Spec.Row(student: "nin-thin", teacher: "nin-wide"), Spec.Row(student: "wrn-16-1", teacher: "wrn-16-2"),
+        Spec.Row(student: "wrn-16-1", teacher: "wrn-40-1"), Spec.Row(student: "wrn-16-2", teacher: "wrn-40-2"),
     ]
 
     /// Table 1 under the quick profile with partial cells: (NIN, AT) 3/5 done, 2 running;
     /// (WRN-16-1 ← WRN-16-2, F-ActT) 3/5 done, 1 failed; (WRN-16-1 ← WRN-40-1, AT+KD) none done;
     /// (WRN-16-2 ← WRN-40-2, KD) 2 failed, none done. The WRN-16-1 baseline is shared by two rows.
-    static func table1(profile: String = "quick", dataset: String = "fashion-mnist") -> TableInput {
+    static func table1(profile: String = "quick", dataset: DatasetID = .fashionMNIST) -> TableInput {
         input(name: "table1", title: "Table 1: activation-based attention transfer (AT) with various architectures",
               rows: table1Rows, columns: table1Columns, seeds: [0, 1, 2, 3, 4], profile: profile, dataset: dataset,
               training: profile == "paper" ? training(epochs: 200) : training(epochs: 10, trainSubset: 2000),
@@ -151,24 +170,20 @@ enum Fixture {
 
     static func table2() -> TableInput {
         input(name: "table2", title: "Table 2: attention transfer with different attention mappings (WRN-16-2 → WRN-16-1)",
-              rows: [TableInput.Row(student: "wrn-16-1", teacher: "wrn-16-2")],
-              columns: [TableInput.Column(label: "no attention transfer", method: "ce"),
-                        TableInput.Column(label: "F_sum", method: "at"), TableInput.Column(label: "F_sum^2", method: "at"),
-                        TableInput.Column(label: "F_sum^4", method: "at"), TableInput.Column(label: "F_max^1", method: "at")],
-              seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: "cifar10", training: training(epochs: 200),
+              rows: [Spec.Row(student: "wrn-16-1", teacher: "wrn-16-2")],
+              columns: [column("no attention transfer", .ce), column("F_sum", .at, mapping: .sum1), column("F_sum^2", .at),
+                        column("F_sum^4", .at, mapping: .sum4), column("F_max^1", .at, mapping: .max1)],
+              seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: .cifar10, training: training(epochs: 200),
               status: { _, c, s in c == 4 && s == 4 ? .running : .done },
               error: { _, c, s in [8.81, 8.02, 7.90, 8.15, 8.04][c] + [0.0, 0.11, -0.09, 0.2, -0.14][s] })
     }
 
     static func table3() -> TableInput {
         input(name: "table3", title: "Table 3: gradient-based attention transfer (NIN-wide → NIN-thin without BN)",
-              rows: [TableInput.Row(student: "nin-thin-nobn", teacher: "nin-wide")],
-              columns: [TableInput.Column(label: "student baseline", method: "ce"),
-                        TableInput.Column(label: "min-l2", method: "min-l2"),
-                        TableInput.Column(label: "grad-based AT", method: "grad-at"), TableInput.Column(label: "KD", method: "kd"),
-                        TableInput.Column(label: "symmetry norm", method: "symmetry"),
-                        TableInput.Column(label: "activation-based AT", method: "at")],
-              seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: "cifar10", training: training(epochs: 200),
+              rows: [Spec.Row(student: "nin-thin-nobn", teacher: "nin-wide")],
+              columns: [column("student baseline", .ce), column("min-l2", .minL2), column("grad-based AT", .gradAT),
+                        column("KD", .kd), column("symmetry norm", .symmetry), column("activation-based AT", .at)],
+              seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: .cifar10, training: training(epochs: 200),
               status: { _, c, s in c == 2 ? (s == 0 ? .failed : .done) : c == 4 ? .queued : .done },
               error: { _, c, s in [13.9, 12.4, 12.3, 12.0, 11.9, 11.0][c] + [0.1, -0.2, 0.0, 0.3, -0.1][s] })
     }
@@ -183,7 +198,7 @@ enum Fixture {
         let errors: [[Double]] = [[9.00, 9.50, 8.80], [8.20, 8.70, 8.30], [9.10, 0, 8.60], [8.60, 9.70, 0], [0, 0, 0],
                                   [7.00, 7.40, 6.90]]
         return input(name: "table1", title: "Table 1, one row, three seeds (effects worked out by hand)",
-                     rows: [table1Rows[1]], columns: table1Columns, seeds: [0, 1, 2], profile: "quick", dataset: "cifar10",
+                     rows: [table1Rows[1]], columns: table1Columns, seeds: [0, 1, 2], profile: "quick", dataset: .cifar10,
                      training: training(epochs: 10, trainSubset: 2000),
                      status: { _, c, s in
                          switch (c, s) {
@@ -198,11 +213,9 @@ enum Fixture {
     /// smoke.yaml: a grid the paper has no table for.
     static func smoke() -> TableInput {
         input(name: "smoke", title: "Smoke grid (synthetic data; not a paper table)",
-              rows: [TableInput.Row(student: "wrn-10-1", teacher: "wrn-10-2")],
-              columns: [TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "AT", method: "at"),
-                        TableInput.Column(label: "KD", method: "kd"),
-                        TableInput.Column(label: "teacher", method: "ce", network: .teacher)],
-              seeds: [0, 1], profile: "smoke", dataset: "synthetic",
+              rows: [Spec.Row(student: "wrn-10-1", teacher: "wrn-10-2")],
+              columns: [column("student", .ce), column("AT", .at), column("KD", .kd), column("teacher", .ce, network: .teacher)],
+              seeds: [0, 1], profile: "smoke", dataset: .synthetic,
               training: training(epochs: 2, trainSubset: 100, testSubset: 50, batchSize: 25),
               status: { _, c, s in c == 2 && s == 1 ? .failed : .done },
               error: { _, c, s in [40.0, 36.0, 38.0, 30.0][c] + 2 * Double(s) })

@@ -1,5 +1,8 @@
-import Store
+import Data
+@testable import Experiments
+import NN
 @testable import Report
+import Store
 import XCTest
 
 final class MarkdownTests: XCTestCase {
@@ -33,7 +36,7 @@ final class MarkdownTests: XCTestCase {
     /// The smoke profile has one seed: every effect cell is filled, and says it has no interval.
     func testOneSeedEffectsSayThereIsNoInterval() {
         let input = Fixture.input(name: "table1", title: "Table 1, one seed", rows: Fixture.table1Rows, columns: Fixture.table1Columns,
-                                  seeds: [0], profile: "smoke", dataset: "fashion-mnist", training: Fixture.training(epochs: 1),
+                                  seeds: [0], profile: "smoke", dataset: .fashionMNIST, training: Fixture.training(epochs: 1),
                                   error: { r, c, _ in 50 + Double(r) - 2.5 * Double(c % 3) })
         let markdown = Report.markdown(input)
         XCTAssertTrue(markdown.contains("Only one seed is paired in each cell, so there is no interval"))
@@ -91,10 +94,10 @@ final class MarkdownTests: XCTestCase {
 
     func testOnlyThePaperProfileOnCIFAR10IsComparable() {
         let warning = "**Not comparable with the paper's numbers:**"
-        XCTAssertFalse(Report.markdown(Fixture.table1(profile: "paper", dataset: "cifar10")).contains(warning))
-        XCTAssertTrue(Report.markdown(Fixture.table1(profile: "paper", dataset: "fashion-mnist"))
+        XCTAssertFalse(Report.markdown(Fixture.table1(profile: "paper", dataset: .cifar10)).contains(warning))
+        XCTAssertTrue(Report.markdown(Fixture.table1(profile: "paper", dataset: .fashionMNIST))
             .contains("\(warning) these runs use profile `paper` (200 epochs, all training images) on Fashion-MNIST;"))
-        XCTAssertTrue(Report.markdown(Fixture.table1(profile: "quick", dataset: "cifar10"))
+        XCTAssertTrue(Report.markdown(Fixture.table1(profile: "quick", dataset: .cifar10))
             .contains("\(warning) these runs use profile `quick` (10 epochs, 2,000 training images) on CIFAR-10;"))
     }
 
@@ -117,36 +120,39 @@ final class MarkdownTests: XCTestCase {
         for (count, text) in counts { XCTAssertEqual(Format.parameters(count), text, "\(count)") }
         let names = ["wrn-16-1": "WRN-16-1", "wrn-40-2": "WRN-40-2", "nin-thin": "NIN-thin", "nin-thin-nobn": "NIN-thin",
                      "nin-wide": "NIN-wide", "resnet-18": "ResNet-18", "resnet-34": "ResNet-34", "other-net": "other-net"]
-        for (name, text) in names { XCTAssertEqual(Format.model(name), text) }
+        for (name, text) in names { XCTAssertEqual(Model.displayName(name), text) }
         XCTAssertEqual(Format.signed(0.004), "0.00")
         XCTAssertEqual(Format.signed(-0.004), "0.00")
         XCTAssertEqual(Format.signed(-0.25), "-0.25")
         XCTAssertEqual(Format.signed(1.5), "+1.50")
         XCTAssertEqual(Format.signed1(-1.5), "-1.5")
         XCTAssertEqual(Format.signed1(0.04), "0.0")
-        XCTAssertEqual(Format.dataset("cub200+indoor67"), "CUB-200-2011 and MIT Indoor-67")
+        XCTAssertEqual(DatasetID.allCases.map(\.descriptor.displayName),
+                       ["CIFAR-10", "Fashion-MNIST", "synthetic data", "CUB-200-2011", "MIT Indoor-67"])
         XCTAssertEqual(Format.thousands(50_000), "50,000")
     }
 
     func testPaperNumbersMatchPaperMD() {
-        let t1 = PaperTable.named("table1")!
+        let t1 = PaperTable.table1
         XCTAssertEqual(t1.error(student: "wrn-16-2", teacher: "wrn-40-2", column: "AT+KD"), 5.71)
         XCTAssertEqual(t1.error(student: "nin-thin", teacher: "nin-wide", column: "teacher"), 7.28)
-        XCTAssertEqual(PaperTable.named("table2")!.error(student: "wrn-16-1", teacher: "wrn-16-2", column: "F_sum^4"), 8.09)
-        XCTAssertEqual(PaperTable.named("table3")!.error(student: "nin-thin-nobn", teacher: "nin-wide", column: "symmetry norm"), 11.8)
-        XCTAssertNil(PaperTable.named("smoke"))
+        XCTAssertEqual(PaperTable.table2.error(student: "wrn-16-1", teacher: "wrn-16-2", column: "F_sum^4"), 8.09)
+        XCTAssertEqual(PaperTable.table3.error(student: "nin-thin-nobn", teacher: "nin-wide", column: "symmetry norm"), 11.8)
+        XCTAssertEqual(PaperTable.table4.error(student: "resnet-18", teacher: "resnet-34", column: "AT", dataset: .indoor67), 27.1)
+        XCTAssertNil(PaperTable.table4.error(student: "resnet-18", teacher: "resnet-34", column: "AT"), "Table 4 is per task")
+        XCTAssertNil(PaperTable(rawValue: "smoke"))
     }
 
     /// Table 4 in the paper's layout: methods as lines, tasks as columns, each cell with its
     /// difference to the student line, the paper's numbers (looked up per task) beside ours.
     func testTable4LayoutHasTasksAsColumnsAndDifferencesToTheStudent() {
-        let rows = [TableInput.Row(student: "resnet-18", teacher: "resnet-34", dataset: "cub200"),
-                    TableInput.Row(student: "resnet-18", teacher: "resnet-34", dataset: "indoor67")]
-        let columns = [TableInput.Column(label: "student", method: "ce"), TableInput.Column(label: "KD", method: "kd"),
-                       TableInput.Column(label: "AT", method: "at"), TableInput.Column(label: "teacher", method: "ce", network: .teacher)]
+        let rows = [Spec.Row(student: "resnet-18", teacher: "resnet-34", dataset: .named(.cub200)),
+                    Spec.Row(student: "resnet-18", teacher: "resnet-34", dataset: .named(.indoor67))]
+        let columns = [Fixture.column("student", .ce), Fixture.column("KD", .kd), Fixture.column("AT", .at),
+                       Fixture.column("teacher", .ce, network: .teacher)]
         let errors: [[Double]] = [[30.0, 28.5, 27.25, 26.0], [29.0, 29.5, 28.0, 27.0]]
         let input = Fixture.input(name: "table4", title: "Table 4", rows: rows, columns: columns, seeds: [0], profile: "paper",
-                                  dataset: "cub200+indoor67", training: Fixture.training(epochs: 30)) { r, c, _ in errors[r][c] }
+                                  dataset: .cub200, training: Fixture.training(epochs: 30)) { r, c, _ in errors[r][c] }
         let md = Report.markdown(input)
         XCTAssertFalse(md.contains("Not comparable"), "the paper profile on both real datasets")
         XCTAssertTrue(md.contains("| method | ImageNet→CUB | ImageNet→Scenes |"))

@@ -15,7 +15,9 @@ final class StoreRoundTripTests: XCTestCase {
             try store.setCells(grid: fixture.name, fixture.cells.flatMap { cell in
                 zip(fixture.seeds, cell.runKeys).map { seed, key in
                     CellRecord(grid: cell.grid, rowIndex: cell.rowIndex, columnIndex: cell.columnIndex, rowLabel: cell.rowLabel,
-                               columnLabel: cell.columnLabel, seed: seed, runKey: key)
+                               columnLabel: cell.columnLabel, seed: seed, runKey: key,
+                               role: cell.columnIndex == fixture.baselineColumn ? .baseline
+                                   : fixture.columns[cell.columnIndex].network == .teacher ? .teacher : .method)
                 }
             })
 

@@ -20,7 +20,7 @@ final class EffectTests: XCTestCase {
         try store.upsertGrid(name: "g", specPath: "g.yaml", specJSON: "{}", profile: "quick")
         var cells: [CellRecord] = []
         func add(_ row: Int, _ column: Int, _ rowLabel: String, _ columnLabel: String, student: String, method: String,
-                 _ outcomes: [Double?], failed: Set<Int> = [], queued: Set<Int> = []) throws {
+                 _ outcomes: [Double?], failed: Set<Int> = [], queued: Set<Int> = [], role: CellRole = .method) throws {
             for (seed, error) in outcomes.enumerated() {
                 let key = "r\(row)c\(column)s\(seed)"
                 let status: RunStatus = failed.contains(seed) ? .failed : queued.contains(seed) ? .queued
@@ -29,17 +29,17 @@ final class EffectTests: XCTestCase {
                                              dataset: "cifar10", profile: "quick", status: status, epochsTotal: 10,
                                              finalTestError: status == .done ? error : nil))
                 cells.append(CellRecord(grid: "g", rowIndex: row, columnIndex: column, rowLabel: rowLabel,
-                                        columnLabel: columnLabel, seed: seed, runKey: key))
+                                        columnLabel: columnLabel, seed: seed, runKey: key, role: role))
             }
         }
         let pair = "wrn-16-1 ← wrn-16-2"
-        try add(0, 0, pair, "student", student: "wrn-16-1", method: "ce", [9.00, 9.50, 8.80])
+        try add(0, 0, pair, "student", student: "wrn-16-1", method: "ce", [9.00, 9.50, 8.80], role: .baseline)
         try add(0, 1, pair, "AT", student: "wrn-16-1", method: "at", [8.20, 8.70, 8.30])
         try add(0, 2, pair, "KD", student: "wrn-16-1", method: "kd", [8.60, 9.70, nil])
         try add(0, 3, pair, "F-ActT", student: "wrn-16-1", method: "factt", [9.10, 1.0, 8.60], failed: [1])
         try add(0, 4, pair, "AT+KD", student: "wrn-16-1", method: "at+kd", [1, 1, 1], failed: [0, 1, 2])
-        try add(0, 5, pair, "teacher", student: "wrn-16-2", method: "ce", [7.00, 7.40, 6.90])
-        try add(1, 0, "wrn-10-1", "student", student: "wrn-10-1", method: "ce", [20.0, 5.0, 22.0], failed: [1])
+        try add(0, 5, pair, "teacher", student: "wrn-16-2", method: "ce", [7.00, 7.40, 6.90], role: .teacher)
+        try add(1, 0, "wrn-10-1", "student", student: "wrn-10-1", method: "ce", [20.0, 5.0, 22.0], failed: [1], role: .baseline)
         try add(1, 1, "wrn-10-1", "AT", student: "wrn-10-1", method: "at", [19.0, 18.0, nil], queued: [2])
         try add(2, 0, "wrn-16-2 ← wrn-40-2", "KD", student: "wrn-16-2", method: "kd", [6.0, 6.1, 6.2])
         try store.setCells(grid: "g", cells)
@@ -141,30 +141,57 @@ final class EffectTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(fallback), StudentT.criticalValue(df: 150), accuracy: 1e-12)
     }
 
-    /// A database made before v2-cell-effect gains the view on open, and keeps its rows.
+    /// The view reads each cell's role, not its labels: a row whose teacher is its student's own
+    /// network (self-distillation) still has its teacher column, and a baseline not in column 0.
+    func testRolesNotLabelsDecide() throws {
+        let store = try Store.inMemory()
+        try store.upsertGrid(name: "g", specPath: "g.yaml", specJSON: "{}", profile: "quick")
+        var cells: [CellRecord] = []
+        for (column, label, method, error, role) in [(0, "KD", "kd", 8.0, CellRole.method), (1, "student", "ce", 9.0, .baseline),
+                                                     (2, "teacher", "ce", 8.5, .teacher)] {
+            let key = "c\(column)"
+            try store.register(RunRecord(key: key, configJSON: "{}", student: "wrn-16-1", method: method, seed: 0, dataset: "cifar10",
+                                         profile: "quick", status: .done, epochsTotal: 1, finalTestError: error))
+            cells.append(CellRecord(grid: "g", rowIndex: 0, columnIndex: column, rowLabel: "wrn-16-1 ← wrn-16-1",
+                                    columnLabel: label, seed: 0, runKey: key, role: role))
+        }
+        try store.setCells(grid: "g", cells)
+        let effects = try store.cellEffects(grid: "g")
+        XCTAssertEqual(effects.map(\.columnIndex), [0, 2])
+        XCTAssertTrue(effects.allSatisfy { $0.baselineColumn == 1 })
+        XCTAssertEqual(effects.map(\.network), ["student", "teacher"])
+        XCTAssertEqual(effects.map { $0.meanDifference ?? .nan }, [-1.0, -0.5])
+    }
+
+    /// A database made before v2-cell-effect gains the view on open, keeps its rows, and gets its
+    /// cells' roles by the rule the earlier view applied (v4-cell-roles).
     func testMigratesAVersion1DatabaseForward() throws {
         let path = try temporaryDirectory(self).appendingPathComponent("results.db").path
         let queue = try DatabaseQueue(path: path)
         try Schema.migrator.migrate(queue, upTo: "v1-initial")
         try queue.write { db in
             // Rows as version 1 had them (RunRecord has the columns of later migrations too).
-            for (key, method, error) in [("a", "ce", 9.0), ("b", "at", 8.5)] {
+            for (key, student, method, error) in [("a", "wrn-16-1", "ce", 9.0), ("b", "wrn-16-1", "at", 8.5), ("t", "wrn-16-2", "ce", 7.0)] {
                 try db.execute(sql: """
                     INSERT INTO runs (key, config_json, student, method, seed, dataset, profile, status, created_at,
                                       epochs_total, final_test_error)
-                    VALUES (?, '{}', 'wrn-16-1', ?, 0, 'cifar10', 'quick', 'done', '2026-01-01 00:00:00.000', 1, ?)
-                    """, arguments: [key, method, error])
+                    VALUES (?, '{}', ?, ?, 0, 'cifar10', 'quick', 'done', '2026-01-01 00:00:00.000', 1, ?)
+                    """, arguments: [key, student, method, error])
             }
             try GridRecord(name: "g", specPath: "g.yaml", specJSON: "{}", profile: "quick").insert(db)
-            try CellRecord(grid: "g", rowIndex: 0, columnIndex: 0, rowLabel: "wrn-16-1", columnLabel: "student", seed: 0,
-                           runKey: "a").insert(db)
-            try CellRecord(grid: "g", rowIndex: 0, columnIndex: 1, rowLabel: "wrn-16-1", columnLabel: "AT", seed: 0,
-                           runKey: "b").insert(db)
+            for (column, label, key) in [(0, "student", "a"), (1, "AT", "b"), (2, "teacher", "t")] {
+                try db.execute(sql: """
+                    INSERT INTO cells (grid, row_index, column_index, row_label, column_label, seed, run_key)
+                    VALUES ('g', 0, ?, 'wrn-16-1 ← wrn-16-2', ?, 0, ?)
+                    """, arguments: [column, label, key])
+            }
         }
         let store = try Store(path: path)
+        XCTAssertEqual(try store.cells(grid: "g").map(\.role), [.baseline, .method, .teacher])
         let effects = try store.cellEffects(grid: "g")
-        XCTAssertEqual(effects.count, 1)
+        XCTAssertEqual(effects.count, 2)
         XCTAssertEqual(effects.first?.meanDifference ?? .nan, -0.5, accuracy: 1e-12)
+        XCTAssertEqual(effects.map(\.network), ["student", "teacher"])
         assertSound(store)
     }
 }

@@ -33,7 +33,7 @@ final class MergeTests: XCTestCase {
 
         try shard.upsertGrid(name: "t", specPath: "t.yaml", specJSON: "{}", profile: "smoke")
         try shard.setCells(grid: "t", [CellRecord(grid: "t", rowIndex: 0, columnIndex: 0, rowLabel: "AT",
-                                                   columnLabel: "WRN-16-1", seed: 0, runKey: "a-student")])
+                                                   columnLabel: "WRN-16-1", seed: 0, runKey: "a-student", role: .baseline)])
 
         let ourDoneHere = try main.run(key: "done-here")
         let ourTie = try main.epochs(key: "tie")

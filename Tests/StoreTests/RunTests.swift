@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Store
 import XCTest
 
@@ -32,18 +33,30 @@ final class RunTests: XCTestCase {
         assertSound(store)
     }
 
+    /// A diverged epoch's values that are not finite are stored as NULL, in the columns and in
+    /// parts_json alike (as curves.json writes them), and read back as NaN; parts written as
+    /// strings by earlier versions ("nan", "inf", "-inf") still read as the values they name.
     func testDivergedEpochKeepsItsNaNs() throws {
-        let store = try Store.inMemory()
+        let path = try temporaryDirectory(self).appendingPathComponent("results.db").path
+        let store = try Store(path: path)
         try store.register(makeRun("a"))
         var diverged = makeEpoch("a", 1)
         diverged.trainLoss = .nan
-        diverged.parts = ["at": .infinity, "ce": .nan]
+        diverged.parts = ["at": .infinity, "ce": .nan, "kd": 0.5]
         try store.recordEpoch(diverged)
         let stored = try XCTUnwrap(store.epochs(key: "a").first)
         XCTAssertTrue(stored.trainLoss.isNaN)
         XCTAssertTrue(stored.parts["ce"]?.isNaN == true)
-        XCTAssertEqual(stored.parts["at"], .infinity)
+        XCTAssertTrue(stored.parts["at"]?.isNaN == true)
+        XCTAssertEqual(stored.parts["kd"], 0.5)
         XCTAssertEqual(stored.testError, diverged.testError)
+        let queue = try DatabaseQueue(path: path)
+        XCTAssertEqual(try queue.read { try String.fetchOne($0, sql: "SELECT parts_json FROM epochs") }, #"{"at":null,"ce":null,"kd":0.5}"#)
+        try queue.write { try $0.execute(sql: #"UPDATE epochs SET parts_json = '{"at":"inf","ce":"nan","low":"-inf"}'"#) }
+        let legacy = try XCTUnwrap(store.epochs(key: "a").first)
+        XCTAssertEqual(legacy.parts["at"], .infinity)
+        XCTAssertEqual(legacy.parts["low"], -.infinity)
+        XCTAssertTrue(legacy.parts["ce"]?.isNaN == true)
     }
 
     func testClaimSemantics() throws {

@@ -24,7 +24,7 @@ final class SchemaTests: XCTestCase {
             ])
             XCTAssertEqual(try Int.fetchOne(db, sql: "PRAGMA application_id"), 0x6174_7800)
             XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA journal_mode"), "wal")
-            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels"])
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels", "v4-cell-roles"])
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_summary"), [])
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_effect"), [])
         }
@@ -72,7 +72,7 @@ final class SchemaTests: XCTestCase {
             try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99-future')")
         }
         try assertRefusedUntouched(path, directory: directory,
-                                   .newerSchema(path: path, found: ["v99-future"], known: ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels"]))
+                                   .newerSchema(path: path, found: ["v99-future"], known: ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels", "v4-cell-roles"]))
     }
 
     func testLockHeldBeyondBusyTimeoutIsReported() throws {

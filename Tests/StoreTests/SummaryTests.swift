@@ -15,7 +15,7 @@ final class SummaryTests: XCTestCase {
             let key = "r\(row)c\(column)s\(seed)"
             try store.register(makeRun(key, status: status, finalTestError: error))
             cells.append(CellRecord(grid: "t", rowIndex: row, columnIndex: column, rowLabel: "row \(row)",
-                                    columnLabel: "col \(column)", seed: seed, runKey: key))
+                                    columnLabel: "col \(column)", seed: seed, runKey: key, role: .method))
         }
         try add(0, 0, 0, .done, 0.3); try add(0, 0, 1, .done, 0.1); try add(0, 0, 2, .done, 0.2)
         try add(0, 0, 3, .failed, 0.9)
@@ -60,10 +60,10 @@ final class SummaryTests: XCTestCase {
         try store.register(makeRun("shared-only-by-u"))
         // One run serving two cells of `u` counts once.
         try store.setCells(grid: "u", [
-            CellRecord(grid: "u", rowIndex: 0, columnIndex: 0, rowLabel: "a", columnLabel: "x", seed: 0, runKey: "r0c0s0"),
-            CellRecord(grid: "u", rowIndex: 1, columnIndex: 0, rowLabel: "b", columnLabel: "x", seed: 0, runKey: "r0c0s0"),
+            CellRecord(grid: "u", rowIndex: 0, columnIndex: 0, rowLabel: "a", columnLabel: "x", seed: 0, runKey: "r0c0s0", role: .method),
+            CellRecord(grid: "u", rowIndex: 1, columnIndex: 0, rowLabel: "b", columnLabel: "x", seed: 0, runKey: "r0c0s0", role: .method),
             CellRecord(grid: "u", rowIndex: 1, columnIndex: 1, rowLabel: "b", columnLabel: "y", seed: 0,
-                       runKey: "shared-only-by-u"),
+                       runKey: "shared-only-by-u", role: .method),
         ])
         XCTAssertEqual(try store.statusCounts(grid: "t"),
                        [.done: 7, .failed: 1, .running: 1, .queued: 1, .interrupted: 0])

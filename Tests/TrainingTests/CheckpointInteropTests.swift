@@ -18,7 +18,7 @@ final class CheckpointInteropTests: XCTestCase {
 
         // A WRN as the trainer leaves it: one epoch of training moved weights and BN statistics.
         let data = SyntheticConfig(trainCount: 64, testCount: 8, channels: 3, numClasses: 4, seed: 3).make()
-        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: "synthetic", epochs: 1, batchSize: 32, seed: 2)
+        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: .synthetic, epochs: 1, batchSize: 32, seed: 2)
         let runDir = dir.appendingPathComponent("run")
         try Trainer(config: config, data: data, teacher: nil, directory: runDir).run()
         var checkpoints = [runDir.appendingPathComponent(Trainer.modelName)]
@@ -46,7 +46,7 @@ final class CheckpointInteropTests: XCTestCase {
         var arguments = [script], cases: [(Model, Tensor, URL, URL)] = []
         for (i, url) in checkpoints.enumerated() {
             let model = try Model(checkpoint: url)
-            let input = Tensor.normal([3, model.inChannels, imageSide, imageSide], rng: &rng)
+            let input = Tensor.normal([3, model.inChannels, ImageDataset.side, ImageDataset.side], rng: &rng)
             let inputURL = dir.appendingPathComponent("input\(i).safetensors"), outURL = dir.appendingPathComponent("logits\(i).safetensors")
             try SafeTensors.write(tensors: ["input": input], metadata: [:], to: inputURL)
             arguments += [url.path, inputURL.path, outURL.path]

@@ -14,7 +14,7 @@ final class FineTuningTests: XCTestCase {
     func testATrainingStepLeavesFrozenTensorsBitIdentical() throws {
         let data = SyntheticConfig(trainCount: 4, testCount: 2, channels: 3, numClasses: 4, seed: 1).make()
         let config = RunConfig(student: "resnet-18", teacher: "resnet-18", method: .at(mapping: .sum2, beta: 1000, groups: [2, 3]),
-                               dataset: "synthetic", epochs: 1, batchSize: 2, learningRate: 0.1, seed: 3)
+                               dataset: .synthetic, epochs: 1, batchSize: 2, learningRate: 0.1, seed: 3)
         var rng = RNG(seed: 8)
         let teacher = try Model(name: "resnet-18", numClasses: 4, rng: &rng)
         let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: nil)
@@ -40,6 +40,35 @@ final class FineTuningTests: XCTestCase {
         XCTAssertEqual(Set(trainer.sgd.buffers.keys), Set(student.trainableParameterNames), "momentum only for trainable parameters")
     }
 
+    /// F-ActT sizes its adapters by the networks' groups: on four-group ResNets (equal widths, so
+    /// no adapter) a step trains, and a WRN pair of different widths gets one adapter per group
+    /// whose channels differ, saved and restored by the checkpoint under "adapter.{g}".
+    func testFullActivationTransferAdaptersFollowTheGroupCount() throws {
+        let data = SyntheticConfig(trainCount: 4, testCount: 2, channels: 3, numClasses: 4, seed: 1).make()
+        var rng = RNG(seed: 8)
+        let resnet = RunConfig(student: "resnet-18", teacher: "resnet-34", method: .factt(beta: 1000), dataset: .synthetic,
+                               epochs: 1, batchSize: 2, seed: 3)
+        let trainer = try Trainer(config: resnet, data: data, teacher: try Model(name: "resnet-34", numClasses: 4, rng: &rng), directory: nil)
+        XCTAssertEqual(trainer.adapters.count, 4)
+        XCTAssertTrue(trainer.adapters.allSatisfy { $0 == nil })
+        let batch = Batcher(data.train, batchSize: 2, shuffle: false).epoch(0)[0]
+        let obj = try trainer.trainStep(batch, method: resnet.method, learningRate: 0.01, epoch: 1, batchNumber: 1)
+        XCTAssertTrue(obj.parts["factt"].map { $0.isFinite && $0 > 0 } ?? false, "\(obj.parts)")
+
+        let wrn = RunConfig(student: "wrn-10-1", teacher: "wrn-10-2", method: .factt(beta: 1000), dataset: .synthetic,
+                            epochs: 1, batchSize: 2, seed: 3)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-factt-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let teacher = try Model(name: "wrn-10-2", numClasses: 4, rng: &rng)
+        let adapted = try Trainer(config: wrn, data: data, teacher: teacher, directory: dir)
+        XCTAssertEqual(adapted.adapters.map { $0?.shape }, [[32, 16, 1, 1], [64, 32, 1, 1], [128, 64, 1, 1]])
+        try adapted.run()
+        let resumed = try Trainer(config: wrn, data: data, teacher: teacher, directory: dir)
+        XCTAssertEqual(resumed.adapters.map { $0?.data }, adapted.adapters.map { $0?.data }, "adapters restored from the checkpoint")
+        XCTAssertNotEqual(resumed.adapters.map { $0?.data }, try Trainer(config: wrn, data: data, teacher: teacher, directory: nil).adapters.map { $0?.data },
+                          "the adapters were trained")
+    }
+
     /// A nil `groups` is not encoded: existing configurations keep their bytes and run keys.
     func testATGroupsLeaveExistingEncodingsUnchanged() throws {
         let encoder = JSONEncoder()
@@ -49,14 +78,14 @@ final class FineTuningTests: XCTestCase {
         XCTAssertEqual(try json(.at(mapping: .sum2, beta: 1000)), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
         XCTAssertEqual(try json(.atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1)),
                        #"{"atkd":{"alpha":0.9,"beta":1000,"betaDecay":1,"mapping":"sum2","temperature":4}}"#)
-        XCTAssertEqual(try json(try Method(name: "at")), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
+        XCTAssertEqual(try json(try Method(kind: .at)), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
         XCTAssertEqual(try json(.at(mapping: .sum2, beta: 1000, groups: [2, 3])), #"{"at":{"beta":1000,"groups":[2,3],"mapping":"sum2"}}"#)
         let old = try JSONDecoder().decode(Method.self, from: Data(#"{"at":{"beta":1000,"mapping":"sum1"}}"#.utf8))
         XCTAssertEqual(old, .at(mapping: .sum1, beta: 1000, groups: nil))
-        let config = RunConfig(student: "wrn-16-1", teacher: "wrn-16-2", method: .at(mapping: .sum2, beta: 1000), epochs: 10)
+        let config = RunConfig(student: "wrn-16-1", teacher: "wrn-16-2", method: .at(mapping: .sum2, beta: 1000), dataset: .cifar10, epochs: 10)
         XCTAssertFalse(String(decoding: try encoder.encode(config), as: UTF8.self).contains("groups"))
-        XCTAssertEqual(try Method(name: "at+kd", groups: [1]), .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1, groups: [1]))
-        XCTAssertThrowsError(try Method(name: "kd", groups: [1])) { e in XCTAssertTrue("\(e)".contains("groups"), "\(e)") }
+        XCTAssertEqual(try Method(kind: .atkd, groups: [1]), .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1, groups: [1]))
+        XCTAssertThrowsError(try Method(kind: .kd, groups: [1])) { e in XCTAssertTrue("\(e)".contains("groups"), "\(e)") }
     }
 
     /// AT on groups [2, 3] is the sum of those two groups' losses; bad groups are errors.
@@ -94,9 +123,9 @@ final class FineTuningTests: XCTestCase {
         let weightsURL = dir.appendingPathComponent("resnet18.safetensors")
         try imagenet.save(to: weightsURL)
         let weights = PretrainedWeights(sha256: try ContentHash.sha256(of: weightsURL), file: weightsURL.path)
-        let config = RunConfig(student: "resnet-18", dataset: "cub200", epochs: 1, batchSize: 3, learningRate: 0.01, weightDecay: 1e-4,
+        let config = RunConfig(student: "resnet-18", dataset: .cub200, epochs: 1, batchSize: 3, learningRate: 0.01, weightDecay: 1e-4,
                                seed: 0, pretrained: weights, freezing: .fineTuning, geometry: ImageGeometry(resize: 40, crop: 32))
-        let data = try config.openTrainingData(locations: DataLocations(cub200: dir.appendingPathComponent("cub").path))
+        let data = try config.openData(locations: DataLocations(cub200: dir.appendingPathComponent("cub").path))
         XCTAssertEqual(data.train.count, 6)
         XCTAssertEqual(data.train.batchSide, 32)
         let runDir = dir.appendingPathComponent("run")

@@ -35,7 +35,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(RunConfig.scaledMilestones(epochs: 200), [60, 120, 160])
         XCTAssertEqual(RunConfig.scaledMilestones(epochs: 10), [3, 6, 8])
         XCTAssertEqual(RunConfig.scaledMilestones(epochs: 2), [2])
-        let c = RunConfig(student: "wrn-16-1", epochs: 200)
+        let c = RunConfig(student: "wrn-16-1", dataset: .synthetic, epochs: 200)
         XCTAssertEqual(c.learningRate(epoch: 59), 0.1)
         XCTAssertEqual(c.learningRate(epoch: 60), 0.02, accuracy: 1e-7)   // epoch 60 already runs at 0.02
         XCTAssertEqual(c.learningRate(epoch: 200), 0.1 * 0.2 * 0.2 * 0.2, accuracy: 1e-7)
@@ -48,7 +48,7 @@ final class TrainerTests: XCTestCase {
     /// An interrupted run resumed from its checkpoint gives the same curves and weights.
     func testInterruptedAndResumedRunEqualsUninterrupted() throws {
         let data = Self.synthetic(train: 96, test: 32)
-        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: "synthetic", epochs: 3, batchSize: 32, seed: 5)
+        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: .synthetic, epochs: 3, batchSize: 32, seed: 5)
         let full = try Trainer(config: config, data: data, teacher: nil, directory: try temporaryDirectory())
         let uninterrupted = try full.run()
 
@@ -76,7 +76,7 @@ final class TrainerTests: XCTestCase {
     /// The paired effects rest on this: the runs of one seed in a table row start from the same
     /// student weights and see the same subset, batches, order and augmentation; only the method differs.
     func testRunsOfOneSeedDifferOnlyInTheMethod() throws {
-        let base = RunConfig(student: "wrn-10-1", method: .ce, dataset: "synthetic", trainSubset: 40, testSubset: 20,
+        let base = RunConfig(student: "wrn-10-1", method: .ce, dataset: .synthetic, trainSubset: 40, testSubset: 20,
                              epochs: 2, batchSize: 16, seed: 7)
         var at = base, factt = base
         at.teacher = "wrn-10-2"; at.method = .at(mapping: .sum2, beta: 1000)
@@ -112,7 +112,7 @@ final class TrainerTests: XCTestCase {
 
     func testDivergenceIsAClearError() throws {
         let data = Self.synthetic(train: 64, test: 16)
-        let config = RunConfig(student: "wrn-10-1", dataset: "synthetic", epochs: 1, batchSize: 16, learningRate: 1e30, seed: 1)
+        let config = RunConfig(student: "wrn-10-1", dataset: .synthetic, epochs: 1, batchSize: 16, learningRate: 1e30, seed: 1)
         XCTAssertThrowsError(try Trainer(config: config, data: data, teacher: nil, directory: nil).run()) { e in
             guard case .diverged(let epoch, let batch, let kind, let value) = e as? TrainingError else { return XCTFail("\(e)") }
             XCTAssertEqual(epoch, 1)
@@ -129,7 +129,7 @@ final class TrainerTests: XCTestCase {
     /// the last finite epoch.
     func testDivergingTestLossEndsTheRunAndKeepsTheCurve() throws {
         let data = Self.synthetic(train: 16, test: 16)
-        let config = RunConfig(student: "wrn-10-1", dataset: "synthetic", epochs: 3, batchSize: 16, learningRate: 100_000,
+        let config = RunConfig(student: "wrn-10-1", dataset: .synthetic, epochs: 3, batchSize: 16, learningRate: 100_000,
                                flip: false, crop: false, seed: 1)
         let dir = try temporaryDirectory()
         var observed: [EpochRecord] = []
@@ -184,7 +184,7 @@ final class TrainerTests: XCTestCase {
     func testLearnsSyntheticDataAndATLowersTheAttentionLoss() throws {
         let data = Self.synthetic(train: 400, test: 100)
         let dir = try temporaryDirectory()
-        let teacherConfig = RunConfig(student: "wrn-16-1", dataset: "synthetic", epochs: 4, batchSize: 50,
+        let teacherConfig = RunConfig(student: "wrn-16-1", dataset: .synthetic, epochs: 4, batchSize: 50,
                                       learningRate: 0.05, flip: false, crop: false, seed: 1)
         let curves = try Trainer(config: teacherConfig, data: data, teacher: nil, directory: dir).run()
         print("synthetic WRN-16-1 test error by epoch:", curves.map { String(format: "%.1f%%", $0.testError) })
@@ -192,20 +192,26 @@ final class TrainerTests: XCTestCase {
 
         let teacher = try Model(checkpoint: dir.appendingPathComponent(Trainer.modelName))
         let atConfig = RunConfig(student: "wrn-10-1", teacher: "wrn-16-1", method: .at(mapping: .sum2, beta: 1000),
-                                 dataset: "synthetic", epochs: 3, batchSize: 50, learningRate: 0.05, flip: false, crop: false, seed: 2)
+                                 dataset: .synthetic, epochs: 3, batchSize: 50, learningRate: 0.05, flip: false, crop: false, seed: 2)
         let at = try Trainer(config: atConfig, data: data, teacher: teacher, directory: nil).run()
         print("AT loss by epoch:", at.map { $0.parts["at"]! })
         XCTAssertLessThan(at.last!.parts["at"]!, 0.7 * at.first!.parts["at"]!)
     }
 
     func testMethodsNeedTheirTeacherAndNameTheirHyperparameters() {
-        XCTAssertThrowsError(try Method(name: "fitnet")) { e in XCTAssertTrue("\(e)".contains("at+kd"), "\(e)") }
-        XCTAssertThrowsError(try Method(name: "kd", hyperparameters: ["beta": 1])) { e in
-            XCTAssertEqual("\(e)", "method 'kd' does not take hyperparameter 'beta'; it takes: alpha, temperature")
+        XCTAssertNil(MethodKind(rawValue: "fitnet"))
+        XCTAssertThrowsError(try Method(kind: .kd, hyperparameters: [.beta: 1])) { e in
+            XCTAssertEqual("\(e)", "method 'kd' does not take 'beta'; it takes: temperature, alpha")
         }
-        let config = RunConfig(student: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9), dataset: "synthetic", epochs: 1)
+        XCTAssertThrowsError(try Method(kind: .kd, mapping: .sum1)) { e in XCTAssertTrue("\(e)".contains("does not take a mapping"), "\(e)") }
+        XCTAssertThrowsError(try Method(kind: .at, groups: [1, 1])) { e in XCTAssertEqual(e as? MethodError, .badGroups([1, 1])) }
+        XCTAssertThrowsError(try Method(kind: .at, groups: [])) { e in XCTAssertEqual(e as? MethodError, .badGroups([])) }
+        XCTAssertEqual(try Method(kind: .symmetry), .symmetry(beta: 2000))
+        XCTAssertEqual(try Method(kind: .atkd, hyperparameters: [.betaDecay: 0.9]),
+                       .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 0.9))
+        let config = RunConfig(student: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9), dataset: .synthetic, epochs: 1)
         XCTAssertThrowsError(try Trainer(config: config, data: Self.synthetic(train: 8, test: 8), teacher: nil, directory: nil)) { e in
-            XCTAssertEqual(e as? TrainingError, .missingTeacher(method: "kd"))
+            XCTAssertEqual(e as? TrainingError, .missingTeacher(method: .kd))
         }
     }
 }
