@@ -44,6 +44,7 @@ test: deps venv
 	scripts/divergence-test
 	scripts/table-smoke-test
 	scripts/table4-smoke-test
+	scripts/trust-test
 	scripts/slurm-test
 
 # Regenerates reference/fixtures (and its MANIFEST) from reference/make_fixtures.py; the same
@@ -71,10 +72,11 @@ JOBS ?= 2
 THREADS ?= 1
 DB ?= results/results.db
 TABLE_OUT ?= results/$@.md
-RUNS_DIR ?= results/runs
+# Run directories: by default each database's own (runs/ beside results.db, <name>.runs/ beside <name>.db).
+RUNS_DIR ?=
 
 $(TABLES): build
-	$(ATX) run experiments/$@.yaml --profile $(RUN_PROFILE) --jobs $(JOBS) --threads $(THREADS) --db $(DB) --runs-dir $(RUNS_DIR) || status=$$?; \
+	$(ATX) run experiments/$@.yaml --profile $(RUN_PROFILE) --jobs $(JOBS) --threads $(THREADS) --db $(DB) $(if $(RUNS_DIR),--runs-dir $(RUNS_DIR)) || status=$$?; \
 	if [ "$${status:-0}" = 66 ]; then exit 66; fi; \
 	$(ATX) table experiments/$@.yaml --profile $(RUN_PROFILE) --db $(DB) --out $(TABLE_OUT) && exit $${status:-0}
 

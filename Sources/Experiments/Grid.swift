@@ -1,9 +1,11 @@
 // A spec under a profile expands into table cells × seeds, each served by a run identified by
-// the hash of its fully resolved configuration (never by labels), so the same run shared by
-// several cells, rows or tables is trained once.
+// the hash of its fully resolved configuration and of the data it reads (never by labels or
+// paths), so the same run shared by several cells, rows or tables is trained once, and a result
+// is reused only while everything it depends on is the same.
 import Data
 import Foundation
 import NN
+import Tensor
 import Store
 import Training
 
@@ -12,8 +14,11 @@ public struct PlannedRun: Sendable, Equatable {
     public var key: String
     public var config: RunConfig
     public var teacherKey: String?
-    /// The canonical JSON the key hashes: the configuration plus the teacher run's key.
+    /// The canonical JSON the key hashes (but for the weights' paths): the configuration, the
+    /// fingerprint of the data and the teacher run's key.
     public var identityJSON: String
+    /// The fingerprint of the data the run reads (`DataFingerprint`), "missing" without the data.
+    public var dataFingerprint: String
 }
 
 extension PlannedRun {
@@ -21,7 +26,8 @@ extension PlannedRun {
     public func queuedRecord(profile: String) -> RunRecord {
         RunRecord(key: key, configJSON: identityJSON, student: config.student, teacher: config.teacher,
                   teacherKey: teacherKey, method: config.method.name, seed: Int(config.seed),
-                  dataset: config.dataset.rawValue, profile: profile, status: .queued, epochsTotal: config.epochs)
+                  dataset: config.dataset.rawValue, profile: profile, status: .queued, epochsTotal: config.epochs,
+                  dataFingerprint: dataFingerprint)
     }
 }
 
@@ -31,14 +37,16 @@ public struct PlannedCell: Sendable, Equatable {
     public var runKey: String
     /// What the cell is to its row (`Spec.role(ofColumn:)`).
     public var role: CellRole
+    /// The paper's error for the cell, where the paper reports one.
+    public var paperError: Double?
 }
 
 public struct Grid: Sendable {
     public let spec: Spec
     public let profile: String
     /// Unique runs, every teacher before the students that need it.
-    public let runs: [PlannedRun]
-    public let cells: [PlannedCell]
+    public internal(set) var runs: [PlannedRun]
+    public internal(set) var cells: [PlannedCell]
     /// The training settings after the profile.
     public let settings: TrainingSettings
     public let seeds: [Int]
@@ -53,6 +61,8 @@ public struct Grid: Sendable {
     /// Inputs this machine lacks (a weights file), each with what to do about it; `atx run`
     /// refuses to start while any is missing (`Grid.checkInputs`).
     public let missingWeights: [String]
+    /// The fingerprint of each dataset's data at hand, "missing" where it cannot be read.
+    public let dataFingerprints: [DatasetID: String]
 
     public func run(_ key: String) -> PlannedRun? { runs.first { $0.key == key } }
 
@@ -93,6 +103,12 @@ public struct Grid: Sendable {
             }
         }
         missingWeights = missing
+        var fingerprints: [DatasetID: String] = [:]
+        for d in rowDatasets where fingerprints[d] == nil {
+            fingerprints[d] = (try? DataFingerprint.of(d, locations: locations)) ?? "missing"
+        }
+        dataFingerprints = fingerprints
+        let paper = spec.paperTable
 
         var planned: [PlannedRun] = [], served: [PlannedCell] = []
         func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int, dataset: DatasetID) throws -> PlannedRun {
@@ -102,12 +118,9 @@ public struct Grid: Sendable {
                                    milestones: milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop, seed: UInt64(seed),
                                    pretrained: weights[model], freezing: s.freeze,
                                    geometry: dataset.descriptor.isJPEG ? (s.image ?? .imageNet) : nil)
-            let identity = try Grid.identity(config, teacherKey: teacher?.key)
-            // The key leaves out where the weights file lies; its content hash stays in.
-            var keyed = config
-            keyed.pretrained?.file = nil
-            let key = String(ContentHash.sha256(Foundation.Data(try Grid.identity(keyed, teacherKey: teacher?.key).utf8)).prefix(16))
-            let run = PlannedRun(key: key, config: config, teacherKey: teacher?.key, identityJSON: identity)
+            let data = fingerprints[dataset] ?? "missing"
+            let (key, identity) = try Grid.key(config, teacherKey: teacher?.key, data: data)
+            let run = PlannedRun(key: key, config: config, teacherKey: teacher?.key, identityJSON: identity, dataFingerprint: data)
             if !planned.contains(where: { $0.key == run.key }) { planned.append(run) }
             return run
         }
@@ -125,8 +138,11 @@ public struct Grid: Sendable {
                     case (.student, _):
                         run = try plan(row.student, column.method, teacher: column.method.needsTeacher ? teacherRun : nil, seed: seed, dataset: rowDataset)
                     }
+                    let paperError = paper?.error(student: row.student, teacher: row.teacher, column: column.label,
+                                                  dataset: row.dataset == nil ? nil : rowDataset)
                     served.append(PlannedCell(row: r, column: c, seed: seed, rowLabel: row.student + (row.teacher.map { " ← " + $0 } ?? ""),
-                                             columnLabel: column.label, runKey: run.key, role: spec.role(ofColumn: c)))
+                                             columnLabel: column.label, runKey: run.key, role: spec.role(ofColumn: c),
+                                             paperError: paperError))
                 }
             }
         }
@@ -153,11 +169,53 @@ public struct Grid: Sendable {
         return out
     }
 
-    /// The canonical JSON of everything that determines a run's result.
-    static func identity(_ config: RunConfig, teacherKey: String?) throws -> String {
+    /// The canonical JSON of everything that determines a run's result: the configuration, the
+    /// teacher run's key and the fingerprint of the data (nil: the identity runs had before data
+    /// fingerprints, kept for the runs of earlier databases).
+    static func identity(_ config: RunConfig, teacherKey: String?, data: String?) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let configObject = try JSONSerialization.jsonObject(with: try encoder.encode(config))
-        return canonicalJSON(["config": configObject, "teacher_run": teacherKey ?? NSNull()] as [String: Any])
+        var identity: [String: Any] = ["config": configObject, "teacher_run": teacherKey ?? NSNull()]
+        if let data { identity["data"] = data }
+        return canonicalJSON(identity)
     }
+
+    /// A run's key (the first 16 hex digits of the SHA-256 of its identity, leaving out where the
+    /// weights file lies, whose content hash stays in) and its identity JSON (with the path).
+    static func key(_ config: RunConfig, teacherKey: String?, data: String?) throws -> (key: String, identity: String) {
+        let key = String(ContentHash.sha256(Foundation.Data(try identity(config.withoutPaths, teacherKey: teacherKey, data: data).utf8)).prefix(16))
+        return (key, try identity(config, teacherKey: teacherKey, data: data))
+    }
+
+    /// This grid as `store` knows it. A run recorded before data fingerprints existed has the key
+    /// of its identity without the data; it serves the grid while its recorded fingerprint is the
+    /// data's at hand, or, on its first use, has none yet (then, with `recording`, the fingerprint
+    /// at hand is recorded with it). Otherwise, and for every run the store does not hold, the key
+    /// includes the data: changed data means new runs. Students follow their teacher's key.
+    public func resolved(in store: Store, recording: Bool) throws -> Grid {
+        var keys: [String: String] = [:]   // planned key → the key that serves it
+        var runs: [PlannedRun] = []
+        for run in self.runs {
+            var r = run
+            r.teacherKey = run.teacherKey.map { keys[$0] ?? $0 }
+            (r.key, r.identityJSON) = try Grid.key(run.config, teacherKey: r.teacherKey, data: run.dataFingerprint)
+            if try store.run(key: r.key) == nil {
+                let legacy = try Grid.key(run.config, teacherKey: r.teacherKey, data: nil)
+                if let old = try store.run(key: legacy.key), old.dataFingerprint == nil || old.dataFingerprint == run.dataFingerprint {
+                    (r.key, r.identityJSON) = legacy
+                    if recording && old.dataFingerprint == nil && run.dataFingerprint != "missing" {
+                        try store.recordDataFingerprint(key: legacy.key, run.dataFingerprint)
+                    }
+                }
+            }
+            keys[run.key] = r.key
+            runs.append(r)
+        }
+        var grid = self
+        grid.runs = runs
+        grid.cells = cells.map { c in var c = c; c.runKey = keys[c.runKey] ?? c.runKey; return c }
+        return grid
+    }
+
 }

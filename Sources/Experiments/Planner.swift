@@ -1,4 +1,5 @@
 // Text for `atx plan`, the head of `atx run`, and `atx status`.
+import Data
 import Foundation
 import Store
 import Training
@@ -39,10 +40,31 @@ public enum Planner {
         return out
     }
 
-    public static func status(grid: String, store: Store) throws -> String {
+    /// Per status the grid's runs, the failures' reasons, and whether the data at `locations`
+    /// differs from what its done runs read (then `atx run` trains them again under new keys).
+    public static func status(grid: String, store: Store, locations: DataLocations = .fromEnvironment()) throws -> String {
         let counts = try store.statusCounts(grid: grid)
         var out = "\(grid): " + RunStatus.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
-        for r in try store.runs(grid: grid) where r.status == .failed || r.status == .running || r.status == .interrupted {
+        let runs = try store.runs(grid: grid)
+        var now: [String: Result<String, Error>] = [:]
+        for dataset in Set(runs.filter { $0.status == .done && $0.dataFingerprint != nil }.map(\.dataset)).sorted() {
+            guard let id = DatasetID(rawValue: dataset) else { continue }
+            now[dataset] = Result { try DataFingerprint.of(id, locations: locations) }
+            let done = runs.filter { $0.status == .done && $0.dataset == dataset }
+            switch now[dataset] {
+            case .success(let fingerprint)?:
+                let other = done.filter { $0.dataFingerprint.map { $0 != fingerprint } ?? false }
+                if !other.isEmpty {
+                    let recorded = Set(other.compactMap(\.dataFingerprint)).sorted().map { String($0.prefix(12)) + "…" }
+                    out += "\n  data: \(other.count) of \(done.count) done runs read other \(dataset) data than the data at hand "
+                        + "(recorded \(recorded.joined(separator: ", ")), now \(fingerprint.prefix(12))…): `atx run` trains them again under new keys"
+                }
+            case .failure(let error)?:
+                out += "\n  data: cannot read the \(dataset) data at hand to compare with what \(done.count) done runs read: \(error)"
+            case nil: break
+            }
+        }
+        for r in runs where r.status == .failed || r.status == .running || r.status == .interrupted {
             out += "\n  \(r.key)  \(r.status.rawValue)  \(r.student) \(r.method) seed \(r.seed)"
             if r.status == .running { out += "  (\(r.host ?? "?") pid \(r.pid ?? 0), epoch \(r.epochsDone)/\(r.epochsTotal))" }
             if let f = r.failure, r.status == .failed { out += ": \(f)" }

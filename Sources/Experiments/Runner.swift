@@ -45,10 +45,14 @@ public final class GridRunner: @unchecked Sendable {
     /// Records the grid, its runs (teachers first) and the cells they serve.
     public static func register(_ grid: Grid, in store: Store) throws {
         try store.upsertGrid(name: grid.spec.name, specPath: grid.spec.file, specJSON: grid.spec.json, profile: grid.profile)
-        for run in grid.runs { try store.register(run.queuedRecord(profile: grid.profile)) }
+        for run in grid.runs where try !store.register(run.queuedRecord(profile: grid.profile)) {
+            // Recorded already: the same identity, perhaps with the weights elsewhere now. The next
+            // attempt reads them where they lie (the key leaves paths out).
+            try store.updateConfigJSON(key: run.key, run.identityJSON)
+        }
         try store.setCells(grid: grid.spec.name, grid.cells.map {
             CellRecord(grid: grid.spec.name, rowIndex: $0.row, columnIndex: $0.column, rowLabel: $0.rowLabel,
-                       columnLabel: $0.columnLabel, seed: $0.seed, runKey: $0.runKey, role: $0.role)
+                       columnLabel: $0.columnLabel, seed: $0.seed, runKey: $0.runKey, role: $0.role, paperError: $0.paperError)
         })
     }
 
@@ -173,6 +177,19 @@ public final class GridRunner: @unchecked Sendable {
         }
     }
     var signalSources: [DispatchSourceSignal] = []
+}
+
+extension GridRunner {
+    /// Where a database keeps its runs' directories unless told otherwise: `runs` beside a
+    /// database named `results.db` (the default one, as before), else `<name>.runs` beside
+    /// `<name>.db`, so two databases never share run directories.
+    public static func defaultRunsDirectory(database: String) -> String {
+        let url = URL(fileURLWithPath: database)
+        let directory = url.deletingLastPathComponent().path == FileManager.default.currentDirectoryPath
+            && !database.contains("/") ? "" : (database as NSString).deletingLastPathComponent
+        let name = url.lastPathComponent == "results.db" ? "runs" : url.deletingPathExtension().lastPathComponent + ".runs"
+        return directory.isEmpty ? name : (directory as NSString).appendingPathComponent(name)
+    }
 }
 
 /// Splits a byte stream into lines. Used from one readability handler at a time.

@@ -92,17 +92,19 @@ public enum Slurm {
         return (files.count, total)
     }
 
-    /// Records the grid in the main database, folds in what earlier submissions' shards hold (so
-    /// runs that finished but were never merged are not run again), and plans what is left.
+    /// Folds in what earlier submissions' shards hold (so runs that finished but were never merged
+    /// are not run again), records the grid in the main database (as it resolves there), and plans
+    /// what is left.
     /// Refuses while jobs of the grid are queued or running: their shards are still being written,
     /// and submitting would run the same runs twice. A dry run goes on where there is no Slurm to ask.
     public static func plan(grid: Grid, store: Store, options: SlurmOptions, layout: SlurmLayout,
                             dryRun: Bool = false) throws -> (SlurmPlan, merged: Int) {
         let live = dryRun ? (try? queuedJobs(grid: grid.spec.name)) ?? [] : try queuedJobs(grid: grid.spec.name)
         guard live.isEmpty else { throw SlurmError.alreadyQueued(grid: grid.spec.name, jobs: live) }
-        try GridRunner.register(grid, in: store)
         let merged = FileManager.default.fileExists(atPath: layout.shards) ? try merge([layout.shards], into: store).shards : 0
+        let grid = try grid.resolved(in: store, recording: true)
+        try GridRunner.register(grid, in: store)
         let records = Dictionary(uniqueKeysWithValues: try grid.runs.compactMap { try store.run(key: $0.key) }.map { ($0.key, $0) })
-        return (try SlurmPlan(grid: grid, records: records, options: options, layout: layout), merged)
+        return (try SlurmPlan(grid: grid, records: records, options: options, layout: layout, database: try store.identity()), merged)
     }
 }

@@ -12,13 +12,17 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
     public var runs: [String: RunRecord]
     /// Where each teacher's final weights are (or will be, once its task succeeds), by teacher key.
     public var teacherCheckpoints: [String: String]
+    /// The main database's identity, which the tasks' checkpoints carry (so a resubmitted task,
+    /// with a new shard, resumes them); nil in manifests of an earlier atx.
+    public var database: String?
 
-    public init(grid: String, profile: String, runs: [String: RunRecord], teacherCheckpoints: [String: String]) {
+    public init(grid: String, profile: String, runs: [String: RunRecord], teacherCheckpoints: [String: String], database: String?) {
         self.grid = grid; self.profile = profile; self.runs = runs; self.teacherCheckpoints = teacherCheckpoints
+        self.database = database
     }
 
     enum CodingKeys: String, CodingKey {
-        case grid, profile, runs, teacherCheckpoints = "teacher_checkpoints"
+        case grid, profile, runs, teacherCheckpoints = "teacher_checkpoints", database
     }
 
     public static func load(_ path: String) throws -> SlurmManifest {
@@ -41,6 +45,8 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
         public var alreadyDone: Bool
         /// The teacher's weights, for a run that distils from one.
         public var teacherCheckpoint: String?
+        /// The database the run's checkpoints belong to (the main one).
+        public var owner: String?
     }
 
     /// Registers `key` (and, for the foreign key, a queued stub of its teacher: never a done one,
@@ -61,7 +67,7 @@ public struct SlurmManifest: Codable, Sendable, Equatable {
         try shard.register(run)
         let status = try shard.run(key: key)?.status
         if status == .running { try shard.markInterrupted(key: key) }
-        return Task(alreadyDone: status == .done, teacherCheckpoint: teacherCheckpoint)
+        return Task(alreadyDone: status == .done, teacherCheckpoint: teacherCheckpoint, owner: database)
     }
 }
 

@@ -100,7 +100,8 @@ public struct SlurmPlan: Sendable {
     public let alreadyDone: Int
 
     /// - Parameter records: the main database's records of the grid's runs, by key.
-    public init(grid: Grid, records: [String: RunRecord], options: SlurmOptions, layout: SlurmLayout) throws {
+    /// - Parameter database: the main database's identity, which the tasks' checkpoints carry.
+    public init(grid: Grid, records: [String: RunRecord], options: SlurmOptions, layout: SlurmLayout, database: String? = nil) throws {
         let name = grid.spec.name
         guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
             throw SlurmError.unsafeName(name)
@@ -150,7 +151,7 @@ public struct SlurmPlan: Sendable {
             checkpoints[t] = records[t].flatMap { $0.status == .done ? $0.checkpointPath : nil }
                 ?? "\(layout.runsDirectory)/\(t)/model.safetensors"
         }
-        manifest = SlurmManifest(grid: name, profile: grid.profile, runs: manifestRuns, teacherCheckpoints: checkpoints)
+        manifest = SlurmManifest(grid: name, profile: grid.profile, runs: manifestRuns, teacherCheckpoints: checkpoints, database: database)
     }
 
     /// sbatch's arguments for job `index`, given the ids (or shell variables) of the jobs before it.

@@ -22,6 +22,9 @@ public enum Tables {
         formatter.timeZone = TimeZone(identifier: "UTC")
         let date = runs.compactMap(\.finishedAt).max().map { formatter.string(from: $0) } ?? "no finished runs"
         let p = try presentation(spec: grid.spec, rowDatasets: grid.rowDatasets, profile: grid.profile, settings: grid.settings)
+        // Cells recorded before the store knew the paper's numbers (v6) get them now, for the
+        // effect view's paper effect and seeds needed.
+        try store.setPaperErrors(grid: name, p.paper?.errors ?? grid.spec.rows.map { _ in grid.spec.columns.map { _ in nil } })
         return TableInput(
             name: name, title: grid.spec.title, layout: p.layout, rows: p.rows, columns: p.columns, baselineColumn: p.baselineColumn,
             seeds: grid.seeds, profile: grid.profile, training: p.training, dataset: p.dataset, paper: p.paper,

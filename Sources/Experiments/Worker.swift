@@ -62,8 +62,11 @@ public enum Worker {
     /// Runs `key` to completion in this process. Returns how the process should exit.
     /// - Parameter teacherCheckpoint: the teacher's weights, when not from the teacher's record in
     ///   `store` (a Slurm task's shard holds only a stub of its teacher).
+    /// - Parameter owner: the results database the run's checkpoints belong to (a Slurm task's is
+    ///   the main database, not its shard); nil: `store`.
     public static func execute(store: Store, key: String, runsDirectory: String, threads: Int, gitCommit: String?,
-                               teacherCheckpoint: String? = nil, emit: @escaping (WorkerProgress) -> Void) -> WorkerExit {
+                               teacherCheckpoint: String? = nil, owner: String? = nil,
+                               emit: @escaping (WorkerProgress) -> Void) -> WorkerExit {
         let pid = Int(ProcessInfo.processInfo.processIdentifier)
         do {
             guard try store.claim(key: key, host: Host.name, pid: pid, threads: threads, gitCommit: gitCommit,
@@ -77,6 +80,11 @@ public enum Worker {
         do {
             guard let record = try store.run(key: key) else { throw StoreError.unknownRun(key: key) }
             let config = try decodeConfig(record.configJSON)
+            // The data must still be what the run was planned with (it may change between plan and run).
+            if let planned = record.dataFingerprint {
+                let now = try DataFingerprint.of(config.dataset)
+                guard now == planned else { throw WorkerError.dataChanged(dataset: config.dataset, planned: planned, now: now) }
+            }
             var teacher: Model?
             if let teacherKey = record.teacherKey {
                 let path: String
@@ -93,7 +101,9 @@ public enum Worker {
             let data = try config.openData()
             let directory = URL(fileURLWithPath: runsDirectory).appendingPathComponent(key)
             var lastBeat = Date(), lastEmit = Date.distantPast
-            let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: directory) { event in
+            // An earlier attempt recorded here may have left a checkpoint that names no database (an atx before v5).
+            let checkpointOwner = CheckpointOwner.database(try owner ?? store.identity(), adoptUnnamed: record.epochsDone > 0)
+            let trainer = try Trainer(config: config, data: data, teacher: teacher, directory: directory, owner: checkpointOwner) { event in
                 switch event {
                 case .started: break
                 case .batch(let epoch, let batch, let batches, let loss, let ips):
@@ -144,9 +154,13 @@ public enum Worker {
 
 public enum WorkerError: Error, CustomStringConvertible {
     case teacherNotDone(String)
+    case dataChanged(dataset: DatasetID, planned: String, now: String)
     public var description: String {
         switch self {
         case .teacherNotDone(let k): return "teacher run \(k) is not done (or has no checkpoint)"
+        case .dataChanged(let d, let planned, let now):
+            return "the \(d) data changed since the run was planned (fingerprint \(planned.prefix(12))…, now \(now.prefix(12))…): "
+                + "run the grid again, which gives changed data new runs"
         }
     }
 }

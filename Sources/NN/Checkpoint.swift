@@ -9,7 +9,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case .missingMetadata(let f, let k): return "\(f): checkpoint metadata has no '\(k)' (not an atx model checkpoint?)"
+        case .missingMetadata(let f, let k):
+            return "\(f): checkpoint metadata has no '\(k)': not an atx model (a run's model.safetensors) or run state (its checkpoint.safetensors)"
         case .unexpectedTensors(let f, let n): return "\(f): tensors the model does not have: \(n.joined(separator: ", "))"
         }
     }
@@ -45,11 +46,26 @@ extension Model {
         buffers = bufs
     }
 
-    /// Rebuilds a model from a checkpoint written by `save(to:)`.
+    /// Rebuilds a model from a checkpoint written by `save(to:)` (a run's `model.safetensors`), or
+    /// the student of a run's resumable training state (`checkpoint.safetensors`, format
+    /// "atx-run-1": its tensors under "student.", its network named in the run's configuration).
     public convenience init(checkpoint url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
-        guard let name = file.metadata["model"] else { throw CheckpointError.missingMetadata(file: url.path, key: "model") }
         var rng = RNG(seed: 0)
+        if file.metadata["format"] == "atx-run-1" {
+            let config = file.metadata["config"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
+            guard let name = config?["student"] as? String else { throw CheckpointError.missingMetadata(file: url.path, key: "config.student") }
+            // Input channels and classes from the tensors: the first parameter's and the head's shapes.
+            let probe = try Model(name: name, rng: &rng)
+            let first = try file.tensor(named: "student." + probe.parameterNames[0]).shape
+            let head = try file.tensor(named: "student." + (probe.architecture.headParameterNames.first ?? "fc.weight")).shape
+            try self.init(name: name, inChannels: first.count > 1 ? first[1] : 3, numClasses: head[0], rng: &rng)
+            try load(from: file, prefix: "student.")
+            return
+        }
+        guard let name = file.metadata["model"] else {
+            throw CheckpointError.missingMetadata(file: url.path, key: "model")
+        }
         try self.init(name: name, inChannels: Int(file.metadata["in_channels"] ?? "3") ?? 3,
                       numClasses: Int(file.metadata["num_classes"] ?? "10") ?? 10, rng: &rng)
         try load(from: file)

@@ -20,10 +20,14 @@ extension Report {
                 + "points (negative: the cell's error is lower). Runs of one seed share the student's initialisation, the "
                 + "training batches and their order, the augmentation draws and the training subset; only the method "
                 + "differs. A cell: the mean of d, its 95% interval from the t distribution over the paired differences "
-                + "(n − 1 degrees of freedom), how many seeds improved, then the paper's effect from its own numbers "
-                + "(cell − \(baseline)). ✓: our interval excludes 0 on the paper's side; ✗: it excludes 0 on the other "
-                + "side; `*`: it excludes 0 where the paper has no number. `2/5 paired`: only 2 of the 5 seeds are done "
-                + "in both; `1 failed`: one of the cell's runs failed. "
+                + "(n − 1 degrees of freedom), how many seeds improved, `p`: the exact paired sign-flip test's p-value "
+                + "(the share of the 2^n patterns of signs on the n differences whose sum is at least as far from 0 as "
+                + "ours; it needs no normal approximation, and with n seeds it cannot go below 2/2^n), then the paper's "
+                + "effect from its own numbers (cell − \(baseline)) and `needs ~N seeds`: how many paired seeds a "
+                + "two-sided paired t test (α 0.05, power 0.8) needs to detect the paper's effect at the spread of our "
+                + "differences. ✓: our interval excludes 0 on the paper's side; ✗: it excludes 0 on the other side; `*`: "
+                + "it excludes 0 where the paper has no number. `2/5 paired`: only 2 of the 5 seeds are done in both; "
+                + "`1 failed`: one of the cell's runs failed. "
                 + (input.columns.contains { $0.network == .teacher } ? "The teacher column is the teacher's gap over the student. " : "")
                 + "This is the comparison that carries over to another dataset or budget (README, \"Reading the effect "
                 + "section\"); the store answers it too: `sqlite3 \(input.database) \"SELECT * FROM cell_effect WHERE grid = "
@@ -31,7 +35,11 @@ extension Report {
         let paired = input.effects.map(\.seedsPaired).filter { $0 > 0 }
         if !paired.isEmpty, paired.allSatisfy({ $0 == 1 }) {
             out += ["Only one seed is paired in each cell, so there is no interval: each number is that seed's difference "
-                    + "and says nothing about the spread over seeds.", ""]
+                    + "and says nothing about the spread over seeds, nor how many seeds the paper's effect needs.", ""]
+        } else if let most = paired.max() {
+            out += ["With \(most) paired seed\(most == 1 ? "" : "s") no sign-flip p can go below \(Format.pValue(2 / pow(2, Double(most)))): "
+                    + "an interval that contains 0, or a p above 0.05, says \"not resolved at this number of seeds\", not "
+                    + "\"no effect\".", ""]
         }
         out += input.layout.renderEffects(input, header: "effect") { r, c in
             if input.effects.contains(where: { $0.rowIndex == r && $0.baselineColumn == c }) { return "baseline" }
@@ -43,8 +51,9 @@ extension Report {
         return out
     }
 
-    /// "-0.70 [-1.13, -0.27] ✓, 3/3 better; paper -0.84", "+0.50, 0/1 better, no interval; paper -0.84",
-    /// "-0.10 [-3.91, +3.71], 1/2 better (2/3 paired); paper -1.36", "— (3 failed); paper -1.26".
+    /// "-0.70 [-1.13, -0.27] ✓, 3/3 better, p = 0.25; paper -0.84, needs ~4 seeds",
+    /// "+0.50, 0/1 better, no interval; paper -0.84, one seed: cannot tell the seeds needed",
+    /// "-0.10 [-3.91, +3.71], 1/2 better, p = 1 (2/3 paired); paper -1.36, needs ~9 seeds", "— (3 failed); paper -1.26".
     static func effectCell(_ e: CellEffect, paper: Double?, seeds n: Int) -> String {
         var notes: [String] = []
         if e.meanDifference != nil, e.seedsPaired < n { notes.append("\(e.seedsPaired)/\(n) paired") }
@@ -57,12 +66,20 @@ extension Report {
                 text += " [\(Format.signed(low)), \(Format.signed(high))]" + mark(e, paper: paper)
             }
             text += ", \(e.seedsBetter)/\(e.seedsPaired) better" + (e.ciLow == nil ? ", no interval" : "")
+                + (e.seedsPaired > 1 ? e.pSignFlip.map { ", p = \(Format.pValue($0))" } ?? "" : "")
         } else {
             text = "—"
             if notes.isEmpty { notes.append("no seed done in both") }
         }
         if !notes.isEmpty { text += " (\(notes.joined(separator: ", ")))" }
-        return text + (paper.map { "; paper \(Format.signed($0))" } ?? "")
+        guard let paper else { return text }
+        text += "; paper \(Format.signed(paper))"
+        if let needed = e.seedsNeeded {
+            text += ", needs ~\(Format.thousands(needed)) seed\(needed == 1 ? "" : "s")"
+        } else if e.seedsPaired == 1, paper != 0 {
+            text += ", one seed: cannot tell the seeds needed"
+        }
+        return text
     }
 
     /// " ✓" (the interval excludes 0 on the paper's side), " ✗" (on the other side), " *" (the

@@ -21,6 +21,11 @@ public enum Format {
         return text.allSatisfy({ $0 == "0" || $0 == "." }) || text.hasPrefix("-") ? text : "+" + text
     }
 
+    /// A p-value to four significant digits: 0.25, 0.0625, 1; below 0.001 in scientific notation.
+    static func pValue(_ p: Double) -> String {
+        p >= 0.001 ? String(format: "%.4g", p) : String(format: "%.1e", p)
+    }
+
     /// A short plain number: 0.1, 0.0005, 200.
     static func number(_ value: Double) -> String { String(format: "%g", value) }
 

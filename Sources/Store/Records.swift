@@ -43,6 +43,9 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var wallSeconds: Double?
     public var runDirectory: String?
     public var checkpointPath: String?
+    /// The fingerprint of the data the run read (`DataFingerprint`); nil for a run recorded before
+    /// v5 until it is first used with the data at hand.
+    public var dataFingerprint: String?
 
     public init(key: String, configJSON: String, student: String, teacher: String? = nil,
                 teacherKey: String? = nil, method: String, seed: Int, dataset: String, profile: String,
@@ -51,7 +54,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
                 startedAt: Date? = nil, finishedAt: Date? = nil, heartbeatAt: Date? = nil,
                 failure: String? = nil, epochsDone: Int = 0, epochsTotal: Int,
                 finalTestError: Double? = nil, bestTestError: Double? = nil, wallSeconds: Double? = nil,
-                runDirectory: String? = nil, checkpointPath: String? = nil) {
+                runDirectory: String? = nil, checkpointPath: String? = nil, dataFingerprint: String? = nil) {
         self.key = key; self.configJSON = configJSON; self.student = student
         self.teacher = teacher; self.teacherKey = teacherKey; self.method = method
         self.seed = seed; self.dataset = dataset; self.profile = profile; self.status = status
@@ -62,6 +65,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         self.epochsDone = epochsDone; self.epochsTotal = epochsTotal
         self.finalTestError = finalTestError; self.bestTestError = bestTestError
         self.wallSeconds = wallSeconds; self.runDirectory = runDirectory; self.checkpointPath = checkpointPath
+        self.dataFingerprint = dataFingerprint
     }
 
     enum CodingKeys: String, CodingKey {
@@ -71,6 +75,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         case heartbeatAt = "heartbeat_at", failure, epochsDone = "epochs_done", epochsTotal = "epochs_total"
         case finalTestError = "final_test_error", bestTestError = "best_test_error"
         case wallSeconds = "wall_seconds", runDirectory = "run_directory", checkpointPath = "checkpoint_path"
+        case dataFingerprint = "data_fingerprint"
     }
 
     /// Merge precedence: a done run beats any other; otherwise more epochs wins; at equal epochs a
@@ -182,17 +187,19 @@ public struct CellRecord: Codable, Sendable, Equatable {
     public var seed: Int
     public var runKey: String
     public var role: CellRole
+    /// The paper's test error (%) for this cell, where the paper reports one.
+    public var paperError: Double?
 
     public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
-                seed: Int, runKey: String, role: CellRole) {
+                seed: Int, runKey: String, role: CellRole, paperError: Double? = nil) {
         self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
         self.rowLabel = rowLabel; self.columnLabel = columnLabel; self.seed = seed; self.runKey = runKey
-        self.role = role
+        self.role = role; self.paperError = paperError
     }
 
     enum CodingKeys: String, CodingKey {
         case grid, rowIndex = "row_index", columnIndex = "column_index", rowLabel = "row_label"
-        case columnLabel = "column_label", seed, runKey = "run_key", role
+        case columnLabel = "column_label", seed, runKey = "run_key", role, paperError = "paper_error"
     }
 }
 
@@ -265,12 +272,20 @@ public struct CellEffect: Sendable, Equatable {
     /// Paired seeds whose difference is negative (the cell's error lower) and positive.
     public var seedsBetter: Int
     public var seedsWorse: Int
+    /// The exact sign-flip test's p over the paired differences (all 2^n sign patterns); nil with
+    /// no paired seed or more than `Schema.maxSignFlipSeeds`. It cannot go below 2/2^n.
+    public var pSignFlip: Double?
+    /// The paper's error for the cell minus its error for the baseline, where it reports both.
+    public var paperEffect: Double?
+    /// The paired seeds a two-sided paired t test (α 0.05, power 0.8) needs to detect
+    /// `paperEffect` at `sdDifference`; nil with fewer than 2 paired seeds or no paper effect.
+    public var seedsNeeded: Int?
 
     public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
                 network: String = "student", baselineColumn: Int, baselineLabel: String, seeds: Int, done: Int,
                 failed: Int, baselineDone: Int, baselineFailed: Int, seedsPaired: Int, meanDifference: Double?,
                 sdDifference: Double?, tQuantile: Double?, ciLow: Double?, ciHigh: Double?, seedsBetter: Int,
-                seedsWorse: Int) {
+                seedsWorse: Int, pSignFlip: Double? = nil, paperEffect: Double? = nil, seedsNeeded: Int? = nil) {
         self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
         self.rowLabel = rowLabel; self.columnLabel = columnLabel; self.network = network
         self.baselineColumn = baselineColumn; self.baselineLabel = baselineLabel
@@ -279,6 +294,7 @@ public struct CellEffect: Sendable, Equatable {
         self.seedsPaired = seedsPaired; self.meanDifference = meanDifference; self.sdDifference = sdDifference
         self.tQuantile = tQuantile; self.ciLow = ciLow; self.ciHigh = ciHigh
         self.seedsBetter = seedsBetter; self.seedsWorse = seedsWorse
+        self.pSignFlip = pSignFlip; self.paperEffect = paperEffect; self.seedsNeeded = seedsNeeded
     }
 
     /// Whether the interval lies entirely below or above 0 (false without an interval).

@@ -31,6 +31,18 @@ enum Schema {
             try db.execute(sql: "DROP VIEW cell_effect")
             try db.execute(sql: v4CellEffect)
         }
+        migrator.registerMigration("v5-database-identity-and-data") { db in
+            try db.execute(sql: v5IdentityAndData)
+        }
+        // The exact paired test and the seeds needed to see the paper's effect (issue 21).
+        migrator.registerMigration("v6-effect-tests") { db in
+            try db.execute(sql: v6PaperErrorsAndPower)
+            for (i, lambda) in PairedPower.thresholds.enumerated() {
+                try db.execute(sql: "INSERT INTO power_thresholds (n, lambda_80) VALUES (?, ?)", arguments: [i + 2, lambda])
+            }
+            try db.execute(sql: "DROP VIEW cell_effect")
+            try db.execute(sql: v6CellEffect)
+        }
         return migrator
     }()
 
@@ -206,9 +218,64 @@ enum Schema {
     /// The part of `cell_effect` that every version shares: the paired differences, their mean,
     /// spread and interval, and the columns it returns (from the CTEs `cell_runs`, `baselines` and
     /// `statuses` before it).
-    private static let cellEffectStatistics = """
+    private static let cellEffectStatistics = cellEffectTail(tests: false)
+
+    /// `cellEffectStatistics`, and with `tests` (v6) also the exact sign-flip test of the paired
+    /// differences, the paper's effect and the seeds needed to detect it (`statuses` then has
+    /// `paper_error`).
+    private static func cellEffectTail(tests: Bool) -> String {
+        let testCTEs = !tests ? "" : """
+        ,
+        -- The exact sign-flip (paired permutation) test: each of the 2^n patterns of signs on the n
+        -- differences, and the share of them whose |sum| is at least the observed one (ties
+        -- within 1e-9 count); computed for up to \(maxSignFlipSeeds) paired seeds.
+        indexed AS (
+            SELECT grid, row_index, column_index, d,
+                   ROW_NUMBER() OVER (PARTITION BY grid, row_index, column_index ORDER BY seed) - 1 AS i
+            FROM pairs
+        ),
+        patterns(p) AS (
+            SELECT 0
+            UNION ALL
+            SELECT p + 1 FROM patterns
+            WHERE p + 1 < (SELECT 1 << MIN(COALESCE(MAX(n), 0), \(maxSignFlipSeeds)) FROM means)
+        ),
+        flipped AS (
+            SELECT m.grid, m.row_index, m.column_index, pt.p,
+                   ABS(SUM(CASE WHEN (pt.p >> x.i) & 1 THEN -x.d ELSE x.d END)) AS s
+            FROM means AS m
+            JOIN patterns AS pt ON pt.p < (1 << m.n)
+            JOIN indexed AS x ON x.grid = m.grid AND x.row_index = m.row_index AND x.column_index = m.column_index
+            WHERE m.n <= \(maxSignFlipSeeds)
+            GROUP BY m.grid, m.row_index, m.column_index, pt.p
+        ),
+        sign_flips AS (
+            SELECT f.grid, f.row_index, f.column_index,
+                   CAST(SUM(f.s >= ABS(m.mean * m.n) - 1e-9) AS REAL) / COUNT(*) AS p
+            FROM flipped AS f
+            JOIN means AS m ON m.grid = f.grid AND m.row_index = f.row_index AND m.column_index = f.column_index
+            GROUP BY f.grid, f.row_index, f.column_index
+        )
+        """
+        let effect = "(s.paper_error - base.paper_error)"
+        let testColumns = !tests ? "" : """
+        ,
+               sf.p AS p_sign_flip,
+               \(effect) AS paper_effect,
+               CASE WHEN e.n >= 2 AND \(effect) <> 0 THEN
+                   CASE WHEN e.sd = 0 THEN 2
+                        ELSE COALESCE((SELECT MIN(n) FROM power_thresholds
+                                       WHERE abs(\(effect)) * sqrt(n) / e.sd >= lambda_80),
+                                      \(PairedPower.beyondTableSQL(effect: effect, sd: "e.sd"))) END
+               END AS seeds_needed
+        """
+        let testJoin = !tests ? "" : """
+
+        LEFT JOIN sign_flips AS sf ON sf.grid = s.grid AND sf.row_index = s.row_index AND sf.column_index = s.column_index
+        """
+        return """
         pairs AS (
-            SELECT m.grid, m.row_index, m.column_index, m.error - b.error AS d
+            SELECT m.grid, m.row_index, m.column_index, \(tests ? "m.seed, " : "")m.error - b.error AS d
             FROM cell_runs AS m
             JOIN baselines ON baselines.grid = m.grid AND baselines.row_index = m.row_index
             JOIN cell_runs AS b ON b.grid = m.grid AND b.row_index = m.row_index
@@ -228,7 +295,7 @@ enum Schema {
                                                  \(StudentT.largeDFSQL("n - 1"))) END AS t
             FROM pairs JOIN means USING (grid, row_index, column_index)
             GROUP BY grid, row_index, column_index
-        )
+        )\(testCTEs)
         SELECT s.grid, s.row_index, s.column_index, s.row_label, s.column_label, s.network,
                baselines.baseline_column, base.column_label AS baseline_label,
                s.seeds, s.done, s.failed, base.done AS baseline_done, base.failed AS baseline_failed,
@@ -239,14 +306,18 @@ enum Schema {
                COALESCE(e.better, 0) AS seeds_better, COALESCE(e.worse, 0) AS seeds_worse,
                CASE WHEN e.t IS NOT NULL
                     THEN e.mean + e.t * e.sd / sqrt(e.n) < 0 OR e.mean - e.t * e.sd / sqrt(e.n) > 0 END
-                   AS ci_excludes_zero
+                   AS ci_excludes_zero\(testColumns)
         FROM statuses AS s
         JOIN baselines ON baselines.grid = s.grid AND baselines.row_index = s.row_index
         JOIN statuses AS base ON base.grid = s.grid AND base.row_index = s.row_index
                              AND base.column_index = baselines.baseline_column
-        LEFT JOIN spreads AS e ON e.grid = s.grid AND e.row_index = s.row_index AND e.column_index = s.column_index
+        LEFT JOIN spreads AS e ON e.grid = s.grid AND e.row_index = s.row_index AND e.column_index = s.column_index\(testJoin)
         WHERE s.column_index <> baselines.baseline_column;
         """
+    }
+
+    /// The largest number of paired seeds whose 2^n sign patterns the view enumerates.
+    public static let maxSignFlipSeeds = 16
 
     // MARK: - v4-cell-roles
 
@@ -310,5 +381,68 @@ enum Schema {
             GROUP BY grid, row_index, column_index
         ),
         \(cellEffectStatistics)
+        """
+
+    // MARK: - v5-database-identity-and-data
+
+    /// Every database names itself (its runs' checkpoints carry the name, so another database never
+    /// adopts them), and every run records the fingerprint of the data it read.
+    private static let v5IdentityAndData = """
+        CREATE TABLE database_identity (
+            id TEXT NOT NULL PRIMARY KEY
+        );
+        INSERT INTO database_identity (id) VALUES (lower(hex(randomblob(16))));
+        ALTER TABLE runs ADD COLUMN data_fingerprint TEXT;
+        """
+
+    // MARK: - v6-effect-tests
+
+    /// The paper's error per cell (from the grid; NULL where the paper has none), and the power
+    /// thresholds behind `seeds_needed`.
+    private static let v6PaperErrorsAndPower = """
+        ALTER TABLE cells ADD COLUMN paper_error REAL;
+        -- lambda_80: the noncentrality at which a two-sided paired t test at level 0.05 with n pairs
+        -- reaches power 0.8 (PairedPower.threshold); a cell needs the smallest n with
+        -- |paper_effect| * sqrt(n) / sd_difference >= lambda_80.
+        CREATE TABLE power_thresholds (
+            n INTEGER NOT NULL PRIMARY KEY CHECK (n >= 2),
+            lambda_80 REAL NOT NULL
+        );
+        """
+
+    /// v4's view with three more columns: `p_sign_flip`, the exact paired sign-flip test's p-value
+    /// (all 2^n sign patterns; NULL with no paired seed or more than `maxSignFlipSeeds`; it cannot
+    /// go below 2/2^n); `paper_effect`, the paper's error for the cell minus its error for the
+    /// baseline; `seeds_needed`, how many paired seeds a two-sided paired t test at level 0.05 needs
+    /// to detect the paper's effect with power 0.8 at the standard deviation of the differences
+    /// observed here (NULL with fewer than 2 paired seeds or no paper effect).
+    private static let v6CellEffect = """
+        -- As v4's view (see there), and: p_sign_flip, the exact sign-flip test's p over the paired
+        -- differences (2^n patterns, n <= \(maxSignFlipSeeds)); paper_effect, the paper's error for
+        -- the cell minus its error for the row's baseline; seeds_needed, the paired seeds a two-sided
+        -- paired t test (alpha 0.05, power 0.8) needs to detect paper_effect at sd_difference
+        -- (power_thresholds up to n = \(PairedPower.tabulated), Guenther's approximation beyond).
+        CREATE VIEW cell_effect AS
+        WITH cell_runs AS (
+            SELECT cells.grid, cells.row_index, cells.column_index, cells.row_label, cells.column_label,
+                   cells.seed, cells.role, cells.paper_error, runs.status,
+                   CASE WHEN runs.status = 'done' THEN runs.final_test_error END AS error
+            FROM cells JOIN runs ON runs.key = cells.run_key
+        ),
+        baselines AS (
+            SELECT grid, row_index, MIN(column_index) AS baseline_column
+            FROM cell_runs
+            WHERE role = 'baseline'
+            GROUP BY grid, row_index
+        ),
+        statuses AS (
+            SELECT grid, row_index, column_index, row_label, column_label,
+                   CASE WHEN MAX(role = 'teacher') THEN 'teacher' ELSE 'student' END AS network,
+                   MAX(paper_error) AS paper_error,
+                   COUNT(*) AS seeds, SUM(status = 'done') AS done, SUM(status = 'failed') AS failed
+            FROM cell_runs
+            GROUP BY grid, row_index, column_index
+        ),
+        \(cellEffectTail(tests: true))
         """
 }

@@ -273,7 +273,8 @@ public final class Store: Sendable {
                            seedsPaired: row["seeds_paired"], meanDifference: row["mean_difference"],
                            sdDifference: row["sd_difference"], tQuantile: row["t_quantile"],
                            ciLow: row["ci_low"], ciHigh: row["ci_high"],
-                           seedsBetter: row["seeds_better"], seedsWorse: row["seeds_worse"])
+                           seedsBetter: row["seeds_better"], seedsWorse: row["seeds_worse"],
+                           pSignFlip: row["p_sign_flip"], paperEffect: row["paper_effect"], seedsNeeded: row["seeds_needed"])
             }
         }
     }
@@ -288,6 +289,41 @@ public final class Store: Sendable {
             }
             return counts
         }
+    }
+
+    /// The database's own name (`database_identity`, made when it was created or migrated to v5):
+    /// its runs' checkpoints carry it, so that no other database adopts them.
+    public func identity() throws -> String {
+        try read { db in
+            guard let id = try String.fetchOne(db, sql: "SELECT id FROM database_identity") else {
+                throw StoreError.sqlite(path: path, message: "the database has no identity row")
+            }
+            return id
+        }
+    }
+
+    /// Sets the paper's error of each of `grid`'s cells (by row and column; nil where the paper has
+    /// none), which `cell_effect` reads for the paper's effect and the seeds needed to see it.
+    public func setPaperErrors(grid: String, _ errors: [[Double?]]) throws {
+        try write { db in
+            for (r, row) in errors.enumerated() {
+                for (c, error) in row.enumerated() {
+                    try db.execute(sql: "UPDATE cells SET paper_error = ? WHERE grid = ? AND row_index = ? AND column_index = ? AND paper_error IS NOT ?",
+                                   arguments: [error, grid, r, c, error])
+                }
+            }
+        }
+    }
+
+    /// Replaces run `key`'s configuration JSON with `json`, which must describe the same run (the
+    /// same key): only where files lie may differ.
+    public func updateConfigJSON(key: String, _ json: String) throws {
+        try updateRun(key) { if $0.configJSON != json { $0.configJSON = json } }
+    }
+
+    /// Records `fingerprint` as the data run `key` read, unless it has one.
+    public func recordDataFingerprint(key: String, _ fingerprint: String) throws {
+        try updateRun(key) { if $0.dataFingerprint == nil { $0.dataFingerprint = fingerprint } }
     }
 
     /// What `PRAGMA integrity_check` and `PRAGMA foreign_key_check` report; empty when all is well.

@@ -57,6 +57,13 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
         self.pretrained = pretrained; self.freezing = freezing; self.geometry = geometry
     }
 
+    /// The configuration without where files lie (the weights' path): what identifies the run.
+    public var withoutPaths: RunConfig {
+        var c = self
+        c.pretrained?.file = nil
+        return c
+    }
+
     /// Milestone `fractions` of `epochs` as 1-indexed epochs, each at least epoch 2 and strictly
     /// increasing where possible; by default the paper's schedule (60, 120, 160 of 200).
     public static func scaledMilestones(epochs: Int, fractions: [Double] = [0.3, 0.6, 0.8]) -> [Int] {

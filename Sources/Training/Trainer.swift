@@ -118,8 +118,19 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     static func spell(_ v: Double) -> String { v.isNaN ? "nan" : v.isInfinite ? (v > 0 ? "inf" : "-inf") : "\(v)" }
 }
 
+/// Whose a run's checkpoints are: a results database (`Store.identity()`) or nobody (`atx train`).
+/// A checkpoint names its database, and a run resumes only from its own database's checkpoints,
+/// so a database never takes another's results as its own (`atx merge` adopts them explicitly).
+public enum CheckpointOwner: Sendable, Equatable {
+    case none
+    /// `adoptUnnamed`: a checkpoint written before checkpoints named their database may be resumed
+    /// (the database recorded an earlier attempt of the run).
+    case database(String, adoptUnnamed: Bool)
+}
+
 public final class Trainer {
     public let config: RunConfig
+    public let owner: CheckpointOwner
     public let data: TrainingData
     public let teacher: Model?
     public let student: Model
@@ -137,16 +148,16 @@ public final class Trainer {
 
     /// Sets up a run; when `directory` holds a checkpoint of the same configuration, the run
     /// resumes after its last completed epoch.
-    public convenience init(config: RunConfig, data: DatasetSplits, teacher: Model?, directory: URL?,
+    public convenience init(config: RunConfig, data: DatasetSplits, teacher: Model?, directory: URL?, owner: CheckpointOwner = .none,
                             observer: @escaping (TrainingEvent) -> Void = { _ in }) throws {
-        try self.init(config: config, data: TrainingData(data), teacher: teacher, directory: directory, observer: observer)
+        try self.init(config: config, data: TrainingData(data), teacher: teacher, directory: directory, owner: owner, observer: observer)
     }
 
     /// As above, for data of any kind (the JPEG datasets of Table 4). With `config.pretrained`
     /// the student starts from that file (whose SHA-256 must match) with a fresh head for the
     /// dataset's classes; with `config.freezing` its frozen parts get no gradient, no update, no
     /// weight decay, and its frozen BN layers keep their statistics.
-    public init(config: RunConfig, data: TrainingData, teacher: Model?, directory: URL?,
+    public init(config: RunConfig, data: TrainingData, teacher: Model?, directory: URL?, owner: CheckpointOwner = .none,
                 observer: @escaping (TrainingEvent) -> Void = { _ in }) throws {
         guard config.epochs >= 1, config.batchSize >= 1 else {
             throw TrainingError.invalidConfig("epochs (\(config.epochs)) and batch size (\(config.batchSize)) must be positive")
@@ -156,6 +167,7 @@ public final class Trainer {
             throw TrainingError.invalidConfig("teacher \(teacher.name) takes \(teacher.inChannels) channels, dataset \(data.dataset) has \(data.train.channels)")
         }
         self.config = config
+        self.owner = owner
         self.data = data
         self.teacher = teacher
         self.directory = directory
@@ -332,12 +344,14 @@ public final class Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let curvesJSON = try encoder.encode(curves)
-        try SafeTensors.write(tensors: tensors, metadata: [
+        var metadata = [
             "format": "atx-run-1",
             "config": String(decoding: try encoder.encode(config), as: UTF8.self),
             "curves": String(decoding: curvesJSON, as: UTF8.self),
             "epoch": String(completedEpochs),
-        ], to: directory.appendingPathComponent(Trainer.checkpointName))
+        ]
+        if case .database(let id, _) = owner { metadata["database"] = id }
+        try SafeTensors.write(tensors: tensors, metadata: metadata, to: directory.appendingPathComponent(Trainer.checkpointName))
         // A convenience copy of the curves; the checkpoint is the source of truth (a diverged
         // run's copy also holds the epoch that diverged).
         try curvesJSON.write(to: directory.appendingPathComponent(Trainer.curvesName), options: .atomic)
@@ -363,9 +377,21 @@ public final class Trainer {
         guard file.metadata["format"] == "atx-run-1", let configText = file.metadata["config"], let curvesText = file.metadata["curves"] else {
             throw TrainingError.checkpointMismatch(file: url.path, reason: "not an atx run checkpoint")
         }
+        switch (owner, file.metadata["database"]) {
+        case (.none, nil): break
+        case (.database(let ours, _), let theirs?) where theirs == ours: break
+        case (.database(_, adoptUnnamed: true), nil): break
+        case (.none, let theirs?), (.database, let theirs?):
+            throw TrainingError.checkpointMismatch(file: url.path, reason: "it belongs to another results database (\(theirs)); "
+                + "a database trains its own runs: use another --runs-dir, or `atx merge` that database to adopt its results")
+        case (.database(_, adoptUnnamed: false), nil):
+            throw TrainingError.checkpointMismatch(file: url.path, reason: "it names no results database and this database recorded "
+                + "no attempt of the run: use another --runs-dir, or `atx merge` the database that trained it")
+        }
         let decoder = JSONDecoder()
         let stored = try decoder.decode(RunConfig.self, from: Data(configText.utf8))
-        guard stored == config else {
+        // Everything in the run's identity must match; where the weights file lies is not part of it.
+        guard stored.withoutPaths == config.withoutPaths else {
             throw TrainingError.checkpointMismatch(file: url.path, reason: "it belongs to a different configuration (\(configText))")
         }
         try student.load(from: file, prefix: "student.")

@@ -13,6 +13,14 @@ struct GridOptions: ParsableArguments {
     func grid() throws -> Grid { try Grid(spec: try Spec.load(spec), profile: profile) }
 }
 
+/// `--runs-dir`, defaulting to the database's own (`GridRunner.defaultRunsDirectory`).
+struct RunsDirectoryOption: ParsableArguments {
+    @Option(help: "Where run directories (checkpoints, curves) live (default: runs/ beside results.db, else <name>.runs/ beside <name>.db).")
+    var runsDir: String?
+
+    func resolved(database: String) -> String { runsDir ?? GridRunner.defaultRunsDirectory(database: database) }
+}
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run what a grid still needs (resumes interrupted runs, never repeats finished ones).")
@@ -21,7 +29,7 @@ struct Run: ParsableCommand {
     @Option(help: "Runs at a time, each in its own worker process.") var jobs = 2
     @Option(help: "BLAS threads per worker.") var threads = 1
     @Flag(help: "Run failed runs again.") var retryFailed = false
-    @Option(help: "Where run directories (checkpoints, curves) live.") var runsDir = "results/runs"
+    @OptionGroup var runs: RunsDirectoryOption
 
     /// The exit status when data or weights are missing (`make table*` then renders nothing).
     static let missingInputs: Int32 = 66
@@ -43,9 +51,10 @@ struct Run: ParsableCommand {
         }
         let store = try Store(path: grid.db)
         print("OpenBLAS kernels: \(BLASKernels.description)")
-        print(try Planner.describe(g, store: store, jobs: jobs, threads: threads))
-        let runner = GridRunner(grid: g, store: store, options: RunnerOptions(
-            jobs: jobs, threads: threads, retryFailed: retryFailed, runsDirectory: runsDir,
+        let resolved = try g.resolved(in: store, recording: true)
+        print(try Planner.describe(resolved, store: store, jobs: jobs, threads: threads))
+        let runner = GridRunner(grid: resolved, store: store, options: RunnerOptions(
+            jobs: jobs, threads: threads, retryFailed: retryFailed, runsDirectory: runs.resolved(database: grid.db),
             executable: Provenance.executable, gitCommit: Provenance.gitCommit()))
         let s = try runner.run()
         print("\(g.spec.name) [\(g.profile)]: \(s.done) done, \(s.failed) failed, \(s.interrupted) interrupted, \(s.blocked) not run (teacher failed or stopped)")
@@ -61,11 +70,12 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         print("OpenBLAS kernels: \(BLASKernels.description)")
-        let g = try grid.grid()
-        print(try Planner.describe(g, store: try Store(path: grid.db), jobs: jobs, threads: threads, listRuns: true))
+        let store = try Store(path: grid.db)
+        let g = try grid.grid().resolved(in: store, recording: false)
+        print(try Planner.describe(g, store: store, jobs: jobs, threads: threads, listRuns: true))
         let missing = g.missingInputs()
         if !missing.isEmpty {
-            print("Missing on this machine (`atx run` refuses until they are there; the keys of runs that start from missing weights will change):")
+            print("Missing on this machine (`atx run` refuses until they are there; the keys of runs that start from missing weights or data will change):")
             for m in missing { print("  - \(m)") }
         }
     }
@@ -91,7 +101,7 @@ struct WorkerCommand: ParsableCommand {
     @Option var db: String
     @Option var key: String
     @Option var threads = 1
-    @Option var runsDir = "results/runs"
+    @Option var runsDir: String
     @Option var gitCommit: String?
     @Option(help: "A Slurm task: register the run into --db (its own shard) from this manifest first.") var manifest: String?
 
@@ -102,7 +112,7 @@ struct WorkerCommand: ParsableCommand {
         let task = try manifest.map { try SlurmManifest.load($0).prepareShard(store, key: key) }
         if task?.alreadyDone == true { return }
         let result = Worker.execute(store: store, key: key, runsDirectory: runsDir, threads: threads, gitCommit: gitCommit,
-                                    teacherCheckpoint: task?.teacherCheckpoint) { p in
+                                    teacherCheckpoint: task?.teacherCheckpoint, owner: task?.owner) { p in
             if manifest != nil && p.testError == nil { return }   // a Slurm log gets one line per epoch
             if let data = try? encoder.encode(p) { FileHandle.standardOutput.write(data + Data([0x0A])) }
         }

@@ -26,7 +26,7 @@ struct Submit: ParsableCommand {
     @Option(help: "sbatch --account.") var account: String?
     @Flag(help: "Write and print the scripts, submit nothing (results/slurm/<grid>/submit.sh submits them by hand).")
     var dryRun = false
-    @Option(help: "Where run directories (checkpoints) live.") var runsDir = "results/runs"
+    @OptionGroup var runs: RunsDirectoryOption
     @Option(help: "Where the scripts, manifests, shards and logs go (one directory per grid).") var slurmDir = "results/slurm"
 
     func validate() throws {
@@ -36,7 +36,7 @@ struct Submit: ParsableCommand {
     func run() throws {
         let g = try grid.grid()
         let store = try Store(path: grid.db)
-        let layout = SlurmLayout.resolve(grid: g.spec.name, database: grid.db, runsDirectory: runsDir, slurmDirectory: slurmDir,
+        let layout = SlurmLayout.resolve(grid: g.spec.name, database: grid.db, runsDirectory: runs.resolved(database: grid.db), slurmDirectory: slurmDir,
                                          executable: Provenance.executable)
         let (plan, merged) = try Slurm.plan(grid: g, store: store, options: SlurmOptions(
             partition: partition, time: time, cpusPerTask: cpusPerTask, mem: mem, account: account), layout: layout, dryRun: dryRun)

@@ -11,18 +11,19 @@ struct Train: ParsableCommand {
 
     @Option(help: "Student model: wrn-D-K, nin-wide, nin-thin, nin-thin-nobn, ….") var student: String
     @Option(help: "Teacher model name (defaults to the teacher checkpoint's own).") var teacher: String?
-    @Option(help: "Trained teacher (model.safetensors of a finished run).") var teacherCheckpoint: String?
+    @Option(help: "Trained teacher: a run's model.safetensors (or its checkpoint.safetensors, whose student is used).") var teacherCheckpoint: String?
     @Option(help: "The method.") var method = MethodKind.ce
     @Option(help: "Attention mapping for at / at+kd (default sum2).") var mapping: Mapping?
     @Option(help: "Method weight β (default per method).") var beta: Float?
     @Option(help: "KD weight α.") var alpha: Float?
     @Option(help: "KD temperature.") var temperature: Float?
     @Option(help: "The dataset (auto: CIFAR-10 when present, else Fashion-MNIST).") var dataset = DatasetChoice.auto
-    @Option(help: "Epochs; learning-rate drops scale to 0.3, 0.6, 0.8 of them.") var epochs = 200
-    @Option(help: "Batch size.") var batchSize = 128
-    @Option(help: "Initial learning rate.") var lr: Float = 0.1
-    @Option(help: "Weight decay.") var weightDecay: Float = 5e-4
-    @Option(help: "Stratified training subset (same count per class).") var trainSubset: Int?
+    // Numbers are parsed unconditionally, so "-5" is read as a value (and refused below), not as a flag.
+    @Option(parsing: .unconditional, help: "Epochs; learning-rate drops scale to 0.3, 0.6, 0.8 of them.") var epochs = 200
+    @Option(parsing: .unconditional, help: "Batch size.") var batchSize = 128
+    @Option(parsing: .unconditional, help: "Initial learning rate.") var lr: Float = 0.1
+    @Option(parsing: .unconditional, help: "Weight decay.") var weightDecay: Float = 5e-4
+    @Option(parsing: .unconditional, help: "Stratified training subset (same count per class).") var trainSubset: Int?
     @Flag(help: "No horizontal flips.") var noFlip = false
     @Flag(help: "No reflect-pad-and-crop.") var noCrop = false
     @Option(help: "Seed of initialisation, shuffling, augmentation and subset.") var seed: UInt64 = 0
@@ -30,6 +31,11 @@ struct Train: ParsableCommand {
     @Option(help: "Run directory.") var out: String
 
     func validate() throws {
+        for (flag, value) in [("--epochs", epochs), ("--batch-size", batchSize), ("--train-subset", trainSubset ?? 1)] where value < 1 {
+            throw ValidationError("\(flag) must be a positive number of \(flag == "--epochs" ? "epochs" : "images"), got \(value)")
+        }
+        guard lr.isFinite, lr > 0 else { throw ValidationError("--lr must be a positive number, got \(lr)") }
+        guard weightDecay.isFinite, weightDecay >= 0 else { throw ValidationError("--weight-decay must be 0 or more, got \(weightDecay)") }
         if try hyperparameters().needsTeacher, teacherCheckpoint == nil {
             throw ValidationError("--method \(method) needs --teacher-checkpoint (train the teacher first with --method ce)")
         }
@@ -58,6 +64,10 @@ struct Train: ParsableCommand {
             do {
                 teacherModel = try Model.trained(at: teacherCheckpoint, expected: teacher, role: "--teacher")
             } catch let e as ModelMismatch { throw ValidationError(e.description) }
+            if let state = try? SafeTensorsFile(contentsOf: URL(fileURLWithPath: teacherCheckpoint)), state.metadata["format"] == "atx-run-1" {
+                print("note: \(teacherCheckpoint) is a run's resumable training state; the teacher is its student after "
+                      + "\(state.metadata["epoch"] ?? "?") epochs (a finished run's model is the model.safetensors beside it)")
+            }
         }
         let config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: dataset.resolved(),
                                trainSubset: trainSubset, epochs: epochs, batchSize: batchSize, learningRate: lr,

@@ -53,6 +53,11 @@ final class CLIParsingTests: XCTestCase {
         XCTAssertEqual(failure(Train.self, ["--student", "wrn-10-1", "--method", "at", "--out", "r"]),
                        "--method at needs --teacher-checkpoint (train the teacher first with --method ce)")
         XCTAssertEqual(failure(Train.self, ["--student", "wrn-10-1", "--threads", "0", "--out", "r"]), "--threads must be at least 1, got 0")
+        XCTAssertEqual(failure(Train.self, ["--student", "wrn-10-1", "--train-subset", "-5", "--out", "r"]),
+                       "--train-subset must be a positive number of images, got -5")
+        XCTAssertEqual(failure(Train.self, ["--student", "wrn-10-1", "--epochs", "0", "--out", "r"]),
+                       "--epochs must be a positive number of epochs, got 0")
+        XCTAssertEqual(failure(Train.self, ["--student", "wrn-10-1", "--lr", "-0.1", "--out", "r"]), "--lr must be a positive number, got -0.1")
         XCTAssertEqual(failure(Run.self, ["experiments/smoke.yaml", "--jobs", "0"]), "--jobs and --threads must be at least 1")
         XCTAssertEqual(failure(Attention.self, ["--checkpoint", "m", "--tile", "0", "--out", "a.png"]), "--tile must be at least 1, got 0")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import XCTest
 import Data
 import NN
@@ -92,9 +93,9 @@ final class SpecTests: XCTestCase {
     func testProfilesScaleTheProtocol() throws {
         let spec = try Self.spec("table1")
         let smoke = try Grid(spec: spec, profile: "smoke", locations: Self.noCIFAR)
-        XCTAssertEqual(smoke.seeds, [0])
+        XCTAssertEqual(smoke.seeds, [0, 1])
         XCTAssertEqual(smoke.settings.epochs, 1)
-        XCTAssertEqual(smoke.runs.count, 22)
+        XCTAssertEqual(smoke.runs.count, 44)
         let paper = try Grid(spec: spec, profile: "paper", locations: Self.noCIFAR)
         XCTAssertEqual(paper.runs[0].config.milestones, [60, 120, 160])
         XCTAssertEqual(paper.datasets, [.fashionMNIST])
@@ -103,14 +104,21 @@ final class SpecTests: XCTestCase {
         }
     }
 
-    /// Run keys are content hashes of the resolved configuration: a change to how a
-    /// configuration encodes would orphan every stored run. Pinned from a run recorded on
-    /// 2026-12-02 (the smoke grid's first teacher).
+    /// Run keys are content hashes of the resolved configuration and the data: a change to how a
+    /// configuration encodes would orphan every stored run. The key without the data is pinned from
+    /// a run recorded on 2026-12-02 (the smoke grid's first teacher), the one a database made before
+    /// data fingerprints holds; the synthetic data's fingerprint and the key with it are pinned too.
     func testRunKeysAreStable() throws {
         let grid = try Grid(spec: try Self.spec("smoke"), profile: "smoke", locations: Self.noCIFAR)
         let teacher = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-2" && $0.config.seed == 0 })
-        XCTAssertEqual(teacher.key, "ca024348dccc7bd0")
+        XCTAssertEqual(try Grid.key(teacher.config, teacherKey: nil, data: nil).key, "ca024348dccc7bd0")
+        XCTAssertEqual(teacher.dataFingerprint.prefix(16), "\(SpecTests.syntheticFingerprint)")
+        XCTAssertEqual(teacher.key, "ea197ba25850a7d8")
+        XCTAssertTrue(teacher.identityJSON.contains("\"data\":\"\(teacher.dataFingerprint)\""))
     }
+
+    /// The first 16 hex digits of the default synthetic data's fingerprint.
+    static let syntheticFingerprint = "7a31f12d0499a0eb"
 
     func testSHA256KnownAnswers() {
         // Run keys are the first 16 hex digits of the identity's SHA-256 (NN's ContentHash).

@@ -78,13 +78,13 @@ enum Fixture {
                           seeds: seeds, profile: profile, training: p.training, dataset: p.dataset, paper: p.paper,
                           notComparable: p.notComparable, commit: "0ec9ce8", date: "2025-01-31",
                           assumptions: assumptions, cells: cells,
-                          effects: effects(spec: spec, cells: cells, runs: runs),
+                          effects: effects(spec: spec, cells: cells, runs: runs, paper: p.paper),
                           runs: runs.values.sorted { $0.key < $1.key }, epochs: epochs)
     }
 
     /// What the `cell_effect` view reports for these cells: each cell of a row against the row's
     /// baseline column, paired by seed (a cell's keys are in seed order).
-    static func effects(spec: Spec, cells: [CellSummary], runs: [String: RunRecord]) -> [CellEffect] {
+    static func effects(spec: Spec, cells: [CellSummary], runs: [String: RunRecord], paper: PaperNumbers?) -> [CellEffect] {
         var out: [CellEffect] = []
         guard let b = spec.baselineColumn else { return [] }
         for r in spec.rows.indices {
@@ -102,13 +102,21 @@ enum Fixture {
                 let sd = n > 1 ? (d.map { ($0 - mean!) * ($0 - mean!) }.reduce(0, +) / Double(n - 1)).squareRoot() : nil
                 let t = n > 1 ? StudentT.criticalValue(df: n - 1) : nil
                 let half = t.flatMap { t in sd.map { t * $0 / Double(n).squareRoot() } }
+                // The sign-flip test by enumeration, and the seeds needed for the paper's effect.
+                let p = n == 0 ? nil : Double((0..<(1 << n)).filter { pattern in
+                    abs(d.enumerated().reduce(0) { $0 + ((pattern >> $1.offset) & 1 == 1 ? -$1.element : $1.element) })
+                        >= abs(d.reduce(0, +)) - 1e-9
+                }.count) / Double(1 << n)
+                let paperEffect = paper.flatMap { p in p.errors[r][cell.columnIndex].flatMap { e in p.errors[r][base.columnIndex].map { e - $0 } } }
+                let needed = n > 1 ? paperEffect.flatMap { PairedPower.seedsNeeded(effect: $0, sd: sd ?? 0) } : nil
                 out.append(CellEffect(
                     grid: cell.grid, rowIndex: r, columnIndex: cell.columnIndex, rowLabel: cell.rowLabel,
                     columnLabel: cell.columnLabel, network: spec.role(ofColumn: cell.columnIndex) == .teacher ? "teacher" : "student",
                     baselineColumn: base.columnIndex, baselineLabel: base.columnLabel, seeds: cell.seeds, done: cell.done,
                     failed: cell.failed, baselineDone: base.done, baselineFailed: base.failed, seedsPaired: n,
                     meanDifference: mean, sdDifference: sd, tQuantile: t, ciLow: half.map { mean! - $0 },
-                    ciHigh: half.map { mean! + $0 }, seedsBetter: d.filter { $0 < 0 }.count, seedsWorse: d.filter { $0 > 0 }.count))
+                    ciHigh: half.map { mean! + $0 }, seedsBetter: d.filter { $0 < 0 }.count, seedsWorse: d.filter { $0 > 0 }.count,
+                    pSignFlip: p, paperEffect: paperEffect, seedsNeeded: needed))
             }
         }
         return out

@@ -22,11 +22,11 @@ final class MarkdownTests: XCTestCase {
         let markdown = Report.markdown(Fixture.handComputed())
         assertGolden(markdown, "effects.md")
         let row = "| WRN-16-1, 0.2M | WRN-16-2, 0.7M | baseline "
-            + "| -0.70 [-1.13, -0.27] ✓, 3/3 better; paper -0.84 "
-            + "| -0.05 [-1.96, +1.86], 1/2 better (2/3 paired, 1 failed); paper -0.26 "
-            + "| -0.10 [-3.91, +3.71], 1/2 better (2/3 paired); paper -1.36 "
+            + "| -0.70 [-1.13, -0.27] ✓, 3/3 better, p = 0.25; paper -0.84, needs ~3 seeds "
+            + "| -0.05 [-1.96, +1.86], 1/2 better, p = 1 (2/3 paired, 1 failed); paper -0.26, needs ~8 seeds "
+            + "| -0.10 [-3.91, +3.71], 1/2 better, p = 1 (2/3 paired); paper -1.36, needs ~4 seeds "
             + "| — (3 failed); paper -1.26 "
-            + "| -2.00 [-2.25, -1.75] ✓, 3/3 better; paper -2.46 |"
+            + "| -2.00 [-2.25, -1.75] ✓, 3/3 better, p = 0.25; paper -2.46, needs ~2 seeds |"
         XCTAssertTrue(markdown.contains(row), "the effect row")
         XCTAssertTrue(markdown.contains("**Verdict:** 3 of 3 methods with paired seeds (of 4) beat the baseline (student) "
             + "here (interval excludes 0 for 1); the paper: 4 of 4."))
@@ -46,9 +46,9 @@ final class MarkdownTests: XCTestCase {
         for row in rows {
             let cells = row.split(separator: "|").dropFirst(3).map { $0.trimmingCharacters(in: .whitespaces) }
             XCTAssertEqual(cells.count, 5, String(row))
-            for cell in cells { XCTAssertTrue(cell.contains("/1 better, no interval; paper "), cell) }
+            for cell in cells { XCTAssertTrue(cell.contains("/1 better, no interval; paper ") && cell.hasSuffix(", one seed: cannot tell the seeds needed"), cell) }
         }
-        XCTAssertTrue(section.contains("| -2.50, 1/1 better, no interval; paper -0.84 |"), "WRN-16-1 ← WRN-16-2, AT")
+        XCTAssertTrue(section.contains("| -2.50, 1/1 better, no interval; paper -0.84, one seed: cannot tell the seeds needed |"), "WRN-16-1 ← WRN-16-2, AT")
         XCTAssertTrue(section.contains("**Verdict:** AT beats the baseline (student) in 4 of 4 rows here (one seed: no intervals); "
             + "the paper: 4 of 4. F-ActT: 4 of 4; the paper: 4 of 4. KD: 0 of 4; the paper: 4 of 4."))
     }
@@ -64,7 +64,17 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(Report.effectCell(effect(0.5, 0.1, 0.9), paper: -0.84, seeds: 3), "+0.50 [+0.10, +0.90] ✗, 0/3 better; paper -0.84")
         XCTAssertEqual(Report.effectCell(effect(-0.5, -0.9, 0.1), paper: -0.84, seeds: 3), "-0.50 [-0.90, +0.10], 3/3 better; paper -0.84")
         XCTAssertEqual(Report.effectCell(effect(-0.5, -0.9, -0.1), paper: nil, seeds: 3), "-0.50 [-0.90, -0.10] *, 3/3 better")
-        XCTAssertEqual(Report.effectCell(effect(2.5, nil, nil, paired: 1), paper: -0.45, seeds: 1), "+2.50, 0/1 better, no interval; paper -0.45")
+        XCTAssertEqual(Report.effectCell(effect(2.5, nil, nil, paired: 1), paper: -0.45, seeds: 1),
+                       "+2.50, 0/1 better, no interval; paper -0.45, one seed: cannot tell the seeds needed")
+        var tested = effect(-0.5, -0.9, -0.1)
+        tested.pSignFlip = 0.25
+        tested.seedsNeeded = 9
+        XCTAssertEqual(Report.effectCell(tested, paper: -0.84, seeds: 3), "-0.50 [-0.90, -0.10] ✓, 3/3 better, p = 0.25; paper -0.84, needs ~9 seeds")
+        tested.seedsNeeded = 1234
+        XCTAssertEqual(Report.effectCell(tested, paper: -0.1, seeds: 3), "-0.50 [-0.90, -0.10] ✓, 3/3 better, p = 0.25; paper -0.10, needs ~1,234 seeds")
+        XCTAssertEqual(Format.pValue(0.0625), "0.0625")
+        XCTAssertEqual(Format.pValue(1), "1")
+        XCTAssertEqual(Format.pValue(2 / 65536), "3.1e-05")
     }
 
     func testTable2TwoPartGolden() {

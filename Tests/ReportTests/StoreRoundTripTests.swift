@@ -17,7 +17,8 @@ final class StoreRoundTripTests: XCTestCase {
                     CellRecord(grid: cell.grid, rowIndex: cell.rowIndex, columnIndex: cell.columnIndex, rowLabel: cell.rowLabel,
                                columnLabel: cell.columnLabel, seed: seed, runKey: key,
                                role: cell.columnIndex == fixture.baselineColumn ? .baseline
-                                   : fixture.columns[cell.columnIndex].network == .teacher ? .teacher : .method)
+                                   : fixture.columns[cell.columnIndex].network == .teacher ? .teacher : .method,
+                               paperError: fixture.paper?.errors[cell.rowIndex][cell.columnIndex])
                 }
             })
 
@@ -35,8 +36,10 @@ final class StoreRoundTripTests: XCTestCase {
                                [theirs.rowIndex, theirs.columnIndex, theirs.baselineColumn, theirs.seedsPaired, theirs.seedsBetter,
                                 theirs.seedsWorse, theirs.done, theirs.failed, theirs.baselineDone, theirs.baselineFailed], label)
                 XCTAssertEqual(ours.network, theirs.network, label)
+                XCTAssertEqual(ours.seedsNeeded, theirs.seedsNeeded, label)
                 for (a, b) in [(ours.meanDifference, theirs.meanDifference), (ours.ciLow, theirs.ciLow), (ours.ciHigh, theirs.ciHigh),
-                               (ours.sdDifference, theirs.sdDifference), (ours.tQuantile, theirs.tQuantile)] {
+                               (ours.sdDifference, theirs.sdDifference), (ours.tQuantile, theirs.tQuantile),
+                               (ours.pSignFlip, theirs.pSignFlip), (ours.paperEffect, theirs.paperEffect)] {
                     XCTAssertEqual(a == nil, b == nil, label)
                     if let a, let b { XCTAssertEqual(a, b, accuracy: 1e-9, label) }
                 }

@@ -20,7 +20,8 @@ final class EffectTests: XCTestCase {
         try store.upsertGrid(name: "g", specPath: "g.yaml", specJSON: "{}", profile: "quick")
         var cells: [CellRecord] = []
         func add(_ row: Int, _ column: Int, _ rowLabel: String, _ columnLabel: String, student: String, method: String,
-                 _ outcomes: [Double?], failed: Set<Int> = [], queued: Set<Int> = [], role: CellRole = .method) throws {
+                 _ outcomes: [Double?], failed: Set<Int> = [], queued: Set<Int> = [], role: CellRole = .method,
+                 paper: Double? = nil) throws {
             for (seed, error) in outcomes.enumerated() {
                 let key = "r\(row)c\(column)s\(seed)"
                 let status: RunStatus = failed.contains(seed) ? .failed : queued.contains(seed) ? .queued
@@ -29,13 +30,13 @@ final class EffectTests: XCTestCase {
                                              dataset: "cifar10", profile: "quick", status: status, epochsTotal: 10,
                                              finalTestError: status == .done ? error : nil))
                 cells.append(CellRecord(grid: "g", rowIndex: row, columnIndex: column, rowLabel: rowLabel,
-                                        columnLabel: columnLabel, seed: seed, runKey: key, role: role))
+                                        columnLabel: columnLabel, seed: seed, runKey: key, role: role, paperError: paper))
             }
         }
         let pair = "wrn-16-1 ← wrn-16-2"
-        try add(0, 0, pair, "student", student: "wrn-16-1", method: "ce", [9.00, 9.50, 8.80], role: .baseline)
-        try add(0, 1, pair, "AT", student: "wrn-16-1", method: "at", [8.20, 8.70, 8.30])
-        try add(0, 2, pair, "KD", student: "wrn-16-1", method: "kd", [8.60, 9.70, nil])
+        try add(0, 0, pair, "student", student: "wrn-16-1", method: "ce", [9.00, 9.50, 8.80], role: .baseline, paper: 8.77)
+        try add(0, 1, pair, "AT", student: "wrn-16-1", method: "at", [8.20, 8.70, 8.30], paper: 7.93)
+        try add(0, 2, pair, "KD", student: "wrn-16-1", method: "kd", [8.60, 9.70, nil], paper: 7.41)
         try add(0, 3, pair, "F-ActT", student: "wrn-16-1", method: "factt", [9.10, 1.0, 8.60], failed: [1])
         try add(0, 4, pair, "AT+KD", student: "wrn-16-1", method: "at+kd", [1, 1, 1], failed: [0, 1, 2])
         try add(0, 5, pair, "teacher", student: "wrn-16-2", method: "ce", [7.00, 7.40, 6.90], role: .teacher)
@@ -100,6 +101,61 @@ final class EffectTests: XCTestCase {
         XCTAssertNil(single.ciLow)
         XCTAssertNil(single.ciHigh)
         XCTAssertFalse(single.excludesZero)
+
+        // The exact sign-flip test, by hand. AT: d = −0.8, −0.8, −0.5, |sum| 2.1; of the 8 sign
+        // patterns only all-minus and all-plus reach it: p = 2/8. KD: d = −0.4, +0.2, |sum| 0.2;
+        // every pattern (±0.6, ±0.2) reaches it: p = 1. The teacher: 2/8; one seed: 2/2.
+        XCTAssertEqual(at.pSignFlip, 0.25)
+        XCTAssertEqual(kd.pSignFlip, 1)
+        XCTAssertEqual(teacher.pSignFlip, 0.25)
+        XCTAssertEqual(single.pSignFlip, 1)
+        XCTAssertNil(effects[3].pSignFlip, "nothing paired")
+        // The paper's effect and the seeds it needs at our spread: AT 7.93 − 8.77 = −0.84 at sd
+        // √0.03 (d_z 4.85): n = 2 gives λ = 6.86 < 16.33, n = 3 gives 8.40 ≥ 5.65, so 3 seeds.
+        // KD 7.41 − 8.77 = −1.36 at sd √0.18 (d_z 3.21): n = 3 gives λ 5.55 < 5.65, n = 4 gives 6.41 ≥ 4.26.
+        XCTAssertEqual(at.paperEffect ?? .nan, -0.84, accuracy: 1e-12)
+        XCTAssertEqual(at.seedsNeeded, 3)
+        XCTAssertEqual(kd.paperEffect ?? .nan, -1.36, accuracy: 1e-12)
+        XCTAssertEqual(kd.seedsNeeded, 4)
+        XCTAssertEqual(at.seedsNeeded, PairedPower.seedsNeeded(effect: -0.84, sd: 0.03.squareRoot()))
+        XCTAssertEqual(kd.seedsNeeded, PairedPower.seedsNeeded(effect: -1.36, sd: 0.18.squareRoot()))
+        XCTAssertNil(factt.paperEffect, "no paper number for the cell")
+        XCTAssertNil(factt.seedsNeeded)
+        XCTAssertNil(single.seedsNeeded, "one seed: no spread to speak of")
+    }
+
+    /// Five paired seeds: p = 4/32 when one difference has the other sign (flipping it, or all,
+    /// keeps |sum| ≥ 2.3), and 2/32 = 0.0625 — the least five seeds can give — when all agree;
+    /// seeds needed far beyond the table follow Guenther's approximation.
+    func testFiveSeedsSignFlipAndSeedsNeededBeyondTheTable() throws {
+        let store = try Store.inMemory()
+        try store.upsertGrid(name: "g", specPath: "g.yaml", specJSON: "{}", profile: "paper")
+        var cells: [CellRecord] = []
+        let columns: [(String, [Double], CellRole, Double?)] = [
+            ("student", [10, 10, 10, 10, 10], .baseline, 10.0),
+            ("mixed", [9.0, 9.5, 9.8, 10.1, 9.3], .method, 9.9),     // d = −1, −0.5, −0.2, +0.1, −0.7
+            ("agree", [9, 9, 9, 9, 9], .method, nil),               // d = −1 five times
+            ("tiny", [9.0, 10.5, 9.2, 10.8, 9.9], .method, 9.99),   // a paper effect of −0.01 at a large spread
+        ]
+        for (c, (label, errors, role, paper)) in columns.enumerated() {
+            for (seed, error) in errors.enumerated() {
+                let key = "c\(c)s\(seed)"
+                try store.register(RunRecord(key: key, configJSON: "{}", student: "wrn-16-1", method: c == 0 ? "ce" : "at", seed: seed,
+                                             dataset: "cifar10", profile: "paper", status: .done, epochsTotal: 1, finalTestError: error))
+                cells.append(CellRecord(grid: "g", rowIndex: 0, columnIndex: c, rowLabel: "wrn-16-1", columnLabel: label, seed: seed,
+                                        runKey: key, role: role, paperError: paper))
+            }
+        }
+        try store.setCells(grid: "g", cells)
+        let effects = try store.cellEffects(grid: "g")
+        XCTAssertEqual(effects.map(\.pSignFlip), [0.125, 0.0625, effects[2].pSignFlip])
+        XCTAssertEqual(effects[0].seedsNeeded, PairedPower.seedsNeeded(effect: -0.1, sd: effects[0].sdDifference ?? .nan))
+        XCTAssertNil(effects[1].seedsNeeded, "no paper number")
+        let sd = try XCTUnwrap(effects[2].sdDifference)
+        let guenther = Int(((1.959963984540054 + 0.8416212335729143) * sd / 0.01) * ((1.959963984540054 + 0.8416212335729143) * sd / 0.01)
+                           + 1.959963984540054 * 1.959963984540054 / 2 + 1)
+        XCTAssertEqual(effects[2].seedsNeeded, PairedPower.seedsNeeded(effect: -0.01, sd: sd))
+        XCTAssertEqual(Double(effects[2].seedsNeeded ?? 0), Double(guenther), accuracy: 1, "beyond the table: ((z + z)·σ/δ)² + z²/2")
     }
 
     func testViewColumnsAsDocumented() throws {
@@ -112,7 +168,7 @@ final class EffectTests: XCTestCase {
             "grid", "row_index", "column_index", "row_label", "column_label", "network", "baseline_column",
             "baseline_label", "seeds", "done", "failed", "baseline_done", "baseline_failed", "seeds_paired",
             "mean_difference", "sd_difference", "t_quantile", "ci_low", "ci_high", "seeds_better", "seeds_worse",
-            "ci_excludes_zero",
+            "ci_excludes_zero", "p_sign_flip", "paper_effect", "seeds_needed",
         ])
     }
 

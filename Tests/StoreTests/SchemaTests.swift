@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import Store
+@testable import Store
 import XCTest
 
 /// Opening files: a new file is initialised; anything else that is not a current atx database is
@@ -20,11 +20,14 @@ final class SchemaTests: XCTestCase {
             XCTAssertEqual(Set(objects), [
                 "table grdb_migrations", "table grids", "table runs", "table epochs", "table cells",
                 "index cells_run_key", "view run_final", "view grid_status", "view cell_summary",
-                "table t_quantiles", "view cell_effect",
+                "table t_quantiles", "view cell_effect", "table database_identity", "table power_thresholds",
             ])
             XCTAssertEqual(try Int.fetchOne(db, sql: "PRAGMA application_id"), 0x6174_7800)
             XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA journal_mode"), "wal")
-            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels", "v4-cell-roles"])
+            XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), Schema.knownMigrations)
+            XCTAssertEqual(Schema.knownMigrations, ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels", "v4-cell-roles",
+                                                    "v5-database-identity-and-data", "v6-effect-tests"])
+            XCTAssertEqual(try String.fetchOne(db, sql: "SELECT id FROM database_identity")?.count, 32)
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_summary"), [])
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_effect"), [])
         }
@@ -72,7 +75,7 @@ final class SchemaTests: XCTestCase {
             try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99-future')")
         }
         try assertRefusedUntouched(path, directory: directory,
-                                   .newerSchema(path: path, found: ["v99-future"], known: ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels", "v4-cell-roles"]))
+                                   .newerSchema(path: path, found: ["v99-future"], known: Schema.knownMigrations))
     }
 
     func testLockHeldBeyondBusyTimeoutIsReported() throws {

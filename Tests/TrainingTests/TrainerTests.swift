@@ -45,6 +45,70 @@ final class TrainerTests: XCTestCase {
         SyntheticConfig(trainCount: train, testCount: test, channels: 3, numClasses: 4, seed: 3).make()
     }
 
+    /// A checkpoint names the results database it belongs to: that database resumes it, another
+    /// (or `atx train`) does not; one written before checkpoints named their database is resumed
+    /// only where the database recorded an attempt of the run.
+    func testCheckpointsResumeOnlyInTheirOwnDatabase() throws {
+        let data = Self.synthetic(train: 64, test: 16)
+        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: .synthetic, epochs: 2, batchSize: 32, seed: 5)
+        let dir = try temporaryDirectory()
+        try Trainer(config: config, data: data, teacher: nil, directory: dir, owner: .database("aaaa", adoptUnnamed: false)).run(stopAfter: 1)
+        XCTAssertEqual(try Trainer(config: config, data: data, teacher: nil, directory: dir,
+                                   owner: .database("aaaa", adoptUnnamed: false)).completedEpochs, 1)
+        for other in [CheckpointOwner.database("bbbb", adoptUnnamed: true), .none] {
+            XCTAssertThrowsError(try Trainer(config: config, data: data, teacher: nil, directory: dir, owner: other)) { e in
+                XCTAssertTrue("\(e)".contains("belongs to another results database (aaaa)") && "\(e)".contains("atx merge"), "\(e)")
+            }
+        }
+        // Unnamed (an earlier atx, or `atx train`): atx train resumes it; a database only after an attempt of its own.
+        let unnamed = try temporaryDirectory()
+        try Trainer(config: config, data: data, teacher: nil, directory: unnamed).run(stopAfter: 1)
+        XCTAssertEqual(try Trainer(config: config, data: data, teacher: nil, directory: unnamed).completedEpochs, 1)
+        XCTAssertEqual(try Trainer(config: config, data: data, teacher: nil, directory: unnamed,
+                                   owner: .database("aaaa", adoptUnnamed: true)).completedEpochs, 1)
+        XCTAssertThrowsError(try Trainer(config: config, data: data, teacher: nil, directory: unnamed,
+                                         owner: .database("aaaa", adoptUnnamed: false))) { e in
+            XCTAssertTrue("\(e)".contains("names no results database"), "\(e)")
+        }
+    }
+
+    /// A run's resumable state (checkpoint.safetensors) serves as a teacher: its student is read
+    /// (`atx train --teacher-checkpoint` accepts it and says so).
+    func testARunsTrainingStateLoadsAsItsModel() throws {
+        let data = Self.synthetic(train: 64, test: 16)
+        let config = RunConfig(student: "wrn-10-1", method: .ce, dataset: .synthetic, epochs: 2, batchSize: 32, seed: 5)
+        let dir = try temporaryDirectory()
+        let trainer = try Trainer(config: config, data: data, teacher: nil, directory: dir)
+        try trainer.run(stopAfter: 1)
+        let model = try Model.trained(at: dir.appendingPathComponent(Trainer.checkpointName).path, expected: "wrn-10-1")
+        XCTAssertEqual([model.inChannels, model.numClasses], [3, 4])
+        XCTAssertEqual(model.stateTensors, trainer.student.stateTensors)
+    }
+
+    /// Where the weights lie is not part of a run: a checkpoint resumes after they moved.
+    func testACheckpointResumesAfterTheWeightsMoved() throws {
+        let data = Self.synthetic(train: 64, test: 16)
+        let dir = try temporaryDirectory()
+        var rng = RNG(seed: 1)
+        let weights = dir.appendingPathComponent("a/w.safetensors"), moved = dir.appendingPathComponent("b/w.safetensors")
+        try FileManager.default.createDirectory(at: weights.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: moved.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Model(name: "wrn-10-1", numClasses: 4, rng: &rng).save(to: weights)
+        let sha = try ContentHash.sha256(of: weights)
+        var config = RunConfig(student: "wrn-10-1", method: .ce, dataset: .synthetic, epochs: 2, batchSize: 32, seed: 5,
+                               pretrained: PretrainedWeights(sha256: sha, file: weights.path))
+        let run = dir.appendingPathComponent("run")
+        try Trainer(config: config, data: data, teacher: nil, directory: run).run(stopAfter: 1)
+        try FileManager.default.moveItem(at: weights, to: moved)
+        config.pretrained?.file = moved.path
+        let resumed = try Trainer(config: config, data: data, teacher: nil, directory: run)
+        XCTAssertEqual(resumed.completedEpochs, 1)
+        XCTAssertEqual(try resumed.run().count, 2)
+        // Other weights are another run.
+        config.pretrained?.sha256 = String(repeating: "0", count: 64)
+        XCTAssertThrowsError(try Trainer(config: config, data: data, teacher: nil, directory: run))
+    }
+
     /// An interrupted run resumed from its checkpoint gives the same curves and weights.
     func testInterruptedAndResumedRunEqualsUninterrupted() throws {
         let data = Self.synthetic(train: 96, test: 32)

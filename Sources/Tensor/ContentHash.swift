@@ -1,13 +1,20 @@
-// SHA-256 (FIPS 180-4) of files and byte buffers, so a weights file can be named by its
-// content (a run identity can record which pretrained weights it started from).
+// SHA-256 (FIPS 180-4) of files and byte buffers, so a file can be named by its content: a run
+// identity records which pretrained weights it started from and which data it read.
 import Foundation
+
+/// A file that could not be read to hash it.
+public struct ContentHashError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let reason: String
+    public var description: String { "\(path): cannot read: \(reason)" }
+}
 
 public enum ContentHash {
     /// SHA-256 of the file at `url`, as 64 lowercase hex digits.
     public static func sha256(of url: URL) throws -> String {
         let data: Data
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw SafeTensorsError.io(file: url.path, reason: "cannot read: \(error.localizedDescription)")
+            throw ContentHashError(path: url.path, reason: error.localizedDescription)
         }
         return sha256(data)
     }
