@@ -5,7 +5,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RELEASE := swift build -c release
 ATX := .build/release/atx
 
-.PHONY: deps build venv test fixtures bench bench-torch table1 table2 table3 table4 clean
+.PHONY: deps build venv test fixtures bench bench-torch table1 table2 table3 table4 table5 clean
 
 # Installs the Debian packages the build and the default dataset need, only when missing.
 deps:
@@ -33,8 +33,9 @@ venv:
 
 # Unit tests (debug build; the Python interop tests use VENV), then end-to-end checks on
 # the release binary: crash safety of the runner, the OpenBLAS kernel-set choice, diverging runs
-# recorded as such, `make table1 PROFILE=smoke` into a temporary database, and the smoke grid on
-# a real single-node Slurm (installs slurm-wlm and munge; needs root).
+# recorded as such, `make table1 PROFILE=smoke` (and tables 4 and 5 on generated data) into temporary
+# databases, and the smoke grid on a real single-node Slurm (installs slurm-wlm and munge; needs
+# root).
 test: deps venv
 	swift build --build-tests
 	ATX_PYTHON="$(abspath $(VENV))/bin/python" swift test
@@ -44,6 +45,7 @@ test: deps venv
 	scripts/divergence-test
 	scripts/table-smoke-test
 	scripts/table4-smoke-test
+	scripts/table5-smoke-test
 	scripts/trust-test
 	scripts/slurm-test
 
@@ -60,13 +62,14 @@ bench-torch: build venv
 	$(ATX) bench --torch-python $(VENV)/bin/python
 
 # `make table1 [PROFILE=quick|paper|smoke] [JOBS=2] [THREADS=1]`: runs what the grid still needs
-# (printing the plan first), then renders results/table1.md from the database. Table 4 has no
-# quick profile (README "Table 4"): its default is paper. When data or weights are missing,
+# (printing the plan first), then renders results/table1.md from the database. Tables 4 and 5
+# have no quick profile (README "Table 4", "Table 5: ImageNet"): their default is paper. When data
+# or weights are missing,
 # `atx run` exits 66 saying what to download and where to put it, writes nothing, and no table is
 # rendered.
-TABLES := table1 table2 table3 table4
+TABLES := table1 table2 table3 table4 table5
 DEFAULT_PROFILE = quick
-table4: DEFAULT_PROFILE = paper
+table4 table5: DEFAULT_PROFILE = paper
 RUN_PROFILE = $(or $(PROFILE),$(DEFAULT_PROFILE))
 JOBS ?= 2
 THREADS ?= 1

@@ -62,6 +62,7 @@ class Case:
     at_groups: tuple = None  # AT on these 0-based groups only (None: all)
     fine_tuning: bool = False  # Table 4's freezing: every BN fixed, the stem and the first group frozen
     sampled: bool = False  # gradients above FULL_GRADIENT_MAX elements as a sample and the norm (ResNets)
+    kd_form: str = None    # KD's form: "2017" (a28b02e) or "2018" (4133ac5); None: 2018, written before forms existed
 
     @property
     def hyper(self):
@@ -71,10 +72,16 @@ class Case:
         return h
 
     @property
+    def form(self):
+        return self.kd_form or "2018"
+
+    @property
     def file_name(self):
         tag = {"at+kd": "atkd"}.get(self.method, self.method)
         if self.mapping != "sum2":
             tag += "-" + self.mapping
+        if self.kd_form is not None:
+            tag += "-" + self.kd_form
         return f"{self.student}_{tag}" + (f"_{self.teacher}" if self.teacher else "") + ".safetensors"
 
 
@@ -96,6 +103,14 @@ CASES = [
     # eval mode, so 64×64 with batch 2 is well conditioned (train-mode BN at layer4's 2×2 is not).
     Case("resnet-18", "at", "resnet-34", batch=2, seed=13, groups=True, spatial=64, num_classes=5,
          at_groups=(2, 3), fine_tuning=True, sampled=True),
+    # KD as the code of January 2017 computed it (the paper grids' default), beside the 2018 cases above.
+    Case("nin-thin", "kd", "nin-wide", batch=3, seed=8, kd_form="2017"),
+    Case("wrn-16-1", "at+kd", "wrn-40-1", mapping="sum1", batch=5, seed=6, kd_form="2017"),
+    # Table 3's networks: no ReLU before pooling; activation-based AT on the conv outputs from the BN
+    # teacher without it, the gradient methods and KD from the 1M NIN-wide.
+    Case("nin-thin-nobn-nopoolrelu", "at", "nin-wide-nopoolrelu", batch=3, seed=14, groups=True),
+    Case("nin-thin-nobn-nopoolrelu", "grad-at", "nin-wide", batch=2, seed=15),
+    Case("nin-thin-nobn-nopoolrelu", "kd", "nin-wide", batch=2, in_channels=1, seed=16, kd_form="2017"),
 ]
 
 FULL_GRADIENT_MAX = 4096  # larger gradients are stored as a sample of elements and their L2 norm
@@ -156,9 +171,18 @@ def at_loss(s_groups, t_groups, mapping, groups=None):
     return sum((attention(s_groups[g], mapping) - attention(t_groups[g], mapping)).pow(2).mean() for g in chosen)
 
 
-def kd_loss(s, t, labels, temperature, alpha):
-    kl = F.kl_div(F.log_softmax(s / temperature, 1), F.softmax(t / temperature, 1), reduction="sum") / s.shape[0]
-    return alpha * temperature ** 2 * kl + (1 - alpha) * F.cross_entropy(s, labels)
+def kd_loss(s, t, labels, temperature, alpha, form):
+    """KD in its two published forms (docs/protocol.md §2). 2017: the official code at a28b02e,
+    `F.kl_div(...) * (T*T * 2. * alpha)` with F.kl_div's then default mean over all B·K elements
+    (spelled out: the sum over the elements divided by their number); 2018: 4133ac5, the KL summed
+    and divided by the batch size."""
+    log_p, q = F.log_softmax(s / temperature, 1), F.softmax(t / temperature, 1)
+    if form == "2017":
+        kl_term = F.kl_div(log_p, q, reduction="sum") / log_p.numel() * (temperature * temperature * 2.0 * alpha)
+    else:
+        kl = F.kl_div(log_p, q, reduction="sum") / s.shape[0]
+        kl_term = alpha * temperature ** 2 * kl
+    return kl_term + (1 - alpha) * F.cross_entropy(s, labels)
 
 
 def factt_loss(s_groups, t_groups, adapters):
@@ -262,11 +286,11 @@ def compute(setup, dtype):
             extra = h["beta"] * parts["at"]
             loss = ce + extra
         elif case.method == "kd":
-            parts["kd"] = kd_loss(logits, t_logits, labels, h["temperature"], h["alpha"])
+            parts["kd"] = kd_loss(logits, t_logits, labels, h["temperature"], h["alpha"], case.form)
             extra = parts["kd"] - ce
             loss = parts["kd"]
         elif case.method == "at+kd":
-            parts["kd"] = kd_loss(logits, t_logits, labels, h["temperature"], h["alpha"])
+            parts["kd"] = kd_loss(logits, t_logits, labels, h["temperature"], h["alpha"], case.form)
             parts["at"] = at_loss(groups, t_groups, case.mapping)
             extra = h["beta"] * parts["at"]
             loss = parts["kd"] + extra
@@ -387,6 +411,8 @@ def make(case, out_dir):
     metadata.update({k: repr(v) for k, v in case.hyper.items()})
     if case.at_groups is not None:
         metadata["groups"] = ",".join(map(str, case.at_groups))
+    if case.kd_form is not None:
+        metadata["kd_form"] = case.kd_form
     if case.fine_tuning:
         metadata["freeze"] = "bn,stem,0"
     write_safetensors(os.path.join(out_dir, case.file_name), floats, int64s, metadata)

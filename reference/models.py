@@ -84,10 +84,12 @@ class Network:
             self.family = "wrn"
             self.blocks = (depth - 4) // 6
             self.widths = [16 * k, 32 * k, 64 * k]
-        elif name in ("nin-wide", "nin-wide-nobn", "nin-thin", "nin-thin-nobn"):
+        elif name in ("nin-wide", "nin-wide-nobn", "nin-thin", "nin-thin-nobn", "nin-thin-nobn-nopoolrelu", "nin-wide-nopoolrelu"):
             self.family = "nin"
             self.widths = NIN_WIDE if name.startswith("nin-wide") else NIN_THIN
-            self.batch_norm = not name.endswith("-nobn")
+            self.batch_norm = "-nobn" not in name
+            # Table 3's networks have no ReLU after a block's last conv, the one before its pool.
+            self.relu_before_pool = not name.endswith("-nopoolrelu")
         else:
             raise ValueError(f"unknown model {name}")
         self.tensors = self._wrn_tensors() if self.family == "wrn" else self._nin_tensors()
@@ -220,10 +222,14 @@ class Network:
             for j in range(3):
                 name, k = f"block{b}.conv{j}", NIN_KERNELS[3 * b + j]
                 x = F.conv2d(x, p[name], p.get(name + ".bias"), padding=k // 2)
+                if j == 2 and not self.relu_before_pool:
+                    groups.append(x)  # the last conv's own output, before its BN ("outputs of convolutional layers")
                 if self.batch_norm:
                     x = self._batch_norm(p, buf, f"block{b}.bn{j}", x, train)
-                x = F.relu(x)
-            groups.append(x)  # after the block's last activation, before its pool
+                if j < 2 or self.relu_before_pool:
+                    x = F.relu(x)
+            if self.relu_before_pool:
+                groups.append(x)  # after the block's last ReLU, before its pool
             if b == 0:
                 x = F.max_pool2d(x, 3, 2, 1)
             elif b == 1:

@@ -31,12 +31,11 @@ public enum DataFingerprint {
             for d in [splits.train, splits.test] {
                 lines.append("\(d.name) \(ContentHash.sha256(Data(d.images))) \(ContentHash.sha256(Data(d.labels)))")
             }
-        case .cub200, .indoor67:
+        case .cub200, .indoor67, .imagenet:
             let splits = try Datasets.open(id, locations: locations)
-            let directory = id == .cub200 ? locations.cub200 : locations.indoor67
-            let lists = id == .cub200
-                ? ["images.txt", "train_test_split.txt", "image_class_labels.txt", "bounding_boxes.txt", "classes.txt"]
-                : ["TrainImages.txt", "TestImages.txt"]
+            let directory = locations.directory(id)!
+            let lists = id == .cub200 ? ["images.txt", "train_test_split.txt", "image_class_labels.txt", "bounding_boxes.txt", "classes.txt"]
+                : id == .indoor67 ? ["TrainImages.txt", "TestImages.txt"] : [ImageNet.generatedMarker]
             for name in lists where FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(name)) {
                 try file(directory, name)
             }

@@ -11,6 +11,7 @@ public enum DatasetID: String, CaseIterable, Codable, Sendable, CustomStringConv
     case synthetic
     case cub200
     case indoor67
+    case imagenet
 
     public var description: String { rawValue }
 
@@ -33,6 +34,9 @@ public enum DatasetID: String, CaseIterable, Codable, Sendable, CustomStringConv
         case .indoor67:
             return DatasetDescriptor(id: self, storage: .jpeg, trainImages: Indoor67.trainCount, testImages: Indoor67.testCount,
                                      classes: Indoor67.numClasses, channels: 3, displayName: "MIT Indoor-67", taskName: "Scenes")
+        case .imagenet:
+            return DatasetDescriptor(id: self, storage: .jpeg, trainImages: ImageNet.trainCount, testImages: ImageNet.testCount,
+                                     classes: ImageNet.numClasses, channels: 3, displayName: "ImageNet (ILSVRC2012)", taskName: "ImageNet")
         }
     }
 }
@@ -102,23 +106,38 @@ public struct DataLocations: Sendable, Equatable {
     public var cub200: String
     /// The MIT Indoor-67 folder (holding `Images/`, `TrainImages.txt`, `TestImages.txt`).
     public var indoor67: String
+    /// The ImageNet folder (holding `train/<wnid>/` and `val/<wnid>/`).
+    public var imagenet: String
 
     public init(cifar10: String = CIFAR10.defaultDirectory, fashionMNIST: String = FashionMNIST.defaultDirectory,
-                cub200: String = CUB200.defaultDirectory, indoor67: String = Indoor67.defaultDirectory) {
+                cub200: String = CUB200.defaultDirectory, indoor67: String = Indoor67.defaultDirectory,
+                imagenet: String = ImageNet.defaultDirectory) {
         self.cifar10 = cifar10
         self.fashionMNIST = fashionMNIST
         self.cub200 = cub200
         self.indoor67 = indoor67
+        self.imagenet = imagenet
     }
 
-    /// `$CIFAR10_DIR`, `$FASHION_MNIST_DIR`, `$CUB_DIR` and `$INDOOR67_DIR` when set and
-    /// non-empty, else the defaults.
+    /// `$CIFAR10_DIR`, `$FASHION_MNIST_DIR`, `$CUB_DIR`, `$INDOOR67_DIR` and `$IMAGENET_DIR` when
+    /// set and non-empty, else the defaults.
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> DataLocations {
         func value(_ key: String) -> String? { environment[key].flatMap { $0.isEmpty ? nil : $0 } }
         return DataLocations(cifar10: value("CIFAR10_DIR") ?? CIFAR10.defaultDirectory,
                              fashionMNIST: value("FASHION_MNIST_DIR") ?? FashionMNIST.defaultDirectory,
                              cub200: value("CUB_DIR") ?? CUB200.defaultDirectory,
-                             indoor67: value("INDOOR67_DIR") ?? Indoor67.defaultDirectory)
+                             indoor67: value("INDOOR67_DIR") ?? Indoor67.defaultDirectory,
+                             imagenet: value("IMAGENET_DIR") ?? ImageNet.defaultDirectory)
+    }
+
+    /// The folder of a JPEG dataset (nil for the in-memory ones, whose files lie in theirs).
+    public func directory(_ id: DatasetID) -> String? {
+        switch id {
+        case .cub200: return cub200
+        case .indoor67: return indoor67
+        case .imagenet: return imagenet
+        case .cifar10, .fashionMNIST, .synthetic: return nil
+        }
     }
 
     /// True when any CIFAR-10 file is in `cifar10`; a partial set then fails loudly naming the
@@ -162,6 +181,7 @@ public enum Datasets {
             switch id {
             case .cub200: splits = try CUB200.load(directory: locations.cub200, geometry: geometry)
             case .indoor67: splits = try Indoor67.load(directory: locations.indoor67, geometry: geometry)
+            case .imagenet: splits = try ImageNet.load(directory: locations.imagenet, geometry: geometry)
             case .cifar10, .fashionMNIST, .synthetic: throw DataError.notJPEG(name: id.rawValue)
             }
             if let trainSubset { splits.train = try splits.train.stratifiedSubset(trainSubset, seed: subsetSeed) }
@@ -185,7 +205,7 @@ public enum Datasets {
                                    test: try FashionMNIST.load(directory: locations.fashionMNIST, split: .test))
         case .synthetic:
             splits = synthetic.make()
-        case .cub200, .indoor67:
+        case .cub200, .indoor67, .imagenet:
             throw DataError.notInMemory(name: id.rawValue)
         }
         if let trainSubset { splits.train = try splits.train.stratifiedSubset(trainSubset, seed: subsetSeed) }

@@ -6,7 +6,8 @@
 // square: a random one (uniform corner) when the augmentation crops, else the centre one →
 // mirror with probability 1/2 when it flips → normalise (ImageNet constants by default).
 // That is torchvision's `Resize(256), RandomCrop(224), RandomHorizontalFlip()` for training and
-// `Resize(256), CenterCrop(224)` for testing.
+// `Resize(256), CenterCrop(224)` for testing. ImageNet trains on scale-and-aspect crops instead
+// (`RandomCrop.scaleAndAspect`: the official imagenet.py's `RandomSizedCrop(224)`).
 import Dispatch
 import Foundation
 import Tensor
@@ -35,6 +36,19 @@ public struct ImageGeometry: Sendable, Equatable, Hashable, Codable {
     public static let quick = ImageGeometry(resize: 128, crop: 112)
 }
 
+/// How a training batch's random crop is drawn.
+public enum RandomCrop: Sendable, Equatable {
+    /// A uniform `crop`-sized square of the image resized to shorter side `resize` (CUB-200-2011,
+    /// MIT Indoor-67: the paper's "rescale to 256 in one dimension and then take a random crop").
+    case afterResize
+    /// A region of 8–100% of the image's area and aspect ratio 3/4–4/3, resized to a `crop`
+    /// square: `RandomSizedCrop` of the cvtransforms the official imagenet.py uses (84bedb5
+    /// `imagenet.py:77–81`; the class at 30d9524 `cvtransforms.py:123–159`), ten attempts, then
+    /// the centre crop of the image resized to shorter side `crop`. Resampled bilinearly
+    /// (Resize.swift) where the original is bicubic.
+    case scaleAndAspect
+}
+
 /// Labelled JPEG files; a batch is decoded and transformed from the files when it is asked for.
 public struct JPEGDataset: Sendable {
     /// For messages, e.g. "cub200 train".
@@ -50,13 +64,15 @@ public struct JPEGDataset: Sendable {
     public let numClasses: Int
     public let classNames: [String]
     public var geometry: ImageGeometry
+    /// How training crops are drawn (testing always takes the centre crop after resizing).
+    public var randomCrop: RandomCrop
     public var normalization: Normalization
     /// Threads decoding a batch (nil: `Threads.count`); batches do not depend on it.
     public var threads: Int?
 
     public init(name: String, paths: [String], labels: [Int], boxes: [BoundingBox?]? = nil, boxSources: [String] = [],
-                classNames: [String], geometry: ImageGeometry = .imageNet, normalization: Normalization = .imageNet,
-                threads: Int? = nil) {
+                classNames: [String], geometry: ImageGeometry = .imageNet, randomCrop: RandomCrop = .afterResize,
+                normalization: Normalization = .imageNet, threads: Int? = nil) {
         precondition(labels.count == paths.count, "JPEGDataset \(name): \(paths.count) paths but \(labels.count) labels")
         precondition(labels.allSatisfy { (0..<classNames.count).contains($0) },
                      "JPEGDataset \(name): labels must lie in 0..<\(classNames.count)")
@@ -72,6 +88,7 @@ public struct JPEGDataset: Sendable {
         self.numClasses = classNames.count
         self.classNames = classNames
         self.geometry = geometry
+        self.randomCrop = randomCrop
         self.normalization = normalization
         self.threads = threads
     }
@@ -117,10 +134,40 @@ public struct JPEGDataset: Sendable {
                 Int(((bits & 0xFFFF_FFFF) * UInt64(height - side + 1)) >> 32), flip)
     }
 
+    /// The region of a `width`×`height` image that a scale-and-aspect crop takes for `bits`, nil
+    /// when ten attempts find none that fits (`RandomCrop.scaleAndAspect`).
+    public static func scaleAndAspectWindow(_ bits: UInt64, width: Int, height: Int) -> (x: Int, y: Int, width: Int, height: Int)? {
+        var rng = RNG(seed: mix64(bits ^ 0x5CA1_EA5F))
+        let area = Double(width * height)
+        for _ in 0..<10 {
+            let target = Double(rng.uniform(0.08, 1)) * area
+            let aspect = Double(rng.uniform(3.0 / 4.0, 4.0 / 3.0))
+            var w = Int((target * aspect).squareRoot().rounded()), h = Int((target / aspect).squareRoot().rounded())
+            if rng.next() & 1 == 1 { swap(&w, &h) }
+            guard w >= 1, h >= 1, w <= width, h <= height else { continue }
+            let x = Int(rng.next() % UInt64(width - w + 1)), y = Int(rng.next() % UInt64(height - h + 1))
+            return (x, y, w, h)
+        }
+        return nil
+    }
+
     /// Image `index` as a batch holds it, before normalisation: `geometry.crop` square, 8-bit RGB.
     /// Only the crop is resampled (the same pixels as resizing the whole image, then cropping).
     public func transformed(_ index: Int, bits: UInt64, augmentation: Augmentation) throws -> PixelImage {
         let image = try decoded(index)
+        if augmentation.crop && randomCrop == .scaleAndAspect {
+            let side = geometry.crop
+            let flip = augmentation.flip && mix64(bits) & 1 == 1
+            let crop: PixelImage
+            if let r = Self.scaleAndAspectWindow(bits, width: image.width, height: image.height) {
+                crop = image.cropped(x: r.x, y: r.y, width: r.width, height: r.height).resized(width: side, height: side)
+            } else {
+                let (w, h) = PixelImage.resizedSize(width: image.width, height: image.height, shorterSide: side)
+                let (x, y) = PixelImage.centreCropOrigin(width: w, height: h, side: side)
+                crop = image.resized(width: w, height: h, window: (x, y, side, side))
+            }
+            return flip ? crop.flipped() : crop
+        }
         let (w, h) = PixelImage.resizedSize(width: image.width, height: image.height, shorterSide: geometry.resize)
         let (x, y, flip) = draw(bits, width: w, height: h, augmentation: augmentation)
         let crop = image.resized(width: w, height: h, window: (x, y, geometry.crop, geometry.crop))
@@ -163,7 +210,7 @@ public struct JPEGDataset: Sendable {
     public func selecting(_ indices: [Int], name: String) -> JPEGDataset {
         JPEGDataset(name: name, paths: indices.map { paths[$0] }, labels: indices.map { labels[$0] },
                     boxes: indices.map { boxes[$0] }, boxSources: boxSources.isEmpty ? [] : indices.map { boxSources[$0] },
-                    classNames: classNames, geometry: geometry, normalization: normalization, threads: threads)
+                    classNames: classNames, geometry: geometry, randomCrop: randomCrop, normalization: normalization, threads: threads)
     }
 
     /// A class-balanced subset, `total / numClasses` images per class, as `ImageDataset.stratifiedSubset`.

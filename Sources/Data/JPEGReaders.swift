@@ -204,3 +204,98 @@ public enum Indoor67 {
                           test: try split(.test, list: "TestImages.txt"))
     }
 }
+
+/// ImageNet, ILSVRC2012 (Russakovsky et al. 2015): 1000 classes, 1,281,167 training and 50,000
+/// validation images, in the folder layout most training code reads: `train/<wnid>/*.JPEG` and
+/// `val/<wnid>/*.JPEG`, the validation images sorted into the same class folders. Classes are the
+/// sorted WordNet ids (`n01440764` …), which is also the class order of torchvision's pretrained
+/// weights. The paper's Table 5 tests on the validation set, as does atx ("test" here).
+public enum ImageNet {
+    public static let defaultDirectory = "data/imagenet"
+    public static let numClasses = 1000
+    public static let trainCount = 1_281_167
+    public static let testCount = 50_000
+    /// A folder written by `Datasets.writeTinyImageNet` declares itself in this file ("train N",
+    /// "val M"): its counts replace ILSVRC2012's, which any other folder must have.
+    public static let generatedMarker = "ATX-GENERATED"
+    public static let help = "download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar (https://image-net.org, "
+        + "after registering); unpack the training tar into data/imagenet/train and each class tar inside it into "
+        + "train/<wnid>/, unpack the validation tar into data/imagenet/val and sort it into val/<wnid>/ folders (README "
+        + "\"Table 5: ImageNet\" gives the commands), or set IMAGENET_DIR to the folder holding train/ and val/"
+
+    /// Reads both splits from `directory`. Every class folder of `train/` must be a WordNet id
+    /// and `val/` must have the same folders; the image counts must be ILSVRC2012's (or the
+    /// generated folder's own, `generatedMarker`), so an incomplete extraction fails here.
+    public static func load(directory: String, geometry: ImageGeometry = .imageNet) throws -> JPEGSplits {
+        let file = { (name: String) in (directory as NSString).appendingPathComponent(name) }
+        let trainDirectory = file("train"), valDirectory = file("val")
+        guard isDirectory(trainDirectory), isDirectory(valDirectory) else {
+            throw DataError.missingDataset(name: "ImageNet (ILSVRC2012)", directory: directory, help: help)
+        }
+        var expected = (train: trainCount, val: testCount, classes: numClasses)
+        let marker = file(generatedMarker)
+        if isFile(marker) {
+            var counts: [String: Int] = [:]
+            for (line, text) in try listLines(marker) {
+                let parts = text.split(whereSeparator: \.isWhitespace)
+                guard parts.count == 2, ["train", "val", "classes"].contains(parts[0]), let n = Int(parts[1]), n >= 1 else {
+                    throw DataError.badLine(path: marker, line: line, reason: "expected 'train N', 'val N' or 'classes N', got '\(text)'")
+                }
+                counts[String(parts[0])] = n
+            }
+            guard let t = counts["train"], let v = counts["val"], let c = counts["classes"] else {
+                throw DataError.malformed(path: marker, reason: "needs the lines 'classes N', 'train N' and 'val N'")
+            }
+            expected = (t, v, c)
+        }
+
+        func folders(_ path: String) throws -> (classes: [String], loose: [String]) {
+            let entries = try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }.sorted()
+            let classes = entries.filter { isDirectory((path as NSString).appendingPathComponent($0)) }
+            return (classes, entries.filter { !classes.contains($0) })
+        }
+        let (wnids, _) = try folders(trainDirectory)
+        if let bad = wnids.first(where: { !isWordNetID($0) }) {
+            throw DataError.malformed(path: (trainDirectory as NSString).appendingPathComponent(bad),
+                                      reason: "is not a WordNet id folder (n followed by 8 digits, e.g. n01440764)")
+        }
+        guard wnids.count == expected.classes else {
+            throw DataError.malformed(path: trainDirectory, reason: "holds \(wnids.count) class folders; ILSVRC2012 has "
+                                      + "\(expected.classes): the extraction is incomplete (\(help))")
+        }
+        let (valFolders, valLoose) = try folders(valDirectory)
+        if valFolders.isEmpty && !valLoose.isEmpty {
+            throw DataError.malformed(path: valDirectory, reason: "holds \(valLoose.count) files but no class folders: sort the "
+                                      + "validation images into val/<wnid>/ (README \"Table 5: ImageNet\")")
+        }
+        guard valFolders == wnids else {
+            let missing = wnids.first { !valFolders.contains($0) }, extra = valFolders.first { !wnids.contains($0) }
+            throw DataError.malformed(path: valDirectory, reason: missing.map { "has no folder \($0), which train/ has" }
+                                      ?? "has folder \(extra ?? "?"), which train/ does not")
+        }
+
+        func split(_ split: Split, _ root: String, expected count: Int) throws -> JPEGDataset {
+            var paths: [String] = [], labels: [Int] = []
+            for (label, wnid) in wnids.enumerated() {
+                let folder = (root as NSString).appendingPathComponent(wnid)
+                for name in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() where !name.hasPrefix(".") {
+                    paths.append((folder as NSString).appendingPathComponent(name))
+                    labels.append(label)
+                }
+            }
+            guard paths.count == count else {
+                throw DataError.malformed(path: root, reason: "holds \(paths.count) images; ILSVRC2012's \(split == .train ? "training" : "validation") "
+                                          + "set has \(count): the extraction is incomplete or the folder holds other files")
+            }
+            return JPEGDataset(name: "imagenet \(split)", paths: paths, labels: labels, classNames: wnids, geometry: geometry,
+                               randomCrop: .scaleAndAspect)
+        }
+        return JPEGSplits(dataset: .imagenet, train: try split(.train, trainDirectory, expected: expected.train),
+                          test: try split(.test, valDirectory, expected: expected.val))
+    }
+
+    /// "n" followed by 8 digits.
+    static func isWordNetID(_ name: String) -> Bool {
+        name.count == 9 && name.first == "n" && name.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    }
+}

@@ -57,6 +57,7 @@ extension Datasets {
         switch id {
         case .cub200: try writeTinyCUB(to: directory, config: config)
         case .indoor67: try writeTinyIndoor67(to: directory, config: config)
+        case .imagenet: try writeTinyImageNet(to: directory, config: config)
         case .cifar10, .fashionMNIST, .synthetic: throw DataError.notJPEG(name: id.rawValue)
         }
     }
@@ -115,5 +116,28 @@ extension Datasets {
         }
         try train.write(toFile: root.appendingPathComponent("TrainImages.txt"), atomically: true, encoding: .utf8)
         try test.write(toFile: root.appendingPathComponent("TestImages.txt"), atomically: true, encoding: .utf8)
+    }
+
+    /// Writes a tiny ImageNet folder at `directory`: `train/<wnid>/` and `val/<wnid>/` for
+    /// `config.classes` made-up WordNet ids (n00000000, n00000001, …), with `trainPerClass` and
+    /// `testPerClass` images each, and the `ImageNet.generatedMarker` file that declares its counts.
+    public static func writeTinyImageNet(to directory: String, config: TinyJPEGConfig = TinyJPEGConfig()) throws {
+        let fm = FileManager.default
+        let root = directory as NSString
+        var rng = RNG(seed: mixSeed(config.seed, -1000))
+        for c in 0..<config.classes {
+            let wnid = String(format: "n%08d", c)
+            for split in ["train", "val"] {
+                try fm.createDirectory(atPath: root.appendingPathComponent("\(split)/\(wnid)"), withIntermediateDirectories: true)
+            }
+            for n in 0..<config.perClass {
+                let (w, h) = config.size(&rng)
+                let split = n < config.trainPerClass ? "train" : "val"
+                try JPEG.write(config.picture(c, n, width: w, height: h, box: (0, 0, w, h)),
+                               to: root.appendingPathComponent("\(split)/\(wnid)/\(wnid)_\(n).JPEG"))
+            }
+        }
+        try "classes \(config.classes)\ntrain \(config.classes * config.trainPerClass)\nval \(config.classes * config.testPerClass)\n"
+            .write(toFile: root.appendingPathComponent(ImageNet.generatedMarker), atomically: true, encoding: .utf8)
     }
 }

@@ -105,8 +105,9 @@ public struct Estimator {
     /// Seconds of one run from epoch `from` (0-based count done) to the end.
     public func seconds(_ config: RunConfig, epochsDone: Int = 0) -> Double {
         let (train, test) = Estimator.images(config)
-        let perEpoch = Double(train) / throughput(config) + Double(test) / (3 * rate(config.student, side: config.geometry?.crop))
-        return Double(config.epochs - epochsDone) * perEpoch
+        let testing = Double(test) / (3 * rate(config.student, side: config.geometry?.crop))
+        if config.epochs == 0 { return testing }   // pretrained weights, evaluated only
+        return Double(config.epochs - epochsDone) * (Double(train) / throughput(config) + testing)
     }
 
     public func remainingSeconds(grid: Grid, records: [String: RunRecord], jobs: Int) -> Double {

@@ -111,23 +111,31 @@ public struct Grid: Sendable {
         let paper = spec.paperTable
 
         var planned: [PlannedRun] = [], served: [PlannedCell] = []
-        func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int, dataset: DatasetID) throws -> PlannedRun {
-            let config = RunConfig(student: model, teacher: teacher?.config.student, method: method, dataset: dataset,
-                                   trainSubset: s.trainSubset, testSubset: s.testSubset, epochs: s.epochs, batchSize: s.batchSize,
+        /// A run of `model`; `evaluateOnly` (a pretrained teacher): 0 epochs, seed 0, the whole training split.
+        func plan(_ model: String, _ method: Method, teacher: PlannedRun?, seed: Int, dataset: DatasetID,
+                  evaluateOnly: Bool = false) throws -> PlannedRun {
+            var config = RunConfig(student: model, teacher: teacher?.config.student, method: method, dataset: dataset,
+                                   trainSubset: evaluateOnly ? nil : s.trainSubset, testSubset: s.testSubset,
+                                   epochs: evaluateOnly ? 0 : s.epochs, batchSize: s.batchSize,
                                    learningRate: s.learningRate, momentum: s.momentum, weightDecay: s.weightDecay,
-                                   milestones: milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop, seed: UInt64(seed),
-                                   pretrained: weights[model], freezing: s.freeze,
+                                   milestones: evaluateOnly ? [] : milestones, lrDecay: s.lrDecay, flip: s.flip, crop: s.crop,
+                                   seed: evaluateOnly ? 0 : UInt64(seed), pretrained: weights[model], freezing: evaluateOnly ? nil : s.freeze,
                                    geometry: dataset.descriptor.isJPEG ? (s.image ?? .imageNet) : nil)
+            config.setCodeForms(initialization: s.initialization, paddingMode: s.paddingMode)
             let data = fingerprints[dataset] ?? "missing"
             let (key, identity) = try Grid.key(config, teacherKey: teacher?.key, data: data)
             let run = PlannedRun(key: key, config: config, teacherKey: teacher?.key, identityJSON: identity, dataFingerprint: data)
             if !planned.contains(where: { $0.key == run.key }) { planned.append(run) }
             return run
         }
+        let pretrainedTeachers = spec.teachers == .pretrained
         for seed in seeds {
             for (r, row) in spec.rows.enumerated() {
                 let rowDataset = rowDatasets[r]
-                let teacherRun = try row.teacher.map { try plan($0, .ce, teacher: nil, seed: seed, dataset: rowDataset) }
+                func teacher(_ model: String) throws -> PlannedRun {
+                    try plan(model, .ce, teacher: nil, seed: seed, dataset: rowDataset, evaluateOnly: pretrainedTeachers)
+                }
+                let teacherRun = try row.teacher.map(teacher)
                 for (c, column) in spec.columns.enumerated() {
                     let run: PlannedRun
                     switch (column.network, teacherRun) {
@@ -136,7 +144,9 @@ public struct Grid: Sendable {
                         throw SpecError(file: spec.file, line: nil, path: "rows[\(r)].teacher",
                                         message: "missing: column '\(column.label)' trains the row's teacher")
                     case (.student, _):
-                        run = try plan(row.student, column.method, teacher: column.method.needsTeacher ? teacherRun : nil, seed: seed, dataset: rowDataset)
+                        // A column's own teacher (Table 3's AT) is planned as the row's is: trained first, same seed and data.
+                        let teacher = try column.teacher.map(teacher) ?? teacherRun
+                        run = try plan(row.student, column.method, teacher: column.method.needsTeacher ? teacher : nil, seed: seed, dataset: rowDataset)
                     }
                     let paperError = paper?.error(student: row.student, teacher: row.teacher, column: column.label,
                                                   dataset: row.dataset == nil ? nil : rowDataset)

@@ -18,7 +18,15 @@ public enum Planner {
             case nil, .queued, .running, .interrupted: todo.append((run, r?.epochsDone ?? 0))
             }
         }
-        let seconds = todo.reduce(0.0) { $0 + estimator.seconds($1.0.config, epochsDone: $1.1) } / Double(max(jobs, 1))
+        var remaining: [String: Double] = [:]
+        for (run, epochsDone) in todo { remaining[run.key] = estimator.seconds(run.config, epochsDone: epochsDone) }
+        let compute = remaining.values.reduce(0, +)
+        let seconds = compute / Double(max(jobs, 1))
+        // On Slurm every run is an array task of its own and a student starts when its teacher is
+        // done (`grid.runs` lists teachers first): the longest such chain bounds the wall time.
+        var finished: [String: Double] = [:]
+        for run in grid.runs { finished[run.key] = (run.teacherKey.flatMap { finished[$0] } ?? 0) + (remaining[run.key] ?? 0) }
+        let chain = finished.values.max() ?? 0
         let s = grid.settings
         var out = """
         \(grid.spec.name) [profile \(grid.profile)] on \(grid.datasets.map(\.rawValue).joined(separator: "+")): \(grid.cells.count) cells (\(grid.spec.rows.count) rows × \
@@ -27,6 +35,8 @@ public enum Planner {
         test subset \(s.testSubset.map(String.init) ?? "all"), milestones \(RunConfig.scaledMilestones(epochs: s.epochs, fractions: s.milestones))
           done \(done), to run \(todo.count)\(failed > 0 ? " (\(failed) failed before)" : ""); estimated \(Display.duration(seconds)) at \(jobs) parallel runs \
         of \(threads) thread\(threads == 1 ? "" : "s")
+          on Slurm (`atx submit`, one array task per run, a student after its teacher): about \(Display.duration(chain)) \
+        with a node like this one per task, \(Display.duration(compute)) of compute in all
           throughput: \(estimator.sourceSummary.isEmpty ? "nothing measured" : estimator.sourceSummary)
         """
         if listRuns {

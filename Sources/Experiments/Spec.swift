@@ -20,6 +20,8 @@ public struct Spec: Sendable {
     public var rows: [Row]
     public var columns: [Column]
     public var profiles: [String: Profile]
+    /// Where the rows' teachers come from.
+    public var teachers: TeacherSource = .sameSeed
     /// The canonical JSON of the whole spec (stored with the grid).
     public var json: String
 
@@ -40,9 +42,22 @@ public struct Spec: Sendable {
         public var label: String
         public var method: Method
         public var network: Network
+        /// The column's own teacher model, trained in the grid, instead of the row's (Table 3's
+        /// activation-based AT learns from a NIN-wide without ReLU before pooling).
+        public var teacher: String? = nil
     }
 
     public enum Network: String, Sendable, CaseIterable { case student, teacher }
+
+    /// The spec's `teacher` key.
+    public enum TeacherSource: String, Sendable, CaseIterable {
+        /// Trained in the grid with cross-entropy, one per seed: a student learns from the teacher
+        /// run of its own seed.
+        case sameSeed = "same-seed"
+        /// The weights `training.pretrained` names for the teacher's model, not trained: one run
+        /// evaluates them on the test split and serves every seed (Table 5's ResNet-34).
+        case pretrained
+    }
 
     /// The paper's table this spec reproduces, named by the spec's `name` ("table1" … "table4").
     public var paperTable: PaperTable? { PaperTable(rawValue: name) }
@@ -79,6 +94,10 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     public var freeze: Freezing?
     /// Per model, the weights file every run of that model starts from (nil: fresh weights).
     public var pretrained: [String: String]?
+    /// How WRN weights are drawn: by default as the official code of January 2017 drew them.
+    public var initialization: WeightInitialization = .code2017
+    /// How crops pad the 32×32 images: by default as the official code of January 2017 padded them.
+    public var paddingMode: PaddingMode = .symmetric
 }
 
 /// Scales the protocol without editing the spec. Unset fields keep the spec's values.
@@ -125,7 +144,9 @@ extension Spec {
         if let ds = top["dataset"] { spec.dataset = try d.dataset(ds, "dataset") }
         spec.seeds = try d.seeds(top["seeds"], "seeds")
         if let t = top["training"] { spec.training = try d.training(t, "training", base: TrainingSettings()) }
-        if let t = top["teacher"] { _ = try d.choice(t, "teacher", ["same-seed"]) }
+        if let t = top["teacher"] {
+            spec.teachers = Spec.TeacherSource(rawValue: try d.choice(t, "teacher", Spec.TeacherSource.allCases.map(\.rawValue)))!
+        }
         if let r = top["report"] {
             let m = try d.mapping(r, "report", keys: ["epoch", "aggregate"])
             if let e = m["epoch"] { _ = try d.choice(e, "report.epoch", ["final"]) }
@@ -137,13 +158,20 @@ extension Spec {
             throw SpecError(file: file, line: root.mark?.line, path: spec.rows.isEmpty ? "rows" : "columns", message: "the grid is empty: give at least one row and one column")
         }
         for (i, row) in spec.rows.enumerated() where row.teacher == nil {
-            if let c = spec.columns.firstIndex(where: { $0.method.needsTeacher || $0.network == .teacher }) {
+            if let c = spec.columns.firstIndex(where: { ($0.method.needsTeacher && $0.teacher == nil) || $0.network == .teacher }) {
                 throw SpecError(file: file, line: top["rows"]?.array()[i].mark?.line, path: "rows[\(i)].teacher",
                                 message: "missing: column '\(spec.columns[c].label)' (\(spec.columns[c].method.kind)) needs a teacher")
             }
         }
         if let p = top["profiles"] {
             for (key, value) in try d.pairs(p, "profiles") { spec.profiles[key] = try d.profile(value, "profiles.\(key)") }
+        }
+        if spec.teachers == .pretrained {
+            let teachers = Set(spec.rows.compactMap(\.teacher) + spec.columns.compactMap(\.teacher)).sorted()
+            if let t = teachers.first(where: { spec.training.pretrained?[$0] == nil }) {
+                throw SpecError(file: file, line: top["teacher"]?.mark?.line, path: "teacher",
+                                message: "'pretrained' needs training.pretrained to name the weights of teacher '\(t)'")
+            }
         }
         spec.profiles["paper"] = spec.profiles["paper"] ?? Profile()
         spec.json = canonicalJSON(root.any)
@@ -248,7 +276,8 @@ struct Decoder {
     }
 
     func column(_ node: Node, _ path: String) throws -> Spec.Column {
-        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "groups"] + Hyperparameter.allCases.map(\.rawValue))
+        let m = try mapping(node, path, keys: ["label", "method", "mapping", "network", "groups", "beta_decay", "kd_form", "teacher"]
+                                + Hyperparameter.allCases.map(\.rawValue))
         let kind = try enumeration(m["method"] ?? node, "\(path).method", MethodKind.self)
         let mapping = try m["mapping"].map { try enumeration($0, "\(path).mapping", Mapping.self) }
         var hyper: [Hyperparameter: Float] = [:]
@@ -258,16 +287,27 @@ struct Decoder {
         let groups = try m["groups"].map { g in
             try list(g, "\(path).groups").enumerated().map { i, n in try int(n, "\(path).groups[\(i)]") }
         }
+        let schedule = try m["beta_decay"].map { node in
+            let text = try string(node, "\(path).beta_decay")
+            guard let s = BetaSchedule(text) else {
+                throw fail(node, "\(path).beta_decay", "'\(text)' is not accepted; accepted: lr (β decays with the learning rate), "
+                           + "constant, or a per-epoch factor in (0, 1]")
+            }
+            return s
+        }
+        let kdForm = try m["kd_form"].map { try enumeration($0, "\(path).kd_form", KDForm.self) }
         // The method validates itself; its error is placed at the key it is about.
         let method: Method
         do {
-            method = try Method(kind: kind, mapping: mapping, hyperparameters: hyper, groups: groups)
+            method = try Method(kind: kind, mapping: mapping, hyperparameters: hyper, groups: groups, schedule: schedule, kdForm: kdForm)
         } catch let e as MethodError {
             let key: String
             switch e {
             case .hyperparameterNotTaken(_, let h): key = h.rawValue
             case .mappingNotTaken: key = "mapping"
             case .groupsNotTaken, .badGroups: key = "groups"
+            case .betaDecayNotTaken: key = "beta_decay"
+            case .kdFormNotTaken: key = "kd_form"
             }
             throw fail(m[key], "\(path).\(key)", "\(e)")
         }
@@ -275,13 +315,19 @@ struct Decoder {
         if network == .teacher && kind != .ce {
             throw fail(m["method"], "\(path).method", "the teacher column trains the teacher with 'ce', not '\(kind)'")
         }
+        let teacher = try m["teacher"].map { try model($0, "\(path).teacher") }
+        if let t = m["teacher"], !(network == .student && kind.needsTeacher) {
+            throw fail(t, "\(path).teacher", network == .teacher ? "the teacher column trains the row's teacher; it has none of its own"
+                       : "method '\(kind)' learns from no teacher")
+        }
         return Spec.Column(label: try m["label"].map { try string($0, "\(path).label") } ?? kind.rawValue,
-                           method: method, network: network)
+                           method: method, network: network, teacher: teacher)
     }
 
     func training(_ node: Node, _ path: String, base: TrainingSettings) throws -> TrainingSettings {
         let m = try mapping(node, path, keys: ["epochs", "batch_size", "learning_rate", "momentum", "weight_decay", "lr_decay",
-                                                "milestones", "flip", "crop", "train_subset", "test_subset", "image", "freeze", "pretrained"])
+                                                "milestones", "flip", "crop", "train_subset", "test_subset", "image", "freeze", "pretrained",
+                                                "init", "padding_mode"])
         var t = base
         if let v = m["epochs"] { t.epochs = try int(v, "\(path).epochs", min: 1) }
         if let v = m["batch_size"] { t.batchSize = try int(v, "\(path).batch_size", min: 1) }
@@ -301,6 +347,8 @@ struct Decoder {
         if let v = m["train_subset"] { t.trainSubset = try int(v, "\(path).train_subset", min: 1) }
         if let v = m["test_subset"] { t.testSubset = try int(v, "\(path).test_subset", min: 1) }
         if let v = m["image"] { t.image = try image(v, "\(path).image") }
+        if let v = m["init"] { t.initialization = try enumeration(v, "\(path).init", WeightInitialization.self) }
+        if let v = m["padding_mode"] { t.paddingMode = try enumeration(v, "\(path).padding_mode", PaddingMode.self) }
         if let v = m["freeze"] {
             let f = try mapping(v, "\(path).freeze", keys: ["bn", "stem", "groups"])
             t.freeze = Freezing(batchNorm: try f["bn"].map { try bool($0, "\(path).freeze.bn") } ?? false,

@@ -25,12 +25,21 @@ public enum Tables {
         // Cells recorded before the store knew the paper's numbers (v6) get them now, for the
         // effect view's paper effect and seeds needed.
         try store.setPaperErrors(grid: name, p.paper?.errors ?? grid.spec.rows.map { _ in grid.spec.columns.map { _ in nil } })
-        return TableInput(
+        let cells = try store.cellSummaries(grid: name)
+        // The runs the grid plans now, per cell, against those the store's cells hold.
+        let planned = Dictionary(grouping: try grid.resolved(in: store, recording: false).cells) { [$0.row, $0.column] }
+            .mapValues { Set($0.map(\.runKey)) }
+        let outdated = cells.filter { Set($0.runKeys) != planned[[$0.rowIndex, $0.columnIndex]] ?? [] }.count
+        var input = TableInput(
             name: name, title: grid.spec.title, layout: p.layout, rows: p.rows, columns: p.columns, baselineColumn: p.baselineColumn,
             seeds: grid.seeds, profile: grid.profile, training: p.training, dataset: p.dataset, paper: p.paper,
             notComparable: p.notComparable, commit: commit, date: date, assumptions: assumptions(grid),
-            database: database, cells: try store.cellSummaries(grid: name), effects: try store.cellEffects(grid: name),
+            database: database, cells: cells, effects: try store.cellEffects(grid: name),
             runs: runs, epochs: epochs)
+        if outdated > 0 {
+            input.outdatedCells = (outdated, cells.count, "atx run \(grid.spec.file) --profile \(grid.profile) --db \(database)")
+        }
+        return input
     }
 
     /// How a spec's table is presented, whatever the store holds.
@@ -55,7 +64,8 @@ public enum Tables {
         func network(_ model: String, _ dataset: DatasetID) throws -> TableInput.Network {
             if let n = networks[model] { return n }
             var rng = RNG(seed: 0)
-            let count = try Model(name: model, inChannels: dataset.descriptor.channels, rng: &rng).parameterCount
+            let count = try Model(name: model, inChannels: dataset.descriptor.channels, numClasses: dataset.descriptor.classes,
+                                  rng: &rng).parameterCount
             let n = TableInput.Network(name: model, display: Model.displayName(model), parameters: count)
             networks[model] = n
             return n
@@ -74,6 +84,8 @@ public enum Tables {
         let paper = table.map { t in
             PaperNumbers(rule: t.rule, decimals: t.decimals, setting: t.setting, errors: spec.rows.enumerated().map { i, row in
                 spec.columns.map { t.error(student: row.student, teacher: row.teacher, column: $0.label, dataset: ownDatasets ? rowDatasets[i] : nil) }
+            }, top5Errors: t.layout != .topOneAndFive ? nil : spec.rows.enumerated().map { i, row in
+                spec.columns.map { t.top5Error(student: row.student, teacher: row.teacher, column: $0.label, dataset: ownDatasets ? rowDatasets[i] : nil) }
             })
         }
         let dataset = distinct.map(\.descriptor.displayName).joined(separator: " and ")
@@ -91,6 +103,11 @@ public enum Tables {
                               display: String) -> String? {
         let paperDatasets = table?.datasets ?? [.cifar10]
         if profile == "paper" && datasets.allSatisfy(paperDatasets.contains) { return nil }
+        if table == .table5 {
+            return "these runs use profile `\(profile)` (\(s.epochs) epoch\(s.epochs == 1 ? "" : "s"), "
+                + (s.trainSubset.map { Format.thousands($0) + " training images" } ?? "all training images") + ") on \(display); "
+                + "only profile `paper` on the real ILSVRC2012 follows the official code's recipe."
+        }
         if table == .table4 {
             return "these runs use profile `\(profile)` (\(s.epochs) epochs) on \(display); only profile `paper` on the real "
                 + "CUB-200-2011 and MIT Indoor-67, from torchvision's ImageNet weights, follows our fine-tuning recipe."

@@ -120,12 +120,20 @@ public enum Worker {
                                         imagesPerSecond: r.imagesPerSecond, testError: r.testError))
                 }
             }
+            if config.epochs == 0 {   // pretrained weights, evaluated only
+                let result = try trainer.evaluateOnly()
+                try store.finish(key: key, finalTestError: result.error, bestTestError: result.error, wallSeconds: result.seconds,
+                                 checkpointPath: directory.appendingPathComponent(Trainer.modelName).path,
+                                 finalTestTop5Error: result.top5Error)
+                return .done
+            }
             for r in trainer.curves { try store.recordEpoch(EpochRow(r, key: key)) }   // epochs a crash left unrecorded
             let curves = try trainer.run()
             for r in curves { try store.recordEpoch(EpochRow(r, key: key)) }
             try store.finish(key: key, finalTestError: curves.last!.testError, bestTestError: curves.map(\.testError).min()!,
                              wallSeconds: curves.reduce(0) { $0 + $1.seconds },
-                             checkpointPath: directory.appendingPathComponent(Trainer.modelName).path)
+                             checkpointPath: directory.appendingPathComponent(Trainer.modelName).path,
+                             finalTestTop5Error: curves.last?.testTop5Error)
             return .done
         } catch {
             try? store.fail(key: key, message: "\(error)")
@@ -169,7 +177,7 @@ extension EpochRow {
     init(_ r: EpochRecord, key: String) {
         self.init(runKey: key, epoch: r.epoch, trainLoss: r.trainLoss, trainError: r.trainError, testLoss: r.testLoss,
                   testError: r.testError, learningRate: r.learningRate, seconds: r.seconds, imagesPerSecond: r.imagesPerSecond,
-                  parts: r.parts)
+                  parts: r.parts, beta: r.beta, testTop5Error: r.testTop5Error)
     }
 }
 

@@ -9,6 +9,9 @@ public enum Mode: String, Sendable, Codable { case train, eval }
 public enum Initializer: Sendable {
     /// Kaiming normal, fan_in, gain √2: std = √(2 / fan_in), fan_in = product of dims after the first.
     case kaimingNormal
+    /// Normal with std = `numerator` / √fan_in (the official code of January 2017 draws conv and
+    /// linear weights with std 2/√fan_in: a28b02e `utils.py:14–21`).
+    case normalOverRootFanIn(Float)
     /// Kaiming normal, fan_out, gain √2 (torchvision's ResNet convs): std = √(2 / fan_out),
     /// fan_out = first dim × product of dims after the second.
     case kaimingNormalFanOut
@@ -18,6 +21,18 @@ public enum Initializer: Sendable {
     case uniform01
     case zeros
     case ones
+}
+
+/// How a WRN's convolution and linear weights are drawn (docs/protocol.md §5).
+public enum WeightInitialization: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// std = 2/√fan_in: the official code of January 2017 (a28b02e `utils.py:14–21`,
+    /// `normal_(0, 2/math.sqrt(ni*k*k))`), which produced the paper's numbers.
+    case code2017 = "2017"
+    /// std = √(2/fan_in), Kaiming's: the official code from 79fd943 (June 2017) on, and atx's runs
+    /// before the January 2017 form was named.
+    case kaiming
+
+    public var description: String { rawValue }
 }
 
 public struct ParameterSpec: Sendable {
@@ -121,7 +136,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case badChannels(Int)
     case badFreezing(model: String, reason: String)
 
-    public static let accepted = "wrn-D-K (depth D = 6n+4, widen factor K ≥ 1, e.g. wrn-16-1, wrn-40-2), nin-wide, nin-wide-nobn, nin-thin, nin-thin-nobn, resnet-18, resnet-34"
+    public static let accepted = "wrn-D-K (depth D = 6n+4, widen factor K ≥ 1, e.g. wrn-16-1, wrn-40-2), nin-wide, nin-wide-nobn, nin-thin, "
+        + "nin-thin-nobn, nin-thin-nobn-nopoolrelu, nin-wide-nopoolrelu (Table 3's, without ReLU before pooling), resnet-18, resnet-34"
 
     public var description: String {
         switch self {
@@ -154,13 +170,15 @@ public final class Model {
     /// The weights file this model was initialised from (`init(name:pretrained:…)`), if any.
     public internal(set) var pretrained: PretrainedLoad?
 
-    /// Builds a model from its name and initialises it from `rng`.
-    public init(name: String, inChannels: Int = 3, numClasses: Int = 10, rng: inout RNG) throws {
+    /// Builds a model from its name and initialises it from `rng` (a WRN's conv and linear
+    /// weights as `initialization` says).
+    public init(name: String, inChannels: Int = 3, numClasses: Int = 10, initialization: WeightInitialization = .kaiming,
+                rng: inout RNG) throws {
         guard inChannels == 1 || inChannels == 3 else { throw ModelError.badChannels(inChannels) }
         self.name = name
         self.inChannels = inChannels
         self.numClasses = numClasses
-        architecture = try Model.architecture(named: name, inChannels: inChannels, numClasses: numClasses)
+        architecture = try Model.architecture(named: name, inChannels: inChannels, numClasses: numClasses, initialization: initialization)
         var params: [String: Tensor] = [:], buffers: [String: Tensor] = [:], names: [String] = []
         for spec in architecture.parameterSpecs {
             let t: Tensor
@@ -168,6 +186,9 @@ public final class Model {
             case .kaimingNormal:
                 let fanIn = spec.shape.dropFirst().reduce(1, *)
                 t = Tensor.normal(spec.shape, std: (2 / Float(fanIn)).squareRoot(), rng: &rng)
+            case .normalOverRootFanIn(let numerator):
+                let fanIn = spec.shape.dropFirst().reduce(1, *)
+                t = Tensor.normal(spec.shape, std: numerator / Float(fanIn).squareRoot(), rng: &rng)
             case .kaimingNormalFanOut:
                 let fanOut = spec.shape[0] * spec.shape.dropFirst(2).reduce(1, *)
                 t = Tensor.normal(spec.shape, std: (2 / Float(fanOut)).squareRoot(), rng: &rng)
@@ -183,11 +204,16 @@ public final class Model {
         parameterNames = names
     }
 
-    static func architecture(named name: String, inChannels: Int, numClasses: Int) throws -> any Architecture {
+    /// Whether `initialization` changes how model `name` is initialised: only the WRNs, the one
+    /// family the official code of January 2017 defines.
+    public static func takesInitialization(_ name: String) -> Bool { name.lowercased().hasPrefix("wrn-") }
+
+    static func architecture(named name: String, inChannels: Int, numClasses: Int,
+                             initialization: WeightInitialization = .kaiming) throws -> any Architecture {
         let parts = name.lowercased().split(separator: "-").map(String.init)
         if parts.count == 3, parts[0] == "wrn", let depth = Int(parts[1]), let k = Int(parts[2]), k >= 1 {
             guard depth >= 10, (depth - 4) % 6 == 0 else { throw ModelError.badDepth(name: name, depth: depth) }
-            return WideResNet(depth: depth, widenFactor: k, inChannels: inChannels, numClasses: numClasses)
+            return WideResNet(depth: depth, widenFactor: k, inChannels: inChannels, numClasses: numClasses, initialization: initialization)
         }
         switch name.lowercased() {
         case "resnet-18": return ResNet(depth: 18, inChannels: inChannels, numClasses: numClasses)
@@ -196,6 +222,11 @@ public final class Model {
         case "nin-wide-nobn": return NetworkInNetwork(widths: NetworkInNetwork.wide, batchNorm: false, inChannels: inChannels, numClasses: numClasses)
         case "nin-thin": return NetworkInNetwork(widths: NetworkInNetwork.thin, batchNorm: true, inChannels: inChannels, numClasses: numClasses)
         case "nin-thin-nobn": return NetworkInNetwork(widths: NetworkInNetwork.thin, batchNorm: false, inChannels: inChannels, numClasses: numClasses)
+        // Table 3's networks: no ReLU before the pooling layers (the paper, end of §4.1.3).
+        case "nin-thin-nobn-nopoolrelu":
+            return NetworkInNetwork(widths: NetworkInNetwork.thin, batchNorm: false, reluBeforePooling: false, inChannels: inChannels, numClasses: numClasses)
+        case "nin-wide-nopoolrelu":
+            return NetworkInNetwork(widths: NetworkInNetwork.wide, batchNorm: true, reluBeforePooling: false, inChannels: inChannels, numClasses: numClasses)
         default: throw ModelError.unknownModel(name)
         }
     }

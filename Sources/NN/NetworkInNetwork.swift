@@ -2,6 +2,9 @@
 // [k×k conv, 1×1 conv, 1×1 conv], each conv followed by BN-ReLU (or, without BN, a bias and
 // ReLU), with a 3×3/2 max pool after block 0, a 3×3/2 average pool (padding excluded from the
 // count) after block 1, and a global average pool after block 2; then a linear classifier.
+// The paper's Table 3 networks (`-nopoolrelu`) have no ReLU after a block's last convolution,
+// the one before each pooling layer (the global one too); their attention maps are read from
+// that convolution's output.
 // docs/protocol.md §5: NIN-wide widths are the original's; NIN-thin widths are our assumption.
 import Autograd
 
@@ -13,7 +16,15 @@ public struct NetworkInNetwork: Architecture {
 
     public let widths: [Int]
     public let batchNorm: Bool
+    /// Whether a block's last convolution is followed by a ReLU before the block's pool (the
+    /// original's); Table 3's networks have none there.
+    public let reluBeforePooling: Bool
     public let inChannels, numClasses: Int
+
+    public init(widths: [Int], batchNorm: Bool, reluBeforePooling: Bool = true, inChannels: Int, numClasses: Int) {
+        self.widths = widths; self.batchNorm = batchNorm; self.reluBeforePooling = reluBeforePooling
+        self.inChannels = inChannels; self.numClasses = numClasses
+    }
 
     public var parameterSpecs: [ParameterSpec] {
         var specs: [ParameterSpec] = []
@@ -48,9 +59,18 @@ public struct NetworkInNetwork: Architecture {
             for j in 0..<3 {
                 let k = Self.kernels[b * 3 + j]
                 x = layers.conv("block\(b).conv\(j)", x, padding: k / 2)
-                x = batchNorm ? layers.batchNormReLU("block\(b).bn\(j)", x) : x.relu()
+                // Without the ReLU, AT reads the block's last convolution's own output (before its BN):
+                // the paper's "AT losses on outputs of convolutional layers".
+                if j == 2 && !reluBeforePooling { groups.append(x) }
+                let relu = j < 2 || reluBeforePooling
+                switch (batchNorm, relu) {
+                case (true, true): x = layers.batchNormReLU("block\(b).bn\(j)", x)
+                case (true, false): x = layers.batchNorm("block\(b).bn\(j)", x)
+                case (false, true): x = x.relu()
+                case (false, false): break
+                }
             }
-            groups.append(x)   // after the block's last activation, before its pool
+            if reluBeforePooling { groups.append(x) }   // after the block's last ReLU, before its pool
             switch b {
             case 0: x = maxPool2d(x, kernel: 3, stride: 2, padding: 1)
             case 1: x = avgPool2d(x, kernel: 3, stride: 2, padding: 1)

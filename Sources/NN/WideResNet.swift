@@ -6,13 +6,15 @@ import Autograd
 
 public struct WideResNet: Architecture {
     public let depth, widenFactor, inChannels, numClasses: Int
+    public var initialization: WeightInitialization = .kaiming
     public var blocksPerGroup: Int { (depth - 4) / 6 }
     public var widths: [Int] { [16, 32, 64].map { $0 * widenFactor } }
 
     public var parameterSpecs: [ParameterSpec] {
         var specs: [ParameterSpec] = []
+        let weights: Initializer = initialization == .code2017 ? .normalOverRootFanIn(2) : .kaimingNormal
         func conv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int) {
-            specs.append(ParameterSpec(name: name, shape: [cout, cin, k, k], initializer: .kaimingNormal, isBuffer: false))
+            specs.append(ParameterSpec(name: name, shape: [cout, cin, k, k], initializer: weights, isBuffer: false))
         }
         func bn(_ name: String, _ c: Int) {
             specs += [ParameterSpec(name: name + ".weight", shape: [c], initializer: .uniform01, isBuffer: false),
@@ -34,7 +36,7 @@ public struct WideResNet: Architecture {
             cin = width
         }
         bn("bn", widths[2])
-        specs.append(ParameterSpec(name: "fc.weight", shape: [numClasses, widths[2]], initializer: .kaimingNormal, isBuffer: false))
+        specs.append(ParameterSpec(name: "fc.weight", shape: [numClasses, widths[2]], initializer: weights, isBuffer: false))
         specs.append(ParameterSpec(name: "fc.bias", shape: [numClasses], initializer: .zeros, isBuffer: false))
         return specs
     }

@@ -15,7 +15,13 @@ public enum Report {
             out += ["> **Not comparable with the paper's numbers:** " + reason
                     + (paper != nil ? " The paper's numbers below are for orientation only." : ""), ""]
         }
-        if layout == .methodError {
+        if let outdated = input.outdatedCells {
+            out += ["> **Runs of an earlier configuration:** \(outdated.count) of \(outdated.of) cells hold runs that the spec, as "
+                    + "this atx resolves it, no longer plans (an edited spec, or a computation that changed: a new default, a "
+                    + "fixed formula). Their numbers are shown, but the notes below describe the current configuration; "
+                    + "`\(outdated.command)` trains the current runs and keeps the earlier ones in the store.", ""]
+        }
+        if layout == .methodError || layout == .topOneAndFive {
             out += [input.rows.map { "Student ← teacher: \(pair($0, sizes: true))." }.joined(separator: " "), ""]
         }
 
@@ -27,24 +33,29 @@ public enum Report {
             out += ["The fine-tuning tasks as columns, the methods as lines as in the paper; `27.0 (-1.5)`: the error and, in "
                     + "brackets, its difference to the student line of the same task.", ""]
         }
-        out += layout.render(input, header: "error") { r, c in
+        if layout == .topOneAndFive {
+            out += ["`30.43, 10.81`: the top-1 and the top-5 error, as the paper prints them.", ""]
+        }
+        out += layout.render(input, header: layout.header) { r, c in
             let value = input.cell(r, c)?.median
             var text = value.map { Format.fixed($0, layout == .fineTuning ? 1 : 2) }
             if layout == .fineTuning, let v = value, let b = input.baselineColumn, b != c, let base = input.cell(r, b)?.median {
                 text! += " (\(Format.signed1(v - base)))"
             }
+            if layout == .topOneAndFive, text != nil { text! += ", " + (input.cell(r, c)?.top5Median.map { Format.fixed($0) } ?? "—") }
             return annotate(text, input.cell(r, c), seeds: n)
         }
 
         out += ["", "## The paper's numbers", ""]
         if let paper {
             out += ["As printed in the paper (\(paper.rule)), \(paper.setting).", ""]
-            out += layout.render(input, header: "error") { r, c in
+            out += layout.render(input, header: layout.header) { r, c in
                 guard let v = input.paperError(r, c) else { return "—" }
                 var text = Format.fixed(v, paper.decimals)
                 if layout == .fineTuning, let b = input.baselineColumn, b != c, let base = input.paperError(r, b) {
                     text += " (\(Format.signed1(v - base)))"
                 }
+                if layout == .topOneAndFive { text += ", " + (input.paperTop5Error(r, c).map { Format.fixed($0, paper.decimals) } ?? "—") }
                 return text
             }
             out += ["", "## Ours minus the paper's", "",
@@ -52,7 +63,11 @@ public enum Report {
             out += layout.render(input, header: "difference") { r, c in
                 let cell = input.cell(r, c)
                 guard let ours = cell?.median, let theirs = input.paperError(r, c) else { return "—" }
-                return annotate(Format.signed(ours - theirs), cell, seeds: n)
+                var text = Format.signed(ours - theirs)
+                if layout == .topOneAndFive {
+                    text += ", " + (cell?.top5Median.flatMap { o in input.paperTop5Error(r, c).map { Format.signed(o - $0) } } ?? "—")
+                }
+                return annotate(text, cell, seeds: n)
             }
         } else {
             out += ["The paper has no table for this grid."]
@@ -60,7 +75,8 @@ public enum Report {
 
         out += [""] + effectSection(input)
 
-        out += ["", "## Spread over seeds", "", "Minimum–maximum of the final epoch's test error over the done seeds.", ""]
+        out += ["", "## Spread over seeds", "", "Minimum–maximum of the final epoch's test error"
+                + (layout == .topOneAndFive ? " (top-1)" : "") + " over the done seeds.", ""]
         out += layout.render(input, header: "min–max") { r, c in
             let cell = input.cell(r, c)
             let range = cell.flatMap { c in c.min.flatMap { lo in c.max.map { "\(Format.fixed(lo))–\(Format.fixed($0))" } } }
@@ -184,6 +200,9 @@ public enum Report {
 }
 
 extension TableLayout {
+    /// What a cell's value is called in one-value-per-line layouts.
+    var header: String { self == .topOneAndFive ? "top-1, top-5 error" : "error" }
+
     /// The Markdown lines of one block; `header` names the value in one-value-per-line layouts.
     func render(_ input: TableInput, header: String, cell: (Int, Int) -> String) -> [String] {
         let all = Array(input.columns.indices)
@@ -197,6 +216,8 @@ extension TableLayout {
                                   header: header, cell: cell)
         case .methodError:
             return Self.transposed(input, columns: all, corner: "method", header: header, cell: cell)
+        case .topOneAndFive:
+            return Self.transposed(input, columns: all, corner: "model", header: header, cell: cell)
         case .fineTuning:
             let head = ["method"] + input.rows.map { $0.task ?? Report.pair($0) }
             return [Self.line(head), Self.rule(head.count)] + all.map { c in

@@ -67,6 +67,10 @@ public struct TableInput: Sendable {
     /// Why these numbers cannot be held against the paper's (the profile, the dataset), as one
     /// sentence; nil when they can.
     public var notComparable: String?
+    /// How many of the store's cells hold runs the spec no longer plans (an edited spec, or a
+    /// computation atx changed), nil when none do: the numbers then describe other runs than the
+    /// footnote, until `atx run` trains the current ones.
+    public var outdatedCells: (count: Int, of: Int, command: String)?
     /// The source revision rendering the table, if known.
     public var commit: String?
     /// The rendering date as it should be printed, e.g. "2025-01-31".
@@ -107,6 +111,9 @@ public struct TableInput: Sendable {
 
     /// The paper's error for the cell at (row, column), if it reports one.
     func paperError(_ row: Int, _ column: Int) -> Double? { paper?.errors[row][column] }
+
+    /// The paper's top-5 error for the cell at (row, column), if it reports one.
+    func paperTop5Error(_ row: Int, _ column: Int) -> Double? { paper?.top5Errors?[row][column] }
 }
 
 /// How a grid's cells are laid out, after the paper's tables.
@@ -120,6 +127,8 @@ public enum TableLayout: Sendable, Equatable {
     /// Table 4: one line per method, a column per row's task ("ImageNet→CUB"), each value with its
     /// difference to the baseline line.
     case fineTuning
+    /// Table 5: one line per model, `| model | top-1, top-5 error |`.
+    case topOneAndFive
 }
 
 /// The paper's numbers for a grid's cells, with how the paper got them.
@@ -132,9 +141,11 @@ public struct PaperNumbers: Sendable, Equatable {
     public var setting: String
     /// Test error (%) by row and column, nil where the paper has no number.
     public var errors: [[Double?]]
+    /// Top-5 test error (%) by row and column, where the paper reports one (Table 5).
+    public var top5Errors: [[Double?]]?
 
-    public init(rule: String, decimals: Int, setting: String, errors: [[Double?]]) {
-        self.rule = rule; self.decimals = decimals; self.setting = setting; self.errors = errors
+    public init(rule: String, decimals: Int, setting: String, errors: [[Double?]], top5Errors: [[Double?]]? = nil) {
+        self.rule = rule; self.decimals = decimals; self.setting = setting; self.errors = errors; self.top5Errors = top5Errors
     }
 }
 

@@ -39,6 +39,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var epochsDone: Int
     public var epochsTotal: Int
     public var finalTestError: Double?
+    /// The final epoch's top-5 test error (%), where the dataset has more than five classes.
+    public var finalTestTop5Error: Double?
     public var bestTestError: Double?
     public var wallSeconds: Double?
     public var runDirectory: String?
@@ -54,7 +56,8 @@ public struct RunRecord: Codable, Sendable, Equatable {
                 startedAt: Date? = nil, finishedAt: Date? = nil, heartbeatAt: Date? = nil,
                 failure: String? = nil, epochsDone: Int = 0, epochsTotal: Int,
                 finalTestError: Double? = nil, bestTestError: Double? = nil, wallSeconds: Double? = nil,
-                runDirectory: String? = nil, checkpointPath: String? = nil, dataFingerprint: String? = nil) {
+                runDirectory: String? = nil, checkpointPath: String? = nil, dataFingerprint: String? = nil,
+                finalTestTop5Error: Double? = nil) {
         self.key = key; self.configJSON = configJSON; self.student = student
         self.teacher = teacher; self.teacherKey = teacherKey; self.method = method
         self.seed = seed; self.dataset = dataset; self.profile = profile; self.status = status
@@ -65,7 +68,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         self.epochsDone = epochsDone; self.epochsTotal = epochsTotal
         self.finalTestError = finalTestError; self.bestTestError = bestTestError
         self.wallSeconds = wallSeconds; self.runDirectory = runDirectory; self.checkpointPath = checkpointPath
-        self.dataFingerprint = dataFingerprint
+        self.dataFingerprint = dataFingerprint; self.finalTestTop5Error = finalTestTop5Error
     }
 
     enum CodingKeys: String, CodingKey {
@@ -75,7 +78,7 @@ public struct RunRecord: Codable, Sendable, Equatable {
         case heartbeatAt = "heartbeat_at", failure, epochsDone = "epochs_done", epochsTotal = "epochs_total"
         case finalTestError = "final_test_error", bestTestError = "best_test_error"
         case wallSeconds = "wall_seconds", runDirectory = "run_directory", checkpointPath = "checkpoint_path"
-        case dataFingerprint = "data_fingerprint"
+        case dataFingerprint = "data_fingerprint", finalTestTop5Error = "final_test_top5_error"
     }
 
     /// Merge precedence: a done run beats any other; otherwise more epochs wins; at equal epochs a
@@ -102,13 +105,18 @@ public struct EpochRow: Codable, Sendable, Equatable {
     public var trainLoss, trainError, testLoss, testError, learningRate, seconds, imagesPerSecond: Double
     /// Loss components by name (e.g. "ce", "at"), stored as the JSON text column `parts_json`.
     public var parts: [String: Double]
+    /// The method's β in the epoch (after its schedule), nil without one.
+    public var beta: Double?
+    /// Top-5 test error (%), nil where the dataset has five classes or fewer.
+    public var testTop5Error: Double?
 
     public init(runKey: String, epoch: Int, trainLoss: Double, trainError: Double, testLoss: Double,
                 testError: Double, learningRate: Double, seconds: Double, imagesPerSecond: Double,
-                parts: [String: Double] = [:]) {
+                parts: [String: Double] = [:], beta: Double? = nil, testTop5Error: Double? = nil) {
         self.runKey = runKey; self.epoch = epoch; self.trainLoss = trainLoss; self.trainError = trainError
         self.testLoss = testLoss; self.testError = testError; self.learningRate = learningRate
         self.seconds = seconds; self.imagesPerSecond = imagesPerSecond; self.parts = parts
+        self.beta = beta; self.testTop5Error = testTop5Error
     }
 }
 
@@ -128,6 +136,8 @@ extension EpochRow: FetchableRecord, PersistableRecord {
         testLoss = real("test_loss"); testError = real("test_error")
         learningRate = real("learning_rate"); seconds = real("seconds")
         imagesPerSecond = real("images_per_second")
+        beta = row["beta"]
+        testTop5Error = row["test_top5_error"]
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: Self.legacyNonFinite.positiveInfinity, negativeInfinity: Self.legacyNonFinite.negativeInfinity,
@@ -142,6 +152,8 @@ extension EpochRow: FetchableRecord, PersistableRecord {
         container["test_loss"] = testLoss; container["test_error"] = testError
         container["learning_rate"] = learningRate; container["seconds"] = seconds
         container["images_per_second"] = imagesPerSecond
+        container["beta"] = beta
+        container["test_top5_error"] = testTop5Error
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         container["parts_json"] = String(decoding: try encoder.encode(parts.mapValues { $0.isFinite ? $0 : nil }), as: UTF8.self)
@@ -226,16 +238,19 @@ public struct CellSummary: Sendable, Equatable {
     public var max: Double?
     public var q1: Double?
     public var q3: Double?
+    /// The median of the done runs' final top-5 errors, nil where none has one.
+    public var top5Median: Double?
     /// The cell's runs, by seed.
     public var runKeys: [String]
 
     public init(grid: String, rowIndex: Int, columnIndex: Int, rowLabel: String, columnLabel: String,
                 seeds: Int, done: Int, failed: Int, running: Int, median: Double?, min: Double?,
-                max: Double?, q1: Double?, q3: Double?, runKeys: [String]) {
+                max: Double?, q1: Double?, q3: Double?, top5Median: Double? = nil, runKeys: [String]) {
         self.grid = grid; self.rowIndex = rowIndex; self.columnIndex = columnIndex
         self.rowLabel = rowLabel; self.columnLabel = columnLabel
         self.seeds = seeds; self.done = done; self.failed = failed; self.running = running
         self.median = median; self.min = min; self.max = max; self.q1 = q1; self.q3 = q3
+        self.top5Median = top5Median
         self.runKeys = runKeys
     }
 }

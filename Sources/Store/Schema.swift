@@ -43,6 +43,17 @@ enum Schema {
             try db.execute(sql: "DROP VIEW cell_effect")
             try db.execute(sql: v6CellEffect)
         }
+        // β per epoch (its schedule) and top-5 test error (ImageNet) in the curves (issue 18).
+        migrator.registerMigration("v7-epoch-beta-top5") { db in
+            try db.execute(sql: """
+                ALTER TABLE epochs ADD COLUMN beta REAL;
+                ALTER TABLE epochs ADD COLUMN test_top5_error REAL;
+                ALTER TABLE runs ADD COLUMN final_test_top5_error REAL;
+                DROP VIEW cell_summary;
+                DROP VIEW run_final;
+                """)
+            try db.execute(sql: v7Views)
+        }
         return migrator
     }()
 
@@ -110,6 +121,66 @@ enum Schema {
         );
         CREATE INDEX cells_run_key ON cells(run_key);
 
+        """
+
+    /// v1's `run_final` and `cell_summary` with the top-5 error beside the top-1 (NULL where a run
+    /// has none: every dataset of fewer than six classes, and runs before v7).
+    private static let v7Views = """
+        -- One row per run: what it is and how it ended.
+        CREATE VIEW run_final AS
+        SELECT key, student, teacher, method, seed, dataset, profile, status,
+               final_test_error, best_test_error, epochs_done, epochs_total, wall_seconds, final_test_top5_error
+        FROM runs;
+
+        -- One row per table cell: seeds by status, and the spread of the done runs' final test
+        -- errors, with the median of their top-5 errors. Quantile p interpolates linearly between
+        -- order statistics (numpy's default): the i-th smallest of n (i from 0) weighs
+        -- max(0, 1 - |i - p(n - 1)|), so the median is the middle value or the mean of the middle two.
+        CREATE VIEW cell_summary AS
+        WITH cell_runs AS (
+            SELECT cells.grid, cells.row_index, cells.column_index, cells.row_label, cells.column_label,
+                   runs.status, CASE WHEN runs.status = 'done' THEN runs.final_test_error END AS error,
+                   CASE WHEN runs.status = 'done' THEN runs.final_test_top5_error END AS top5
+            FROM cells JOIN runs ON runs.key = cells.run_key
+        ),
+        ranked AS (
+            SELECT grid, row_index, column_index, error,
+                   ROW_NUMBER() OVER (cell ORDER BY error) - 1 AS i,
+                   COUNT(*) OVER cell - 1 AS last
+            FROM cell_runs
+            WHERE error IS NOT NULL
+            WINDOW cell AS (PARTITION BY grid, row_index, column_index)
+        ),
+        quantiles AS (
+            SELECT grid, row_index, column_index,
+                   SUM(error * MAX(0, 1 - ABS(i - 0.25 * last))) AS q1,
+                   SUM(error * MAX(0, 1 - ABS(i - 0.5 * last))) AS median,
+                   SUM(error * MAX(0, 1 - ABS(i - 0.75 * last))) AS q3
+            FROM ranked
+            GROUP BY grid, row_index, column_index
+        ),
+        ranked5 AS (
+            SELECT grid, row_index, column_index, top5,
+                   ROW_NUMBER() OVER (cell ORDER BY top5) - 1 AS i,
+                   COUNT(*) OVER cell - 1 AS last
+            FROM cell_runs
+            WHERE top5 IS NOT NULL
+            WINDOW cell AS (PARTITION BY grid, row_index, column_index)
+        ),
+        top5 AS (
+            SELECT grid, row_index, column_index, SUM(top5 * MAX(0, 1 - ABS(i - 0.5 * last))) AS top5_median
+            FROM ranked5
+            GROUP BY grid, row_index, column_index
+        )
+        SELECT grid, row_index, column_index, row_label, column_label,
+               COUNT(*) AS seeds,
+               SUM(status = 'done') AS done,
+               SUM(status = 'failed') AS failed,
+               SUM(status = 'running') AS running,
+               median, MIN(error) AS min, MAX(error) AS max, q1, q3, top5_median
+        FROM cell_runs LEFT JOIN quantiles USING (grid, row_index, column_index)
+                       LEFT JOIN top5 USING (grid, row_index, column_index)
+        GROUP BY grid, row_index, column_index;
         """
 
     private static let v1Views = """

@@ -145,10 +145,10 @@ public final class Store: Sendable {
 
     /// Marks the run done with its results; `checkpointPath` is its final checkpoint, if kept.
     public func finish(key: String, finalTestError: Double, bestTestError: Double, wallSeconds: Double,
-                       checkpointPath: String?) throws {
+                       checkpointPath: String?, finalTestTop5Error: Double? = nil) throws {
         try updateRun(key) {
             $0.status = .done; $0.finishedAt = Date(); $0.failure = nil
-            $0.finalTestError = finalTestError; $0.bestTestError = bestTestError
+            $0.finalTestError = finalTestError; $0.bestTestError = bestTestError; $0.finalTestTop5Error = finalTestTop5Error
             $0.wallSeconds = wallSeconds; $0.checkpointPath = checkpointPath
         }
     }
@@ -255,7 +255,7 @@ public final class Store: Sendable {
                             rowLabel: row["row_label"], columnLabel: row["column_label"],
                             seeds: row["seeds"], done: row["done"], failed: row["failed"], running: row["running"],
                             median: row["median"], min: row["min"], max: row["max"], q1: row["q1"], q3: row["q3"],
-                            runKeys: runKeys[[row["row_index"], row["column_index"]]] ?? [])
+                            top5Median: row["top5_median"], runKeys: runKeys[[row["row_index"], row["column_index"]]] ?? [])
             }
         }
     }

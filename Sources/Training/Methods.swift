@@ -30,9 +30,12 @@ public func attentionLoss(student: Variable, teacher: Variable, mapping: Mapping
     return (attention(student, mapping: mapping) - attention(teacher, mapping: mapping)).pow(2).mean()
 }
 
-/// α·T²·Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T))/B + (1 − α)·CE(s, labels)  (docs/protocol.md §2).
-public func distillationLoss(student: Variable, teacher: Variable, labels: [Int], temperature: Float, alpha: Float) -> Variable {
-    klDivergence(student: student, teacher: teacher, temperature: temperature) * (alpha * temperature * temperature)
+/// w·KL_B + (1 − α)·CE(s, labels), KL_B = Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T))/B and w as `form`
+/// says: α·T²·2/K (2017) or α·T² (2018), K the number of classes (docs/protocol.md §2).
+public func distillationLoss(student: Variable, teacher: Variable, labels: [Int], temperature: Float, alpha: Float,
+                             form: KDForm) -> Variable {
+    klDivergence(student: student, teacher: teacher, temperature: temperature)
+        * form.klWeight(temperature: temperature, alpha: alpha, classes: student.shape[1])
         + crossEntropy(student, labels: labels) * (1 - alpha)
 }
 

@@ -1,22 +1,23 @@
 // One training objective evaluated on one batch: the method's total loss and its parts.
 import Autograd
+import Foundation
 import NN
 import Tensor
 
 /// A method with its hyperparameters (docs/protocol.md §1–4; names as there).
-public enum Method: Hashable, Sendable, Codable {
+public enum Method: Hashable, Sendable {
     case ce
     /// Attention transfer at the 0-based `groups` of the group outputs (nil: all of them;
-    /// Table 4 uses [2, 3], ResNet's layer3 and layer4). A nil `groups` is left out of the
-    /// Codable encoding, so configurations without it keep their run identities.
+    /// Table 4 uses [2, 3], ResNet's layer3 and layer4).
     case at(mapping: Mapping, beta: Float, groups: [Int]? = nil)
-    case kd(temperature: Float, alpha: Float)
-    /// AT + KD; the AT weight is β·betaDecay^(epoch − 1) (docs/protocol.md §2: the paper's decay is
-    /// unpublished, so the default 1 keeps β constant). `groups` as for `at`.
-    case atkd(mapping: Mapping, beta: Float, temperature: Float, alpha: Float, betaDecay: Float, groups: [Int]? = nil)
-    /// Full-activation transfer at the three groups, with 1×1 adapters on the student side
-    /// where channel counts differ (docs/protocol.md §3).
-    case factt(beta: Float)
+    /// Knowledge distillation in one of its two published forms (docs/protocol.md §2).
+    case kd(temperature: Float, alpha: Float, form: KDForm)
+    /// AT + KD, with β following `schedule` over the epochs; `groups` as for `at`.
+    case atkd(mapping: Mapping, beta: Float, temperature: Float, alpha: Float, schedule: BetaSchedule, form: KDForm,
+              groups: [Int]? = nil)
+    /// Full-activation transfer at every group, with 1×1 adapters on the student side where
+    /// channel counts differ, β following `schedule` (docs/protocol.md §3).
+    case factt(beta: Float, schedule: BetaSchedule)
     case gradAT(beta: Float)
     case minL2(beta: Float)
     case symmetry(beta: Float)
@@ -39,6 +40,176 @@ public enum Method: Hashable, Sendable, Codable {
 
     /// The name used in specs, fixtures and the store.
     public var name: String { kind.rawValue }
+
+    /// The method's β (its transfer or penalty weight) as the run starts; nil for CE and KD.
+    public var beta: Float? {
+        switch self {
+        case .ce, .kd: return nil
+        case .at(_, let beta, _), .atkd(_, let beta, _, _, _, _, _), .factt(let beta, _), .gradAT(let beta), .minL2(let beta),
+             .symmetry(let beta):
+            return beta
+        }
+    }
+
+    /// The method as it applies in 1-indexed `epoch`, whose learning rate is `learningRateFactor`
+    /// times the initial one: β after its schedule (AT+KD and F-ActT), else the method itself.
+    public func scheduled(epoch: Int, learningRateFactor: Float) -> Method {
+        switch self {
+        case .atkd(let m, let beta, let t, let a, let schedule, let form, let groups):
+            return .atkd(mapping: m, beta: schedule.beta(beta, epoch: epoch, learningRateFactor: learningRateFactor),
+                         temperature: t, alpha: a, schedule: schedule, form: form, groups: groups)
+        case .factt(let beta, let schedule):
+            return .factt(beta: schedule.beta(beta, epoch: epoch, learningRateFactor: learningRateFactor), schedule: schedule)
+        case .ce, .at, .kd, .gradAT, .minL2, .symmetry:
+            return self
+        }
+    }
+}
+
+/// The two published forms of KD's loss (docs/protocol.md §2). Both weigh (1 − α)·CE and, by a
+/// factor, the batch-mean KL divergence KL_B = (1/B)·Σ_b KL(softmax(t_b/T) ‖ softmax(s_b/T)).
+public enum KDForm: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    /// The official code of January 2017 (a28b02e, cifar.py:176–178), which produced the paper's
+    /// numbers: `F.kl_div(…) * (T*T * 2. * alpha)`, F.kl_div then averaging over all B·K elements,
+    /// so KL_B is weighed by α·T²·2/K (2.88 on CIFAR-10).
+    case code2017 = "2017"
+    /// The official code from July 2018 (4133ac5, "fix KL"): KL summed over classes and divided by
+    /// the batch size, KL_B weighed by α·T² (14.4), the form most later KD code uses.
+    case code2018 = "2018"
+
+    public var description: String { rawValue }
+
+    /// The weight of KL_B with `classes` classes.
+    public func klWeight(temperature: Float, alpha: Float, classes: Int) -> Float {
+        switch self {
+        case .code2017: return alpha * temperature * temperature * 2 / Float(classes)
+        case .code2018: return alpha * temperature * temperature
+        }
+    }
+}
+
+/// How a transfer weight β changes over the epochs (docs/protocol.md §2, §3).
+public enum BetaSchedule: Hashable, Sendable, CustomStringConvertible {
+    /// β throughout.
+    case constant
+    /// β·factor^(epoch − 1).
+    case perEpoch(Float)
+    /// β times the learning rate's factor of the epoch: multiplied by the learning-rate decay at
+    /// each milestone (the paper decays β but gives no schedule; this is ours, §8 `beta-decay`).
+    case learningRate
+
+    /// β in 1-indexed `epoch`, whose learning rate is `learningRateFactor` times the initial one.
+    public func beta(_ beta: Float, epoch: Int, learningRateFactor: Float) -> Float {
+        switch self {
+        case .constant: return beta
+        case .perEpoch(let factor): return beta * pow(factor, Float(epoch - 1))
+        case .learningRate: return beta * learningRateFactor
+        }
+    }
+
+    /// As specs write it: "lr", "constant", or the per-epoch factor.
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .perEpoch(let f): return "\(f)"
+        case .learningRate: return "lr"
+        }
+    }
+
+    /// "lr", "constant", or a per-epoch factor in (0, 1] (1 is constant); nil for anything else.
+    public init?(_ text: String) {
+        switch text {
+        case "lr": self = .learningRate
+        case "constant": self = .constant
+        default:
+            guard let f = Float(text), f > 0, f <= 1 else { return nil }
+            self = f == 1 ? .constant : .perEpoch(f)
+        }
+    }
+}
+
+// The encoding every run identity hashes. Fields added after a method's first runs are left out
+// where they have the value those runs computed with, so their keys stay: KD's form where it is
+// 2018's, β's schedule where it is constant (AT+KD writes it as its older `betaDecay` factor:
+// 1 for constant, the factor for a per-epoch decay), `groups` where nil.
+extension Method: Codable {
+    private enum Case: String, CodingKey { case ce, at, kd, atkd, factt, gradAT, minL2, symmetry }
+    private enum Key: String, CodingKey { case mapping, beta, groups, temperature, alpha, form, betaDecay, betaSchedule }
+
+    public func encode(to encoder: Encoder) throws {
+        var outer = encoder.container(keyedBy: Case.self)
+        func kd(_ c: inout KeyedEncodingContainer<Key>, _ t: Float, _ a: Float, _ form: KDForm) throws {
+            try c.encode(t, forKey: .temperature)
+            try c.encode(a, forKey: .alpha)
+            if form != .code2018 { try c.encode(form, forKey: .form) }
+        }
+        func schedule(_ c: inout KeyedEncodingContainer<Key>, _ s: BetaSchedule, alwaysDecay: Bool) throws {
+            switch s {
+            case .constant: if alwaysDecay { try c.encode(Float(1), forKey: .betaDecay) }
+            case .perEpoch(let f): try c.encode(f, forKey: .betaDecay)
+            case .learningRate: try c.encode("lr", forKey: .betaSchedule)
+            }
+        }
+        switch self {
+        case .ce:
+            _ = outer.nestedContainer(keyedBy: Key.self, forKey: .ce)
+        case .at(let mapping, let beta, let groups):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .at)
+            try c.encode(mapping, forKey: .mapping); try c.encode(beta, forKey: .beta); try c.encodeIfPresent(groups, forKey: .groups)
+        case .kd(let t, let a, let form):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .kd)
+            try kd(&c, t, a, form)
+        case .atkd(let mapping, let beta, let t, let a, let s, let form, let groups):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .atkd)
+            try c.encode(mapping, forKey: .mapping); try c.encode(beta, forKey: .beta); try c.encodeIfPresent(groups, forKey: .groups)
+            try kd(&c, t, a, form)
+            try schedule(&c, s, alwaysDecay: true)
+        case .factt(let beta, let s):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .factt)
+            try c.encode(beta, forKey: .beta)
+            try schedule(&c, s, alwaysDecay: false)
+        case .gradAT(let beta):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .gradAT)
+            try c.encode(beta, forKey: .beta)
+        case .minL2(let beta):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .minL2)
+            try c.encode(beta, forKey: .beta)
+        case .symmetry(let beta):
+            var c = outer.nestedContainer(keyedBy: Key.self, forKey: .symmetry)
+            try c.encode(beta, forKey: .beta)
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let outer = try decoder.container(keyedBy: Case.self)
+        guard let which = outer.allKeys.first, outer.allKeys.count == 1 else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a method is one of \(MethodKind.allCases)"))
+        }
+        let c = try outer.nestedContainer(keyedBy: Key.self, forKey: which)
+        func form() throws -> KDForm { try c.decodeIfPresent(KDForm.self, forKey: .form) ?? .code2018 }
+        func schedule() throws -> BetaSchedule {
+            if try c.decodeIfPresent(String.self, forKey: .betaSchedule) == "lr" { return .learningRate }
+            let decay = try c.decodeIfPresent(Float.self, forKey: .betaDecay) ?? 1
+            return decay == 1 ? .constant : .perEpoch(decay)
+        }
+        switch which {
+        case .ce: self = .ce
+        case .at:
+            self = .at(mapping: try c.decode(Mapping.self, forKey: .mapping), beta: try c.decode(Float.self, forKey: .beta),
+                       groups: try c.decodeIfPresent([Int].self, forKey: .groups))
+        case .kd:
+            self = .kd(temperature: try c.decode(Float.self, forKey: .temperature), alpha: try c.decode(Float.self, forKey: .alpha),
+                       form: try form())
+        case .atkd:
+            self = .atkd(mapping: try c.decode(Mapping.self, forKey: .mapping), beta: try c.decode(Float.self, forKey: .beta),
+                         temperature: try c.decode(Float.self, forKey: .temperature), alpha: try c.decode(Float.self, forKey: .alpha),
+                         schedule: try schedule(), form: try form(), groups: try c.decodeIfPresent([Int].self, forKey: .groups))
+        case .factt: self = .factt(beta: try c.decode(Float.self, forKey: .beta), schedule: try schedule())
+        case .gradAT: self = .gradAT(beta: try c.decode(Float.self, forKey: .beta))
+        case .minL2: self = .minL2(beta: try c.decode(Float.self, forKey: .beta))
+        case .symmetry: self = .symmetry(beta: try c.decode(Float.self, forKey: .beta))
+        }
+    }
 }
 
 /// The loss of one batch, with what the checks and the trainer need from the forward.
@@ -83,18 +254,18 @@ public func objective(_ method: Method, student: Model, teacher: Model?, input: 
             let at = try matchedAttentionLoss(s.groups, t.groups, mapping, groups: groups)
             return (ce + at * beta, ["at": at.value.scalar])
         }
-    case .kd(let temperature, let alpha):
+    case .kd(let temperature, let alpha, let form):
         return try batch.distilled(from: try teacherModel()) { s, t, _ in
-            let kd = distillationLoss(student: s.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
+            let kd = distillationLoss(student: s.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha, form: form)
             return (kd, ["kd": kd.value.scalar])
         }
-    case .atkd(let mapping, let beta, let temperature, let alpha, _, let groups):
+    case .atkd(let mapping, let beta, let temperature, let alpha, _, let form, let groups):
         return try batch.distilled(from: try teacherModel()) { s, t, _ in
-            let kd = distillationLoss(student: s.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha)
+            let kd = distillationLoss(student: s.logits, teacher: t.logits, labels: labels, temperature: temperature, alpha: alpha, form: form)
             let at = try matchedAttentionLoss(s.groups, t.groups, mapping, groups: groups)
             return (kd + at * beta, ["kd": kd.value.scalar, "at": at.value.scalar])
         }
-    case .factt(let beta):
+    case .factt(let beta, _):
         return try batch.distilled(from: try teacherModel()) { s, t, ce in
             let total = fullActivationLoss(s.groups, t.groups, adapters: adapters)
             return (ce + total * beta, ["factt": total.value.scalar])
@@ -195,7 +366,7 @@ public enum MethodKind: String, CaseIterable, Codable, Sendable, CustomStringCon
         case .ce: return []
         case .at, .factt, .gradAT, .minL2, .symmetry: return [.beta]
         case .kd: return [.temperature, .alpha]
-        case .atkd: return [.beta, .temperature, .alpha, .betaDecay]
+        case .atkd: return [.beta, .temperature, .alpha]
         }
     }
 
@@ -204,6 +375,22 @@ public enum MethodKind: String, CaseIterable, Codable, Sendable, CustomStringCon
         switch self {
         case .at, .atkd: return true
         case .ce, .kd, .factt, .gradAT, .minL2, .symmetry: return false
+        }
+    }
+
+    /// Whether it distils the teacher's logits, so takes KD's form.
+    public var takesKDForm: Bool {
+        switch self {
+        case .kd, .atkd: return true
+        case .ce, .at, .factt, .gradAT, .minL2, .symmetry: return false
+        }
+    }
+
+    /// Whether its β follows a schedule over the epochs.
+    public var takesBetaSchedule: Bool {
+        switch self {
+        case .atkd, .factt: return true
+        case .ce, .at, .kd, .gradAT, .minL2, .symmetry: return false
         }
     }
 
@@ -216,7 +403,7 @@ public enum MethodKind: String, CaseIterable, Codable, Sendable, CustomStringCon
     }
 
     /// The default of `h` for this kind (docs/protocol.md §1–4). Assumptions (§8): β of F-ActT and of
-    /// the gradient-based methods, and AT+KD's β decay (1 = constant β).
+    /// the gradient-based methods.
     public func defaultValue(_ h: Hyperparameter) -> Float {
         switch h {
         case .beta:
@@ -226,15 +413,19 @@ public enum MethodKind: String, CaseIterable, Codable, Sendable, CustomStringCon
             }
         case .temperature: return 4
         case .alpha: return 0.9
-        case .betaDecay: return 1
         }
     }
+
+    /// KD's form unless a spec says: the one that produced the paper's numbers (docs/protocol.md §2).
+    public static let defaultKDForm = KDForm.code2017
+    /// β's schedule unless a spec says: β decays, as the paper says it did for AT+KD and F-ActT,
+    /// with the learning rate (our choice of schedule, docs/protocol.md §8 `beta-decay`).
+    public static let defaultBetaSchedule = BetaSchedule.learningRate
 }
 
 /// A numeric hyperparameter, by its name in specs.
 public enum Hyperparameter: String, CaseIterable, Sendable, CustomStringConvertible {
     case beta, temperature, alpha
-    case betaDecay = "beta_decay"
     public var description: String { rawValue }
 }
 
@@ -243,7 +434,8 @@ extension Method {
     /// and, for the kinds that match attention maps, the 0-based groups to match (nil: all). What
     /// the kind does not take, and groups that are empty, repeated or negative, are errors that
     /// say what is accepted: the one place a method is validated.
-    public init(kind: MethodKind, mapping: Mapping? = nil, hyperparameters: [Hyperparameter: Float] = [:], groups: [Int]? = nil) throws {
+    public init(kind: MethodKind, mapping: Mapping? = nil, hyperparameters: [Hyperparameter: Float] = [:], groups: [Int]? = nil,
+                schedule: BetaSchedule? = nil, kdForm: KDForm? = nil) throws {
         if let h = hyperparameters.keys.sorted(by: { $0.rawValue < $1.rawValue }).first(where: { !kind.hyperparameters.contains($0) }) {
             throw MethodError.hyperparameterNotTaken(method: kind, hyperparameter: h)
         }
@@ -254,15 +446,18 @@ extension Method {
         if let groups, groups.isEmpty || Set(groups).count != groups.count || groups.contains(where: { $0 < 0 }) {
             throw MethodError.badGroups(groups)
         }
+        if schedule != nil && !kind.takesBetaSchedule { throw MethodError.betaDecayNotTaken(method: kind) }
+        if kdForm != nil && !kind.takesKDForm { throw MethodError.kdFormNotTaken(method: kind) }
+        let schedule = schedule ?? MethodKind.defaultBetaSchedule, form = kdForm ?? MethodKind.defaultKDForm
         func value(_ h: Hyperparameter) -> Float { hyperparameters[h] ?? kind.defaultValue(h) }
         let mapping = mapping ?? .sum2
         switch kind {
         case .ce: self = .ce
         case .at: self = .at(mapping: mapping, beta: value(.beta), groups: groups)
-        case .kd: self = .kd(temperature: value(.temperature), alpha: value(.alpha))
+        case .kd: self = .kd(temperature: value(.temperature), alpha: value(.alpha), form: form)
         case .atkd: self = .atkd(mapping: mapping, beta: value(.beta), temperature: value(.temperature), alpha: value(.alpha),
-                                 betaDecay: value(.betaDecay), groups: groups)
-        case .factt: self = .factt(beta: value(.beta))
+                                 schedule: schedule, form: form, groups: groups)
+        case .factt: self = .factt(beta: value(.beta), schedule: schedule)
         case .gradAT: self = .gradAT(beta: value(.beta))
         case .minL2: self = .minL2(beta: value(.beta))
         case .symmetry: self = .symmetry(beta: value(.beta))
@@ -275,6 +470,8 @@ public enum MethodError: Error, CustomStringConvertible, Equatable {
     case mappingNotTaken(method: MethodKind)
     case groupsNotTaken(method: MethodKind)
     case badGroups([Int])
+    case betaDecayNotTaken(method: MethodKind)
+    case kdFormNotTaken(method: MethodKind)
 
     public var description: String {
         switch self {
@@ -284,6 +481,8 @@ public enum MethodError: Error, CustomStringConvertible, Equatable {
         case .mappingNotTaken(let m): return "method '\(m)' does not take a mapping; only at and at+kd match attention maps"
         case .groupsNotTaken(let m): return "method '\(m)' does not take groups; only at and at+kd match attention maps"
         case .badGroups(let g): return "groups \(g): give distinct 0-based group indices"
+        case .betaDecayNotTaken(let m): return "method '\(m)' does not take a beta_decay; only at+kd and factt decay their β"
+        case .kdFormNotTaken(let m): return "method '\(m)' does not take a kd_form; only kd and at+kd distil the teacher's logits"
         }
     }
 }

@@ -43,18 +43,32 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
     public var freezing: Freezing?
     /// Resize and crop sides of a JPEG dataset; nil: 256 and 224.
     public var geometry: ImageGeometry?
+    /// How a WRN's weights are drawn; nil: Kaiming's (the runs before the January 2017 form was named).
+    public var initialization: WeightInitialization?
+    /// How crops pad the 32×32 images; nil: `.reflect` (the runs before the January 2017 form was named).
+    public var paddingMode: PaddingMode?
 
     public init(student: String, teacher: String? = nil, method: Method = .ce, dataset: DatasetID,
                 trainSubset: Int? = nil, testSubset: Int? = nil, epochs: Int = 200, batchSize: Int = 128, learningRate: Float = 0.1,
                 momentum: Float = 0.9, weightDecay: Float = 5e-4, milestones: [Int]? = nil, lrDecay: Float = 0.2,
                 flip: Bool = true, crop: Bool = true, seed: UInt64 = 0,
-                pretrained: PretrainedWeights? = nil, freezing: Freezing? = nil, geometry: ImageGeometry? = nil) {
+                pretrained: PretrainedWeights? = nil, freezing: Freezing? = nil, geometry: ImageGeometry? = nil,
+                initialization: WeightInitialization? = nil, paddingMode: PaddingMode? = nil) {
         self.student = student; self.teacher = teacher; self.method = method; self.dataset = dataset
         self.trainSubset = trainSubset; self.testSubset = testSubset; self.epochs = epochs; self.batchSize = batchSize
         self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
         self.milestones = milestones ?? RunConfig.scaledMilestones(epochs: epochs)
         self.lrDecay = lrDecay; self.flip = flip; self.crop = crop; self.seed = seed
         self.pretrained = pretrained; self.freezing = freezing; self.geometry = geometry
+        self.initialization = initialization; self.paddingMode = paddingMode
+    }
+
+    /// `initialization` and `paddingMode` as a run stores them: only where they change what the run
+    /// computes (a WRN's weights; crops of the 32×32 datasets) and differ from the forms runs had
+    /// before they were named, so runs that compute what they did keep their keys.
+    public mutating func setCodeForms(initialization: WeightInitialization, paddingMode: PaddingMode) {
+        self.initialization = Model.takesInitialization(student) && initialization != .kaiming ? initialization : nil
+        self.paddingMode = crop && !dataset.descriptor.isJPEG && paddingMode != .reflect ? paddingMode : nil
     }
 
     /// The configuration without where files lie (the weights' path): what identifies the run.
@@ -80,7 +94,7 @@ public struct RunConfig: Codable, Sendable, Equatable, Hashable {
         milestones.filter { $0 <= epoch }.reduce(learningRate) { lr, _ in lr * lrDecay }
     }
 
-    public var augmentation: Augmentation { Augmentation(flip: flip, crop: crop) }
+    public var augmentation: Augmentation { Augmentation(flip: flip, crop: crop, paddingMode: paddingMode ?? .reflect) }
 
     /// The run's data, with the configured subsets (the test subset drawn with seed 0, the same for every run).
     public func openData(locations: DataLocations = .fromEnvironment()) throws -> TrainingData {

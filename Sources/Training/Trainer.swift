@@ -23,16 +23,22 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var learningRate: Double
     public var seconds: Double
     public var imagesPerSecond: Double
+    /// The method's β in this epoch (after its schedule), nil for a method without one.
+    public var beta: Double?
+    /// Top-5 test error (%), nil with five classes or fewer.
+    public var testTop5Error: Double?
 
     public init(epoch: Int, trainLoss: Double, trainError: Double, testLoss: Double, testError: Double,
-                parts: [String: Double], learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+                parts: [String: Double], learningRate: Double, seconds: Double, imagesPerSecond: Double,
+                beta: Double? = nil, testTop5Error: Double? = nil) {
         self.epoch = epoch; self.trainLoss = trainLoss; self.trainError = trainError
         self.testLoss = testLoss; self.testError = testError; self.parts = parts
         self.learningRate = learningRate; self.seconds = seconds; self.imagesPerSecond = imagesPerSecond
+        self.beta = beta; self.testTop5Error = testTop5Error
     }
 
     enum CodingKeys: String, CodingKey {
-        case epoch, trainLoss, trainError, testLoss, testError, parts, learningRate, seconds, imagesPerSecond
+        case epoch, trainLoss, trainError, testLoss, testError, parts, learningRate, seconds, imagesPerSecond, beta, testTop5Error
     }
 
     public init(from decoder: Decoder) throws {
@@ -43,6 +49,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
         parts = try c.decode([String: Double?].self, forKey: .parts).mapValues { $0 ?? .nan }
         learningRate = try c.decodeNonFinite(.learningRate); seconds = try c.decodeNonFinite(.seconds)
         imagesPerSecond = try c.decodeNonFinite(.imagesPerSecond)
+        beta = try c.decodeIfPresent(Double.self, forKey: .beta)
+        testTop5Error = try c.decodeIfPresent(Double.self, forKey: .testTop5Error)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -53,6 +61,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
         try c.encode(parts.mapValues { $0.isFinite ? $0 : nil }, forKey: .parts)
         try c.encodeNonFinite(learningRate, forKey: .learningRate); try c.encodeNonFinite(seconds, forKey: .seconds)
         try c.encodeNonFinite(imagesPerSecond, forKey: .imagesPerSecond)
+        try c.encodeIfPresent(beta, forKey: .beta)
+        if let testTop5Error { try c.encodeNonFinite(testTop5Error, forKey: .testTop5Error) }
     }
 
     /// Equal field by field, NaN equal to NaN (a diverged epoch equals itself after a round trip).
@@ -62,6 +72,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
             && same(a.testLoss, b.testLoss) && same(a.testError, b.testError)
             && a.parts.keys.sorted() == b.parts.keys.sorted() && a.parts.allSatisfy { same($0.value, b.parts[$0.key]!) }
             && same(a.learningRate, b.learningRate) && same(a.seconds, b.seconds) && same(a.imagesPerSecond, b.imagesPerSecond)
+            && a.beta == b.beta && (a.testTop5Error == nil) == (b.testTop5Error == nil)
+            && same(a.testTop5Error ?? 0, b.testTop5Error ?? 0)
     }
 }
 
@@ -159,8 +171,9 @@ public final class Trainer {
     /// weight decay, and its frozen BN layers keep their statistics.
     public init(config: RunConfig, data: TrainingData, teacher: Model?, directory: URL?, owner: CheckpointOwner = .none,
                 observer: @escaping (TrainingEvent) -> Void = { _ in }) throws {
-        guard config.epochs >= 1, config.batchSize >= 1 else {
-            throw TrainingError.invalidConfig("epochs (\(config.epochs)) and batch size (\(config.batchSize)) must be positive")
+        guard config.epochs >= 1 || (config.epochs == 0 && config.pretrained != nil), config.batchSize >= 1 else {
+            throw TrainingError.invalidConfig("epochs (\(config.epochs)) and batch size (\(config.batchSize)) must be positive "
+                                              + "(0 epochs only evaluate pretrained weights)")
         }
         if config.method.needsTeacher && teacher == nil { throw TrainingError.missingTeacher(method: config.method.kind) }
         if let teacher, teacher.inChannels != data.train.channels {
@@ -173,7 +186,8 @@ public final class Trainer {
         self.directory = directory
         self.observer = observer
         var rng = RNG(seed: config.seed)
-        student = try Model(name: config.student, inChannels: data.train.channels, numClasses: data.train.numClasses, rng: &rng)
+        student = try Model(name: config.student, inChannels: data.train.channels, numClasses: data.train.numClasses,
+                            initialization: config.initialization ?? .kaiming, rng: &rng)
         if let weights = config.pretrained {
             guard let file = weights.file else { throw TrainingError.invalidConfig("pretrained weights \(weights.sha256.prefix(16))… have no file") }
             let loaded = try student.loadPretrained(from: URL(fileURLWithPath: file))
@@ -245,6 +259,20 @@ public final class Trainer {
         return curves
     }
 
+    /// A run of 0 epochs (Table 5's pretrained teacher): the starting weights evaluated on the test
+    /// split, saved as the run's model. Nothing is trained and no epoch is recorded.
+    public func evaluateOnly() throws -> (error: Double, top5Error: Double?, seconds: Double) {
+        precondition(config.epochs == 0, "evaluateOnly: the run trains for \(config.epochs) epochs")
+        let start = DispatchTime.now().uptimeNanoseconds
+        let test = try evaluate(student, on: data.test, batchSize: evaluationBatchSize)
+        guard test.loss.isFinite else { throw TrainingError.diverged(epoch: 0, batch: nil, loss: .test, value: test.loss) }
+        if let directory {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try student.save(to: directory.appendingPathComponent(Trainer.modelName))
+        }
+        return (test.error, test.top5Error, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
     func runEpoch(_ epoch: Int, _ train: Batcher) throws -> EpochRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         if config.milestones.contains(epoch) { sgd.resetMomentum() }
@@ -266,11 +294,12 @@ public final class Trainer {
             observer(.batch(epoch: epoch, batch: b + 1, batches: batches.count, loss: Double(loss), imagesPerSecond: Double(seen) / elapsed))
         }
         let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let (testLoss, testError) = try evaluate(student, on: data.test, batchSize: evaluationBatchSize)
+        let test = try evaluate(student, on: data.test, batchSize: evaluationBatchSize)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(seen), trainError: 100 * Double(wrong) / Double(seen),
-                           testLoss: testLoss, testError: testError, parts: partSums.mapValues { $0 / Double(seen) },
-                           learningRate: Double(lr), seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds)
+                           testLoss: test.loss, testError: test.error, parts: partSums.mapValues { $0 / Double(seen) },
+                           learningRate: Double(lr), seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds,
+                           beta: method.beta.map(Double.init), testTop5Error: test.top5Error)
     }
 
     /// One training step on `batch` (what `atx bench` times): the method's objective, the
@@ -308,27 +337,29 @@ public final class Trainer {
     /// batch size for large JPEG images.
     var evaluationBatchSize: Int { config.dataset.descriptor.isJPEG ? config.batchSize : 500 }
 
-    /// The method as it applies in `epoch` (AT+KD's optional β decay).
+    /// The method as it applies in `epoch`: β after its schedule (AT+KD, F-ActT).
     func methodFor(epoch: Int) -> Method {
-        if case .atkd(let m, let beta, let t, let a, let decay, let groups) = config.method, decay != 1 {
-            return .atkd(mapping: m, beta: beta * pow(decay, Float(epoch - 1)), temperature: t, alpha: a, betaDecay: decay, groups: groups)
-        }
-        return config.method
+        config.method.scheduled(epoch: epoch, learningRateFactor: config.learningRate(epoch: epoch) / config.learningRate)
     }
 
     /// Mean cross-entropy and error (%) of `model` in eval mode, with no graph.
-    public func evaluate(_ model: Model, on split: any BatchSource, batchSize: Int = 500) throws -> (loss: Double, error: Double) {
+    /// Mean cross-entropy, error (%) and, with more than five classes, top-5 error (%) of `model`
+    /// in eval mode, with no graph.
+    public func evaluate(_ model: Model, on split: any BatchSource, batchSize: Int = 500) throws
+        -> (loss: Double, error: Double, top5Error: Double?) {
         let batches = Batcher(split, batchSize: batchSize, shuffle: false).epoch(0)
-        var loss = 0.0, wrong = 0
+        var loss = 0.0, wrong = 0, wrong5 = 0
         try GradMode.withoutGraph {
             for b in batches.indices {
                 let batch = try batches.batch(b)
                 let logits = model.forward(Variable(batch.images), mode: .eval, requiresGrad: false).output.logits
                 loss += Double(crossEntropy(logits, labels: batch.labels).value.scalar) * Double(batch.labels.count)
                 wrong += misclassified(logits.value, batch.labels)
+                wrong5 += misclassified(logits.value, batch.labels, top: 5)
             }
         }
-        return (loss / Double(split.count), 100 * Double(wrong) / Double(split.count))
+        let n = Double(split.count)
+        return (loss / n, 100 * Double(wrong) / n, split.numClasses > 5 ? 100 * Double(wrong5) / n : nil)
     }
 
     // MARK: - Checkpoints
@@ -406,15 +437,18 @@ public final class Trainer {
     }
 }
 
-/// Number of rows of logits [N, K] whose first maximum is not the label (or that hold a NaN).
-func misclassified(_ logits: Tensor, _ labels: [Int]) -> Int {
+/// Number of rows of logits [N, K] whose label is not among the `top` highest (ties broken by
+/// index, as the first maximum; a row with a NaN, from a diverged network, counts as wrong).
+func misclassified(_ logits: Tensor, _ labels: [Int], top: Int = 1) -> Int {
     let k = logits.shape[1]
     var wrong = 0
     for (i, label) in labels.enumerated() {
         let row = logits.data[(i * k)..<((i + 1) * k)]
-        // A row with a NaN (a diverged network) has no maximum: it counts as wrong.
-        guard !row.contains(where: \.isNaN), let top = row.max(), let index = row.firstIndex(of: top) else { wrong += 1; continue }
-        if index - i * k != label { wrong += 1 }
+        guard !row.contains(where: \.isNaN) else { wrong += 1; continue }
+        let target = row[i * k + label]
+        // The label's rank: the classes scoring higher, and those scoring the same before it.
+        let above = row.indices.filter { row[$0] > target || (row[$0] == target && $0 < i * k + label) }.count
+        if above >= top { wrong += 1 }
     }
     return wrong
 }

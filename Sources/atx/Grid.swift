@@ -122,11 +122,11 @@ struct WorkerCommand: ParsableCommand {
 
 /// Tiny stand-ins for Table 4's inputs (tests and `scripts/table4-smoke-test`).
 struct SmokeInputs: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "smoke-inputs", abstract: "Write tiny Table 4 data and weights.",
+    static let configuration = CommandConfiguration(commandName: "smoke-inputs", abstract: "Write tiny Table 4 and 5 data and weights.",
                                                     shouldDisplay: false)
-    @Option(help: "Folder for cub200/ and indoor67/.") var data: String
+    @Option(help: "Folder for cub200/, indoor67/ and imagenet/.") var data: String
     @Option(help: "Folder for resnet18-imagenet.safetensors and resnet34-imagenet.safetensors.") var weights: String
-    @Option(help: "Classes per dataset.") var classes = 4
+    @Option(help: "Classes of cub200/ and indoor67/ (imagenet/ has 1000).") var classes = 4
 
-    func run() throws { try Table4SmokeInputs.write(data: data, weights: weights, classes: classes) }
+    func run() throws { try Experiments.SmokeInputs.write(data: data, weights: weights, classes: classes) }
 }

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Bench
 import Data
+import NN
 import Training
 
 /// A comma-separated list of values, e.g. `--threads 1,2`.
@@ -39,6 +40,12 @@ extension StepBenchCase: ExpressibleByArgument {
 extension Mapping: ExpressibleByArgument {}
 
 extension MethodKind: ExpressibleByArgument {}
+
+extension KDForm: ExpressibleByArgument {}
+
+extension WeightInitialization: ExpressibleByArgument {}
+
+extension PaddingMode: ExpressibleByArgument {}
 
 extension DatasetChoice: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }

@@ -17,6 +17,9 @@ struct Train: ParsableCommand {
     @Option(help: "Method weight β (default per method).") var beta: Float?
     @Option(help: "KD weight α.") var alpha: Float?
     @Option(help: "KD temperature.") var temperature: Float?
+    @Option(help: "KD's normalisation for kd / at+kd: 2017 (the official code of January 2017, α·T²·2/K; the default) or 2018 (α·T²).") var kdForm: KDForm?
+    @Option(help: "β's schedule for at+kd / factt: lr (decays with the learning rate; the default), constant, or a per-epoch factor in (0, 1].")
+    var betaDecay: String?
     @Option(help: "The dataset (auto: CIFAR-10 when present, else Fashion-MNIST).") var dataset = DatasetChoice.auto
     // Numbers are parsed unconditionally, so "-5" is read as a value (and refused below), not as a flag.
     @Option(parsing: .unconditional, help: "Epochs; learning-rate drops scale to 0.3, 0.6, 0.8 of them.") var epochs = 200
@@ -26,6 +29,10 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Stratified training subset (same count per class).") var trainSubset: Int?
     @Flag(help: "No horizontal flips.") var noFlip = false
     @Flag(help: "No reflect-pad-and-crop.") var noCrop = false
+    @Option(name: .customLong("init"), help: "How WRN weights are drawn: 2017 (std 2/√fan_in, the official code of January 2017) or kaiming (√(2/fan_in)).")
+    var initialization: WeightInitialization = .code2017
+    @Option(help: "How crops pad: symmetric (edge repeated, the official code of January 2017) or reflect (edge not repeated).")
+    var paddingMode: PaddingMode = .symmetric
     @Option(help: "Seed of initialisation, shuffling, augmentation and subset.") var seed: UInt64 = 0
     @OptionGroup var threads: ThreadOptions
     @Option(help: "Run directory.") var out: String
@@ -47,8 +54,14 @@ struct Train: ParsableCommand {
         if let beta { hyper[.beta] = beta }
         if let alpha { hyper[.alpha] = alpha }
         if let temperature { hyper[.temperature] = temperature }
+        let schedule = try betaDecay.map { text in
+            guard let s = BetaSchedule(text) else {
+                throw ValidationError("--beta-decay '\(text)' is not accepted; accepted: lr, constant, or a per-epoch factor in (0, 1]")
+            }
+            return s
+        }
         do {
-            return try Method(kind: method, mapping: mapping, hyperparameters: hyper)
+            return try Method(kind: method, mapping: mapping, hyperparameters: hyper, schedule: schedule, kdForm: kdForm)
         } catch let e as MethodError {
             throw ValidationError("--method \(method): \(e)")
         }
@@ -69,9 +82,10 @@ struct Train: ParsableCommand {
                       + "\(state.metadata["epoch"] ?? "?") epochs (a finished run's model is the model.safetensors beside it)")
             }
         }
-        let config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: dataset.resolved(),
+        var config = RunConfig(student: student, teacher: teacherModel?.name, method: method, dataset: dataset.resolved(),
                                trainSubset: trainSubset, epochs: epochs, batchSize: batchSize, learningRate: lr,
                                weightDecay: weightDecay, flip: !noFlip, crop: !noCrop, seed: seed)
+        config.setCodeForms(initialization: initialization, paddingMode: paddingMode)
         let data = try config.openData()
         let progress = ProgressPrinter(label: "\(student) \(method.name)")
         let trainer = try Trainer(config: config, data: data, teacher: teacherModel,

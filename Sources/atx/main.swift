@@ -7,7 +7,7 @@ import Tensor
 struct ATX: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atx",
-        abstract: "Reproduces the experiments of 'Paying More Attention to Attention' (Zagoruyko & Komodakis, ICLR 2017): CIFAR-10, CUB-200-2011, MIT Indoor-67.",
+        abstract: "Reproduces the experiments of 'Paying More Attention to Attention' (Zagoruyko & Komodakis, ICLR 2017): CIFAR-10, CUB-200-2011, MIT Indoor-67, ImageNet.",
         version: atxVersion,
         subcommands: [Run.self, Plan.self, Status.self, Submit.self, Merge.self, Table.self, Train.self, Attention.self, BenchCommand.self, WorkerCommand.self,
                       SmokeInputs.self,

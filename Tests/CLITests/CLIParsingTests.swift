@@ -25,7 +25,7 @@ final class CLIParsingTests: XCTestCase {
         XCTAssertEqual(t.method, .atkd)
         XCTAssertEqual(t.mapping, .sum4)
         XCTAssertEqual(t.dataset, .named(.fashionMNIST))
-        XCTAssertEqual(try t.hyperparameters(), .atkd(mapping: .sum4, beta: 500, temperature: 4, alpha: 0.9, betaDecay: 1))
+        XCTAssertEqual(try t.hyperparameters(), .atkd(mapping: .sum4, beta: 500, temperature: 4, alpha: 0.9, schedule: .learningRate, form: .code2017))
         let defaults = try Train.parse(["--student", "wrn-10-1", "--out", "run"])
         XCTAssertEqual(defaults.method, .ce)
         XCTAssertEqual(defaults.dataset, .auto)

@@ -50,6 +50,35 @@ final class AugmentationTests: XCTestCase {
         XCTAssertEqual(out[4 * 32 + 4], source(1, 0, 0, 0))
     }
 
+    /// OpenCV's `BORDER_REFLECT` (numpy's "symmetric"), which the official code of January 2017
+    /// pads with: the edge pixel is repeated, `cba|abcd…`.
+    func symmetricPadded(_ n: Int, _ c: Int, _ p: Int) -> [[UInt8]] {
+        func pad<T>(_ row: [T]) -> [T] { Array(row[0..<p].reversed()) + row + Array(row[(32 - p)...].reversed()) }
+        return pad((0..<32).map { y in pad((0..<32).map { source(n, c, y, $0) }) })
+    }
+
+    func testSymmetricPaddingRepeatsTheEdgeAsTheCodeOf2017() {
+        for (x0, y0, flip) in [(0, 0, false), (8, 8, false), (1, 6, true), (0, 8, true), (3, 0, false)] {
+            let t = ImageTransform(flip: flip, cropX: x0, cropY: y0, padding: 4, paddingMode: .symmetric)
+            let out = bytes(data.batch(indices: [0], transforms: [t]))
+            for c in 0..<3 {
+                let padded = symmetricPadded(0, c, 4)
+                for y in 0..<32 { for x in 0..<32 {
+                    XCTAssertEqual(out[c * 1024 + y * 32 + x], padded[y0 + y][x0 + (flip ? 31 - x : x)], "crop (\(x0), \(y0)) flip \(flip)")
+                } }
+            }
+        }
+        // Spelled out for crop (0, 0): output (3, 3) is source (0, 0) itself, where reflect-101 has (1, 1).
+        let out = bytes(data.batch(indices: [0], transforms: [ImageTransform(cropX: 0, cropY: 0, padding: 4, paddingMode: .symmetric)]))
+        XCTAssertEqual(out[3 * 32 + 3], source(0, 0, 0, 0))
+        XCTAssertEqual(out[0], source(0, 0, 3, 3))
+        XCTAssertEqual(reflect(-1, .symmetric), 0); XCTAssertEqual(reflect(32, .symmetric), 31); XCTAssertEqual(reflect(35, .symmetric), 28)
+        XCTAssertEqual(reflect(-1, .reflect), 1); XCTAssertEqual(reflect(32, .reflect), 30)
+        // The augmentation carries its mode into the transforms it draws.
+        let drawn = Augmentation(flip: true, crop: true, paddingMode: .symmetric).transform(0x1234_5678_9ABC_DEF0)
+        XCTAssertEqual(drawn.paddingMode, .symmetric)
+    }
+
     func testNormalisationUsesTheDatasetConstants() {
         let images = (0..<3072).map { UInt8($0 % 256) }
         let cifar = ImageDataset(name: "c", images: images, labels: [0], channels: 3, numClasses: 10,

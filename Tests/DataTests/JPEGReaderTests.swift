@@ -164,3 +164,99 @@ final class Indoor67ReaderTests: XCTestCase {
         assertDataError(try Batcher(test, batchSize: 2, shuffle: false).epoch(0).batch(0), mentions: image, "cannot decode")
     }
 }
+
+final class ImageNetReaderTests: XCTestCase {
+    /// A generated folder: 3 classes, 2 training and 1 validation image each, declaring its counts.
+    func tinyImageNet() throws -> String {
+        let dir = try temporaryDirectory(self)
+        try Datasets.writeTinyImageNet(to: dir, config: TinyJPEGConfig(classes: 3, trainPerClass: 2, testPerClass: 1))
+        return dir
+    }
+
+    func testReadsClassFoldersInWordNetOrder() throws {
+        let dir = try tinyImageNet()
+        let splits = try ImageNet.load(directory: dir, geometry: ImageGeometry(resize: 40, crop: 32))
+        XCTAssertEqual(splits.dataset, .imagenet)
+        XCTAssertEqual(splits.train.classNames, ["n00000000", "n00000001", "n00000002"])
+        XCTAssertEqual(splits.train.labels, [0, 0, 1, 1, 2, 2])
+        XCTAssertEqual(splits.test.labels, [0, 1, 2])
+        XCTAssertTrue(splits.test.paths[1].hasSuffix("val/n00000001/n00000001_2.JPEG"), splits.test.paths[1])
+        XCTAssertEqual(splits.train.randomCrop, .scaleAndAspect)
+        XCTAssertEqual(try Datasets.open(.imagenet, locations: DataLocations(imagenet: dir)).train.count, 6)
+        XCTAssertEqual(DataLocations.fromEnvironment(["IMAGENET_DIR": dir]).imagenet, dir)
+        XCTAssertEqual(DataLocations.fromEnvironment([:]).imagenet, "data/imagenet")
+    }
+
+    func testMissingFolderSaysWhatToDownload() throws {
+        let dir = join(try temporaryDirectory(self), "imagenet")
+        assertDataError(try ImageNet.load(directory: dir), mentions: dir, "ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar",
+                        "IMAGENET_DIR", "val/<wnid>/")
+        assertDataError(try Datasets.inMemory(.imagenet), mentions: "imagenet", "JPEG files")
+    }
+
+    /// Without the generated folder's own counts, ILSVRC2012's apply: 3 class folders are an
+    /// incomplete extraction; so are missing images once the counts are right.
+    func testAnIncompleteExtractionFails() throws {
+        let dir = try tinyImageNet()
+        let marker = join(dir, ImageNet.generatedMarker)
+        try FileManager.default.removeItem(atPath: marker)
+        assertDataError(try ImageNet.load(directory: dir), mentions: join(dir, "train"), "holds 3 class folders", "1000")
+        try "classes 3\ntrain 6\nval 3\n".write(toFile: marker, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: join(dir, "train/n00000002/n00000002_1.JPEG"))
+        assertDataError(try ImageNet.load(directory: dir), mentions: join(dir, "train"), "holds 5 images", "has 6")
+        try "classes 3\ntrain six\n".write(toFile: marker, atomically: true, encoding: .utf8)
+        assertDataError(try ImageNet.load(directory: dir), mentions: marker + ":2", "train six")
+    }
+
+    func testFoldersThatAreNotTheUsualLayoutAreNamed() throws {
+        var dir = try tinyImageNet()
+        try FileManager.default.createDirectory(atPath: join(dir, "train/cats"), withIntermediateDirectories: true)
+        assertDataError(try ImageNet.load(directory: dir), mentions: join(dir, "train/cats"), "WordNet id")
+
+        // Validation images not yet sorted into class folders.
+        dir = try tinyImageNet()
+        let val = join(dir, "val")
+        for wnid in try FileManager.default.contentsOfDirectory(atPath: val) {
+            for file in try FileManager.default.contentsOfDirectory(atPath: join(val, wnid)) {
+                try FileManager.default.moveItem(atPath: join(val, "\(wnid)/\(file)"), toPath: join(val, file))
+            }
+            try FileManager.default.removeItem(atPath: join(val, wnid))
+        }
+        assertDataError(try ImageNet.load(directory: dir), mentions: val, "3 files but no class folders", "val/<wnid>/")
+
+        // A class folder of train/ that val/ lacks.
+        dir = try tinyImageNet()
+        try FileManager.default.removeItem(atPath: join(dir, "val/n00000001"))
+        assertDataError(try ImageNet.load(directory: dir), mentions: join(dir, "val"), "no folder n00000001")
+    }
+
+    /// Training crops: 8–100% of the area at aspect 3/4–4/3 (up to rounding), inside the image,
+    /// the same for the same bits; a batch holds `crop`-sided squares; tests take the centre.
+    func testScaleAndAspectCropsFollowTheOfficialRecipe() throws {
+        var areas: [Double] = []
+        for k in 0..<2000 {
+            let bits = mix64(UInt64(k))
+            guard let r = JPEGDataset.scaleAndAspectWindow(bits, width: 120, height: 90) else { XCTFail("no window for \(k)"); continue }
+            XCTAssertTrue(r.x >= 0 && r.y >= 0 && r.x + r.width <= 120 && r.y + r.height <= 90, "\(r)")
+            let aspect = Double(r.width) / Double(r.height)
+            XCTAssertTrue(aspect >= 0.75 * 0.95 && aspect <= 4.0 / 3.0 / 0.95, "aspect \(aspect) of \(r)")
+            areas.append(Double(r.width * r.height) / (120 * 90))
+            XCTAssertTrue(r == JPEGDataset.scaleAndAspectWindow(bits, width: 120, height: 90)!)
+        }
+        XCTAssertGreaterThanOrEqual(areas.min()!, 0.07)
+        XCTAssertLessThanOrEqual(areas.max()!, 1.0)
+        // Uniform in area over attempts that fit: the mean lies well inside (0.08, 1).
+        let mean = areas.reduce(0, +) / Double(areas.count)
+        XCTAssertTrue(mean > 0.4 && mean < 0.6, "mean area \(mean)")
+        // Too thin an image for any window of 8% at aspect 3/4 or more: none in ten attempts.
+        XCTAssertNil(JPEGDataset.scaleAndAspectWindow(1, width: 400, height: 1))
+
+        let splits = try ImageNet.load(directory: try tinyImageNet(), geometry: ImageGeometry(resize: 40, crop: 32))
+        let crop = try splits.train.transformed(0, bits: 12345, augmentation: Augmentation(flip: true, crop: true))
+        XCTAssertEqual([crop.width, crop.height], [32, 32])
+        let centre = try splits.test.transformed(0, bits: 12345, augmentation: Augmentation(flip: false, crop: false))
+        let resized = try splits.test.resized(0)
+        let (x, y) = PixelImage.centreCropOrigin(width: resized.width, height: resized.height, side: 32)
+        XCTAssertEqual(centre, resized.cropped(x: x, y: y, width: 32, height: 32))
+    }
+}

@@ -125,7 +125,7 @@ final class OpenByNameTests: XCTestCase {
         XCTAssertNil(DatasetChoice("cifar100"))
         XCTAssertEqual(DatasetChoice("auto"), .auto)
         XCTAssertEqual(DatasetChoice("fashion-mnist"), .named(.fashionMNIST))
-        XCTAssertEqual(DatasetChoice.names, ["auto", "cifar10", "fashion-mnist", "synthetic", "cub200", "indoor67"])
+        XCTAssertEqual(DatasetChoice.names, ["auto", "cifar10", "fashion-mnist", "synthetic", "cub200", "indoor67", "imagenet"])
         XCTAssertEqual(DatasetChoice.named(.cub200).resolved(), .cub200)
     }
 

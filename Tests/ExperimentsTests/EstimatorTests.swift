@@ -28,7 +28,7 @@ final class EstimatorTests: XCTestCase {
         XCTAssertEqual(estimator.seconds(ce.config), Double(ce.config.epochs) * (1.0 + 50.0 / 300.0), accuracy: 1e-9)
         XCTAssertEqual(estimator.seconds(ce.config, epochsDone: 1), Double(ce.config.epochs - 1) * (1.0 + 50.0 / 300.0), accuracy: 1e-9)
         // A distillation run adds a third of the teacher's step; min-l2 triples the student's.
-        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", teacher: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9), dataset: .synthetic)),
+        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", teacher: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9, form: .code2017), dataset: .synthetic)),
                        1 / (1 / 100.0 + 1 / 300.0), accuracy: 1e-9)
         XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", method: .minL2(beta: 1), dataset: .synthetic)), 100.0 / 3, accuracy: 1e-9)
     }

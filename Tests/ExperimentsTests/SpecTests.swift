@@ -23,6 +23,29 @@ final class SpecTests: XCTestCase {
     }
 
     /// Table 1's 120 cells map to fewer unique runs: shared baselines and teachers.
+    /// Table 3 as the paper ran it: the student without ReLU before pooling; the activation-based AT
+    /// cell learns from its own teacher (NIN-wide with BN, without ReLU before pooling), trained in
+    /// the grid before it; grad-AT and KD (2017's form) from the 1M NIN-wide.
+    func testTable3HasItsOwnATTeacher() throws {
+        let grid = try Grid(spec: try Self.spec("table3"), profile: "smoke", locations: Self.noCIFAR)
+        let byLabel = Dictionary(uniqueKeysWithValues: grid.cells.map { ($0.columnLabel, $0.runKey) })
+        func run(_ label: String) throws -> PlannedRun { try XCTUnwrap(byLabel[label].flatMap(grid.run)) }
+        func teacher(_ label: String) throws -> PlannedRun { try XCTUnwrap(try run(label).teacherKey.flatMap(grid.run)) }
+        XCTAssertTrue(grid.cells.allSatisfy { grid.run($0.runKey).map { $0.config.student == "nin-thin-nobn-nopoolrelu" } ?? false })
+        XCTAssertEqual(try teacher("activation-based AT").config.student, "nin-wide-nopoolrelu")
+        XCTAssertEqual(try teacher("activation-based AT").config.method, .ce)
+        XCTAssertEqual(try teacher("grad-based AT").config.student, "nin-wide")
+        XCTAssertEqual(try teacher("KD").config.student, "nin-wide")
+        XCTAssertEqual(try run("KD").config.method, .kd(temperature: 4, alpha: 0.9, form: .code2017))
+        let order = grid.runs.map(\.key)
+        XCTAssertLessThan(try XCTUnwrap(order.firstIndex(of: try teacher("activation-based AT").key)),
+                          try XCTUnwrap(order.firstIndex(of: try run("activation-based AT").key)), "the teacher first")
+        XCTAssertEqual(grid.runs.count, 8, "the student's six columns and two teachers (one seed)")
+        // A column's own teacher only where the method learns from one, never on the teacher column.
+        let bad = "name: x\nseeds: [0]\nrows: [{student: wrn-10-1, teacher: wrn-10-2}]\ncolumns: [{method: ce, teacher: wrn-16-1}]\n"
+        XCTAssertThrowsError(try Spec.parse(bad, file: "x.yaml")) { e in XCTAssertTrue("\(e)".contains("columns[0].teacher"), "\(e)") }
+    }
+
     func testTable1CellsDeduplicateIntoRuns() throws {
         let grid = try Grid(spec: try Self.spec("table1"), profile: "paper", locations: Self.noCIFAR)
         XCTAssertEqual(grid.cells.count, 120)
@@ -107,13 +130,19 @@ final class SpecTests: XCTestCase {
     /// Run keys are content hashes of the resolved configuration and the data: a change to how a
     /// configuration encodes would orphan every stored run. The key without the data is pinned from
     /// a run recorded on 2026-12-02 (the smoke grid's first teacher), the one a database made before
-    /// data fingerprints holds; the synthetic data's fingerprint and the key with it are pinned too.
+    /// data fingerprints holds: the same configuration in the forms it computed (Kaiming's
+    /// initialisation, reflect-101 padding) still has it. The keys of today's configuration (the
+    /// official code's forms of January 2017, issue 18) and the synthetic data's fingerprint are
+    /// pinned too.
     func testRunKeysAreStable() throws {
         let grid = try Grid(spec: try Self.spec("smoke"), profile: "smoke", locations: Self.noCIFAR)
         let teacher = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-2" && $0.config.seed == 0 })
-        XCTAssertEqual(try Grid.key(teacher.config, teacherKey: nil, data: nil).key, "ca024348dccc7bd0")
+        var older = teacher.config
+        older.initialization = nil; older.paddingMode = nil
+        XCTAssertEqual(try Grid.key(older, teacherKey: nil, data: nil).key, "ca024348dccc7bd0")
+        XCTAssertEqual(try Grid.key(teacher.config, teacherKey: nil, data: nil).key, "c9f7dc6ed884180d")
         XCTAssertEqual(teacher.dataFingerprint.prefix(16), "\(SpecTests.syntheticFingerprint)")
-        XCTAssertEqual(teacher.key, "ea197ba25850a7d8")
+        XCTAssertEqual(teacher.key, "121ff419f88a7c1e")
         XCTAssertTrue(teacher.identityJSON.contains("\"data\":\"\(teacher.dataFingerprint)\""))
     }
 
@@ -150,7 +179,7 @@ final class SpecTests: XCTestCase {
             ("seeds: [0, 1]", "seeds: []", ["seeds", "at least one seed"]),
             (", teacher: wrn-16-2}", "}", ["rows[0].teacher", "missing", "needs a teacher"]),
             ("name: t", "name: t\nprofiles: {quick: {epochs: zero}}", ["profiles.quick.epochs", "'zero'"]),
-            ("name: t", "name: t\ndataset: imagenet", ["dataset", "'imagenet'", "fashion-mnist"]),
+            ("name: t", "name: t\ndataset: imagenet21k", ["dataset", "'imagenet21k'", "fashion-mnist", "imagenet"]),
             ("name: t", "name: t\ntraining: {epochs: 10, learning_rat: 0.1}", ["training.learning_rat", "unknown key", "learning_rate"]),
             ("  - {label: AT, method: at, beta: 1000}", "  - at", ["columns[0]", "expected a mapping", "'at'"]),
         ]

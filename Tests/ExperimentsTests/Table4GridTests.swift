@@ -29,13 +29,34 @@ final class Table4GridTests: XCTestCase {
     static let olderSmokeKeys = ["ca024348dccc7bd0", "257bdccadc2a6588", "4a012034b4032bfb", "27a7171f9754240f",
                                  "a49265ddd0ba611c", "8dd4b197c531fc3f", "b9936ca2cd258a2b", "677bda3346306554"]
 
-    func testRunKeysOfTheOlderGridsAreUnchanged() throws {
-        let grid = try Grid(spec: try SpecTests.spec("smoke"), profile: "smoke", locations: SpecTests.noCIFAR)
+    /// The keys without the data of `grid`'s runs, in order (students follow their teacher's).
+    static func legacyKeys(_ grid: Grid) throws -> [String] {
         var legacy: [String: String] = [:]
         for run in grid.runs {
             legacy[run.key] = try Grid.key(run.config, teacherKey: run.teacherKey.flatMap { legacy[$0] }, data: nil).key
         }
-        XCTAssertEqual(grid.runs.map { legacy[$0.key] }, Self.olderSmokeKeys)
+        return grid.runs.map { legacy[$0.key] ?? "" }
+    }
+
+    /// The smoke grid's runs now compute the official code's forms of January 2017 (a WRN's
+    /// initialisation, the crops' padding, KD's normalisation): other computations, so other keys.
+    /// The same configurations in the forms the older runs computed (Kaiming, reflect-101, KD of
+    /// 2018) have exactly the older keys, so those runs stay what they were and are never reused
+    /// as the new ones.
+    func testOlderRunsKeepTheirKeysInTheFormsTheyComputed() throws {
+        let grid = try Grid(spec: try SpecTests.spec("smoke"), profile: "smoke", locations: SpecTests.noCIFAR)
+        var older: [String: String] = [:]
+        for (i, (run, key)) in zip(grid.runs, try Self.legacyKeys(grid)).enumerated() {
+            XCTAssertEqual(run.config.initialization, .code2017)
+            XCTAssertEqual(run.config.paddingMode, .symmetric)
+            var old = run.config
+            old.initialization = nil; old.paddingMode = nil
+            if case .kd(let t, let a, _) = old.method { old.method = .kd(temperature: t, alpha: a, form: .code2018) }
+            let oldKey = try Grid.key(old, teacherKey: run.teacherKey.flatMap { older[$0] }, data: nil).key
+            older[run.key] = oldKey
+            XCTAssertEqual(oldKey, Self.olderSmokeKeys[i], "\(run.config.student) \(run.config.method.name) in the older forms")
+            XCTAssertNotEqual(key, Self.olderSmokeKeys[i], "\(run.config.student) \(run.config.method.name) now")
+        }
         for run in grid.runs {
             for field in ["pretrained", "freezing", "geometry", "groups"] { XCTAssertFalse(run.identityJSON.contains(field), field) }
         }
@@ -110,6 +131,52 @@ final class Table4GridTests: XCTestCase {
             XCTAssertThrowsError(try Spec.parse(base.replacingOccurrences(of: from, with: to), file: "t4.yaml"), message) { e in
                 XCTAssertTrue("\(e)".contains(message), "\(e)")
             }
+        }
+    }
+
+    /// Table 5: ResNet-18 from scratch, its teacher the pretrained ResNet-34 evaluated once (0
+    /// epochs, seed 0, whole training split, no freezing) for every seed; AT on the last two
+    /// groups; ImageNet's crops. A spec whose pretrained teachers have no weights is refused.
+    func testTable5TeacherIsThePretrainedWeightsEvaluatedOnce() throws {
+        let weights = try temporaryDirectory()
+        try writeWeights(weights)
+        var spec = try SpecTests.spec("table5")
+        XCTAssertEqual(spec.teachers, .pretrained)
+        spec.seeds = [0, 1]
+        let grid = try Grid(spec: spec, profile: "paper", weightsDirectory: weights.path)
+        XCTAssertEqual(grid.datasets, [.imagenet])
+        XCTAssertEqual(grid.cells.count, 6)
+        XCTAssertEqual(grid.runs.count, 5, "one teacher run for both seeds, then ce and AT per seed")
+        let teachers = grid.runs.filter { $0.config.student == "resnet-34" }
+        XCTAssertEqual(teachers.count, 1)
+        let teacher = teachers[0].config
+        XCTAssertEqual(teacher.epochs, 0); XCTAssertEqual(teacher.seed, 0); XCTAssertEqual(teacher.milestones, [])
+        XCTAssertNil(teacher.trainSubset); XCTAssertNil(teacher.freezing)
+        XCTAssertEqual(teacher.pretrained?.sha256, ContentHash.sha256(Data("a34".utf8)))
+        for run in grid.runs where run.config.student == "resnet-18" {
+            let c = run.config
+            XCTAssertNil(c.pretrained, "the student is trained from scratch")
+            XCTAssertEqual(c.epochs, 100); XCTAssertEqual(c.batchSize, 256); XCTAssertEqual(c.milestones, [30, 60, 90])
+            XCTAssertEqual(c.lrDecay, 0.1); XCTAssertEqual(c.weightDecay, 1e-4)
+            XCTAssertEqual(c.geometry, .imageNet)
+            if case .at(.sum2, 1000, let groups) = c.method {
+                XCTAssertEqual(groups, [2, 3])
+                XCTAssertEqual(run.teacherKey, teachers[0].key)
+            } else {
+                XCTAssertEqual(c.method, .ce)
+            }
+        }
+        XCTAssertEqual(grid.cells.filter { $0.columnLabel == "ResNet-34 (teacher)" }.map(\.runKey), [teachers[0].key, teachers[0].key])
+        XCTAssertEqual(grid.cells.filter { $0.columnLabel == "ResNet-18" }.map(\.paperError), [30.4, 30.4])
+
+        let text = try String(contentsOfFile: spec.file, encoding: .utf8)
+        let noWeights = text.replacingOccurrences(of: "    resnet-34: data/weights/resnet34-imagenet.safetensors\n", with: "")
+            .replacingOccurrences(of: "  pretrained:\n", with: "")
+        XCTAssertThrowsError(try Spec.parse(noWeights, file: "t5.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("t5.yaml") && "\(e)".contains("teacher") && "\(e)".contains("resnet-34"), "\(e)")
+        }
+        XCTAssertThrowsError(try Spec.parse(text.replacingOccurrences(of: "teacher: pretrained", with: "teacher: borrowed"), file: "t5.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("'borrowed'") && "\(e)".contains("same-seed, pretrained"), "\(e)")
         }
     }
 }

@@ -9,10 +9,35 @@ final class ModelTests: XCTestCase {
         var rng = RNG(seed: 1)
         let expected = ["wrn-16-1": 175_066, "wrn-16-2": 691_674, "wrn-40-1": 563_930, "wrn-40-2": 2_243_546,
                         // docs/protocol.md §5 (and the fixtures' metadata)
-                        "nin-wide": 1_005_642, "nin-thin": 206_640, "nin-thin-nobn": 205_923]
+                        "nin-wide": 1_005_642, "nin-thin": 206_640, "nin-thin-nobn": 205_923,
+                        "nin-thin-nobn-nopoolrelu": 205_923, "nin-wide-nopoolrelu": 1_005_642]
         for (name, count) in expected {
             XCTAssertEqual(try Model(name: name, rng: &rng).parameterCount, count, name)
         }
+    }
+
+    /// A WRN's conv and linear weights: std 2/√fan_in as the official code of January 2017 drew
+    /// them (a28b02e utils.py:14–21), or Kaiming's √(2/fan_in); BN and other families unchanged.
+    func testWRNInitialisationOfTheCodeOf2017() throws {
+        var a = RNG(seed: 3), b = RNG(seed: 3)
+        let code = try Model(name: "wrn-16-2", initialization: .code2017, rng: &a)
+        let kaiming = try Model(name: "wrn-16-2", initialization: .kaiming, rng: &b)
+        func std(_ t: Tensor) -> Float {
+            let mean = t.data.reduce(0, +) / Float(t.count)
+            return (t.data.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(t.count)).squareRoot()
+        }
+        for (name, fanIn) in [("group1.block1.conv1", 64 * 9), ("group2.block0.conv0", 64 * 9), ("fc.weight", 128)] {
+            let c = std(code.parameters[name]!), k = std(kaiming.parameters[name]!)
+            XCTAssertEqual(c, 2 / Float(fanIn).squareRoot(), accuracy: 0.05 * c, name)
+            XCTAssertEqual(k, (2 / Float(fanIn)).squareRoot(), accuracy: 0.05 * k, name)
+        }
+        XCTAssertEqual(code.parameters["group0.block0.bn0.weight"]!.data.count, 16)
+        XCTAssertTrue(code.parameters["group0.block0.bn0.weight"]!.data.allSatisfy { (0..<1).contains($0) })
+        XCTAssertTrue(Model.takesInitialization("wrn-40-1"))
+        XCTAssertFalse(Model.takesInitialization("nin-thin") || Model.takesInitialization("resnet-18"))
+        var c = RNG(seed: 4), d = RNG(seed: 4)
+        XCTAssertEqual(try Model(name: "nin-thin", initialization: .code2017, rng: &c).parameters,
+                       try Model(name: "nin-thin", initialization: .kaiming, rng: &d).parameters)
     }
 
     func testUnknownNamesAndBadDepthsListWhatIsAccepted() {

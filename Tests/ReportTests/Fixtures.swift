@@ -13,7 +13,8 @@ enum Fixture {
     /// The counts the golden files print (3-channel models), whatever the fixture's dataset.
     static let parameterCounts = [
         "wrn-10-1": 77_850, "wrn-10-2": 304_042, "wrn-16-1": 175_066, "wrn-16-2": 691_674, "wrn-40-1": 563_930,
-        "wrn-40-2": 2_243_546, "nin-thin": 206_640, "nin-thin-nobn": 205_923, "nin-wide": 1_005_642,
+        "wrn-40-2": 2_243_546, "nin-thin": 206_640, "nin-thin-nobn": 205_923, "nin-thin-nobn-nopoolrelu": 205_923, "nin-wide": 1_005_642,
+        "resnet-18": 11_689_512, "resnet-34": 21_797_672,   // with ImageNet's 1000-class head (Table 5)
     ]
 
     static let assumptions = [
@@ -34,6 +35,7 @@ enum Fixture {
                       seeds: [Int], profile: String, dataset: DatasetID, training: TrainingSettings,
                       status: (Int, Int, Int) -> RunStatus = { _, _, _ in .done },
                       error: (Int, Int, Int) -> Double,
+                      top5: ((Int, Int, Int) -> Double)? = nil,
                       share: [[Int]: [Int]] = [:]) -> TableInput {
         let spec = Spec(name: name, title: title, file: "experiments/\(name).yaml", dataset: .named(dataset), seeds: seeds,
                         training: training, rows: rows, columns: columns, profiles: [profile: Profile()], json: "{}")
@@ -62,7 +64,8 @@ enum Fixture {
                         teacher: column.network == .teacher ? nil : row.teacher, method: column.method.name, seed: seed,
                         dataset: rowDatasets[r].rawValue, profile: profile, status: s, gitCommit: s == .queued ? nil : "0ec9ce8",
                         createdAt: created, failure: s == .failed ? "loss diverged (NaN) at epoch \(done)\nstack…" : nil,
-                        epochsDone: done, epochsTotal: training.epochs, finalTestError: s == .done ? final : nil)
+                        epochsDone: done, epochsTotal: training.epochs, finalTestError: s == .done ? final : nil,
+                        finalTestTop5Error: s == .done ? top5?(sr, sc, i) : nil)
                     epochs[key] = (0..<done).map { e in
                         let t = Double(e + 1) / Double(training.epochs)
                         let value = final + (80 - final) * exp(-6 * t) * (1 + 0.05 * Double(seed % 3))
@@ -138,6 +141,7 @@ enum Fixture {
                            failed: cellRuns.filter { $0.status == .failed }.count,
                            running: cellRuns.filter { $0.status == .running }.count,
                            median: quantile(0.5), min: errors.first, max: errors.last, q1: quantile(0.25), q3: quantile(0.75),
+                           top5Median: cellRuns.count == 1 && cellRuns[0].status == .done ? cellRuns[0].finalTestTop5Error : nil,
                            runKeys: keys)
     }
 
@@ -188,7 +192,7 @@ enum Fixture {
 
     static func table3() -> TableInput {
         input(name: "table3", title: "Table 3: gradient-based attention transfer (NIN-wide → NIN-thin without BN)",
-              rows: [Spec.Row(student: "nin-thin-nobn", teacher: "nin-wide")],
+              rows: [Spec.Row(student: "nin-thin-nobn-nopoolrelu", teacher: "nin-wide")],
               columns: [column("student baseline", .ce), column("min-l2", .minL2), column("grad-based AT", .gradAT),
                         column("KD", .kd), column("symmetry norm", .symmetry), column("activation-based AT", .at)],
               seeds: [0, 1, 2, 3, 4], profile: "paper", dataset: .cifar10, training: training(epochs: 200),
@@ -216,6 +220,16 @@ enum Fixture {
                          }
                      },
                      error: { _, c, s in errors[c][s] })
+    }
+
+    /// Table 5 (ImageNet) under the paper profile, one seed, with top-5 errors.
+    static func table5() -> TableInput {
+        input(name: "table5", title: "Table 5: attention transfer on ImageNet (ResNet-34 → ResNet-18, from scratch)",
+              rows: [Spec.Row(student: "resnet-18", teacher: "resnet-34")],
+              columns: [column("ResNet-18", .ce), column("ResNet-18-ResNet-34-AT", .at),
+                        column("ResNet-34 (teacher)", .ce, network: .teacher)],
+              seeds: [0], profile: "paper", dataset: .imagenet, training: training(epochs: 100, batchSize: 256),
+              error: { _, c, _ in [30.57, 29.61, 26.70][c] }, top5: { _, c, _ in [10.93, 10.24, 8.58][c] })
     }
 
     /// smoke.yaml: a grid the paper has no table for.

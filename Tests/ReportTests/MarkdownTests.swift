@@ -85,6 +85,18 @@ final class MarkdownTests: XCTestCase {
         assertGolden(Report.markdown(Fixture.table3()), "table3.md")
     }
 
+    /// Table 5 in the paper's layout: a line per model, top-1 and top-5 together; the paper has no
+    /// number for the teacher.
+    func testTable5TopOneAndFiveGolden() {
+        let md = Report.markdown(Fixture.table5())
+        assertGolden(md, "table5.md")
+        XCTAssertTrue(md.contains("| ResNet-18-ResNet-34-AT | 29.61, 10.24 |"), md)
+        XCTAssertTrue(md.contains("| ResNet-18-ResNet-34-AT | 29.3, 10.0 |"), "the paper's top-1, top-5")
+        XCTAssertTrue(md.contains("| ResNet-18-ResNet-34-AT | +0.31, +0.24 |"), "both differences")
+        XCTAssertTrue(md.contains("| ResNet-34 (teacher) | — |"), "no paper number for the teacher")
+        XCTAssertFalse(md.contains("Not comparable"), "the paper profile on ImageNet")
+    }
+
     func testGenericGridGolden() {
         assertGolden(Report.markdown(Fixture.smoke()), "smoke.md")
     }
@@ -128,7 +140,7 @@ final class MarkdownTests: XCTestCase {
         let counts = [175_066: "0.2M", 691_674: "0.7M", 563_930: "0.6M", 2_243_546: "2.2M", 1_005_642: "1M", 206_640: "0.2M",
                       205_923: "0.2M", 38_400: "38K"]
         for (count, text) in counts { XCTAssertEqual(Format.parameters(count), text, "\(count)") }
-        let names = ["wrn-16-1": "WRN-16-1", "wrn-40-2": "WRN-40-2", "nin-thin": "NIN-thin", "nin-thin-nobn": "NIN-thin",
+        let names = ["wrn-16-1": "WRN-16-1", "wrn-40-2": "WRN-40-2", "nin-thin": "NIN-thin", "nin-thin-nobn": "NIN-thin", "nin-thin-nobn-nopoolrelu": "NIN-thin", "nin-wide-nopoolrelu": "NIN-wide",
                      "nin-wide": "NIN-wide", "resnet-18": "ResNet-18", "resnet-34": "ResNet-34", "other-net": "other-net"]
         for (name, text) in names { XCTAssertEqual(Model.displayName(name), text) }
         XCTAssertEqual(Format.signed(0.004), "0.00")
@@ -138,7 +150,7 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(Format.signed1(-1.5), "-1.5")
         XCTAssertEqual(Format.signed1(0.04), "0.0")
         XCTAssertEqual(DatasetID.allCases.map(\.descriptor.displayName),
-                       ["CIFAR-10", "Fashion-MNIST", "synthetic data", "CUB-200-2011", "MIT Indoor-67"])
+                       ["CIFAR-10", "Fashion-MNIST", "synthetic data", "CUB-200-2011", "MIT Indoor-67", "ImageNet (ILSVRC2012)"])
         XCTAssertEqual(Format.thousands(50_000), "50,000")
     }
 
@@ -147,9 +159,11 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(t1.error(student: "wrn-16-2", teacher: "wrn-40-2", column: "AT+KD"), 5.71)
         XCTAssertEqual(t1.error(student: "nin-thin", teacher: "nin-wide", column: "teacher"), 7.28)
         XCTAssertEqual(PaperTable.table2.error(student: "wrn-16-1", teacher: "wrn-16-2", column: "F_sum^4"), 8.09)
-        XCTAssertEqual(PaperTable.table3.error(student: "nin-thin-nobn", teacher: "nin-wide", column: "symmetry norm"), 11.8)
+        XCTAssertEqual(PaperTable.table3.error(student: "nin-thin-nobn-nopoolrelu", teacher: "nin-wide", column: "symmetry norm"), 11.8)
         XCTAssertEqual(PaperTable.table4.error(student: "resnet-18", teacher: "resnet-34", column: "AT", dataset: .indoor67), 27.1)
         XCTAssertNil(PaperTable.table4.error(student: "resnet-18", teacher: "resnet-34", column: "AT"), "Table 4 is per task")
+        XCTAssertEqual(PaperTable.table5.error(student: "resnet-18", teacher: "resnet-34", column: "ResNet-18"), 30.4)
+        XCTAssertEqual(PaperTable.table5.top5Error(student: "resnet-18", teacher: "resnet-34", column: "ResNet-18-ResNet-34-AT"), 10.0)
         XCTAssertNil(PaperTable(rawValue: "smoke"))
     }
 

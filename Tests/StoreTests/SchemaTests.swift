@@ -26,7 +26,7 @@ final class SchemaTests: XCTestCase {
             XCTAssertEqual(try String.fetchOne(db, sql: "PRAGMA journal_mode"), "wal")
             XCTAssertEqual(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"), Schema.knownMigrations)
             XCTAssertEqual(Schema.knownMigrations, ["v1-initial", "v2-cell-effect", "v3-runs-blas-kernels", "v4-cell-roles",
-                                                    "v5-database-identity-and-data", "v6-effect-tests"])
+                                                    "v5-database-identity-and-data", "v6-effect-tests", "v7-epoch-beta-top5"])
             XCTAssertEqual(try String.fetchOne(db, sql: "SELECT id FROM database_identity")?.count, 32)
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_summary"), [])
             XCTAssertEqual(try Row.fetchAll(db, sql: "SELECT * FROM cell_effect"), [])

@@ -88,7 +88,7 @@ final class SummaryTests: XCTestCase {
         let row = try XCTUnwrap(DatabaseQueue(path: path).read { try Row.fetchOne($0, sql: "SELECT * FROM run_final") })
         XCTAssertEqual(Array(row.columnNames), [
             "key", "student", "teacher", "method", "seed", "dataset", "profile", "status",
-            "final_test_error", "best_test_error", "epochs_done", "epochs_total", "wall_seconds",
+            "final_test_error", "best_test_error", "epochs_done", "epochs_total", "wall_seconds", "final_test_top5_error",
         ])
         XCTAssertEqual(row["final_test_error"], 0.07)
         XCTAssertEqual(row["status"], "done")

@@ -46,7 +46,7 @@ final class FineTuningTests: XCTestCase {
     func testFullActivationTransferAdaptersFollowTheGroupCount() throws {
         let data = SyntheticConfig(trainCount: 4, testCount: 2, channels: 3, numClasses: 4, seed: 1).make()
         var rng = RNG(seed: 8)
-        let resnet = RunConfig(student: "resnet-18", teacher: "resnet-34", method: .factt(beta: 1000), dataset: .synthetic,
+        let resnet = RunConfig(student: "resnet-18", teacher: "resnet-34", method: .factt(beta: 1000, schedule: .constant), dataset: .synthetic,
                                epochs: 1, batchSize: 2, seed: 3)
         let trainer = try Trainer(config: resnet, data: data, teacher: try Model(name: "resnet-34", numClasses: 4, rng: &rng), directory: nil)
         XCTAssertEqual(trainer.adapters.count, 4)
@@ -55,7 +55,7 @@ final class FineTuningTests: XCTestCase {
         let obj = try trainer.trainStep(batch, method: resnet.method, learningRate: 0.01, epoch: 1, batchNumber: 1)
         XCTAssertTrue(obj.parts["factt"].map { $0.isFinite && $0 > 0 } ?? false, "\(obj.parts)")
 
-        let wrn = RunConfig(student: "wrn-10-1", teacher: "wrn-10-2", method: .factt(beta: 1000), dataset: .synthetic,
+        let wrn = RunConfig(student: "wrn-10-1", teacher: "wrn-10-2", method: .factt(beta: 1000, schedule: .constant), dataset: .synthetic,
                             epochs: 1, batchSize: 2, seed: 3)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-factt-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -76,7 +76,7 @@ final class FineTuningTests: XCTestCase {
         func json(_ m: Method) throws -> String { String(decoding: try encoder.encode(m), as: UTF8.self) }
         // The encodings before `groups` existed.
         XCTAssertEqual(try json(.at(mapping: .sum2, beta: 1000)), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
-        XCTAssertEqual(try json(.atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1)),
+        XCTAssertEqual(try json(.atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, schedule: .constant, form: .code2018)),
                        #"{"atkd":{"alpha":0.9,"beta":1000,"betaDecay":1,"mapping":"sum2","temperature":4}}"#)
         XCTAssertEqual(try json(try Method(kind: .at)), #"{"at":{"beta":1000,"mapping":"sum2"}}"#)
         XCTAssertEqual(try json(.at(mapping: .sum2, beta: 1000, groups: [2, 3])), #"{"at":{"beta":1000,"groups":[2,3],"mapping":"sum2"}}"#)
@@ -84,8 +84,49 @@ final class FineTuningTests: XCTestCase {
         XCTAssertEqual(old, .at(mapping: .sum1, beta: 1000, groups: nil))
         let config = RunConfig(student: "wrn-16-1", teacher: "wrn-16-2", method: .at(mapping: .sum2, beta: 1000), dataset: .cifar10, epochs: 10)
         XCTAssertFalse(String(decoding: try encoder.encode(config), as: UTF8.self).contains("groups"))
-        XCTAssertEqual(try Method(kind: .atkd, groups: [1]), .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 1, groups: [1]))
+        XCTAssertEqual(try Method(kind: .atkd, groups: [1]), .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9,
+                                                                  schedule: .learningRate, form: .code2017, groups: [1]))
         XCTAssertThrowsError(try Method(kind: .kd, groups: [1])) { e in XCTAssertTrue("\(e)".contains("groups"), "\(e)") }
+    }
+
+    /// KD's form and β's schedule: the values the runs before them computed with (KD 2018, constant
+    /// β) encode as those runs did, so their keys stay; the paper's defaults (2017, β with the
+    /// learning rate) are new identities; every encoding decodes back.
+    func testKDFormsAndBetaSchedulesEncodeOlderRunsUnchanged() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        func json(_ m: Method) throws -> String { String(decoding: try encoder.encode(m), as: UTF8.self) }
+        XCTAssertEqual(try json(.kd(temperature: 4, alpha: 0.9, form: .code2018)), #"{"kd":{"alpha":0.9,"temperature":4}}"#)
+        XCTAssertEqual(try json(.kd(temperature: 4, alpha: 0.9, form: .code2017)), #"{"kd":{"alpha":0.9,"form":"2017","temperature":4}}"#)
+        XCTAssertEqual(try json(.factt(beta: 1000, schedule: .constant)), #"{"factt":{"beta":1000}}"#)
+        XCTAssertEqual(try json(.factt(beta: 1000, schedule: .learningRate)), #"{"factt":{"beta":1000,"betaSchedule":"lr"}}"#)
+        XCTAssertEqual(try json(.atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, schedule: .perEpoch(0.9), form: .code2018)),
+                       #"{"atkd":{"alpha":0.9,"beta":1000,"betaDecay":0.9,"mapping":"sum2","temperature":4}}"#)
+        XCTAssertEqual(try json(try Method(kind: .atkd)),
+                       #"{"atkd":{"alpha":0.9,"beta":1000,"betaSchedule":"lr","form":"2017","mapping":"sum2","temperature":4}}"#)
+        XCTAssertEqual(try json(.ce), #"{"ce":{}}"#)
+        XCTAssertEqual(try json(.symmetry(beta: 2000)), #"{"symmetry":{"beta":2000}}"#)
+        for m: Method in [.ce, .at(mapping: .max1, beta: 10, groups: [1]), .kd(temperature: 2, alpha: 0.5, form: .code2017),
+                          .kd(temperature: 4, alpha: 0.9, form: .code2018),
+                          .atkd(mapping: .sum4, beta: 3, temperature: 4, alpha: 0.9, schedule: .learningRate, form: .code2017, groups: [0, 2]),
+                          .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, schedule: .perEpoch(0.95), form: .code2018),
+                          .factt(beta: 7, schedule: .perEpoch(0.5)), .gradAT(beta: 1), .minL2(beta: 2), .symmetry(beta: 3)] {
+            XCTAssertEqual(try JSONDecoder().decode(Method.self, from: encoder.encode(m)), m, "\(m)")
+        }
+        // β per epoch: with the learning rate (×0.2 at epochs 3 and 5 of a 6-epoch run), per epoch, constant.
+        let config = RunConfig(student: "wrn-10-1", method: .factt(beta: 1000, schedule: .learningRate), dataset: .synthetic,
+                               epochs: 6, milestones: [3, 5], lrDecay: 0.2)
+        let betas = (1...6).map { e in config.method.scheduled(epoch: e, learningRateFactor: config.learningRate(epoch: e) / config.learningRate).beta! }
+        for (b, expected) in zip(betas, [1000, 1000, 200, 200, 40, 40] as [Float]) { XCTAssertEqual(b, expected, accuracy: 1e-3) }
+        XCTAssertEqual(BetaSchedule.perEpoch(0.5).beta(8, epoch: 3, learningRateFactor: 0.2), 2)
+        XCTAssertEqual(BetaSchedule.constant.beta(8, epoch: 3, learningRateFactor: 0.2), 8)
+        XCTAssertEqual([BetaSchedule("lr"), BetaSchedule("1"), BetaSchedule("0.9"), BetaSchedule("constant")],
+                       [.learningRate, .constant, .perEpoch(0.9), .constant])
+        XCTAssertNil(BetaSchedule("2"))
+        // KD's weight on the batch-mean KL: α·T²·2/K (2017), α·T² (2018).
+        XCTAssertEqual(KDForm.code2017.klWeight(temperature: 4, alpha: 0.9, classes: 10), 2.88, accuracy: 1e-6)
+        XCTAssertEqual(KDForm.code2017.klWeight(temperature: 4, alpha: 0.9, classes: 200), 0.144, accuracy: 1e-6)
+        XCTAssertEqual(KDForm.code2018.klWeight(temperature: 4, alpha: 0.9, classes: 200), 14.4, accuracy: 1e-5)
     }
 
     /// AT on groups [2, 3] is the sum of those two groups' losses; bad groups are errors.
@@ -112,20 +153,27 @@ final class FineTuningTests: XCTestCase {
     /// A Table 4 run on a tiny CUB folder: the student starts from the weights file (fresh head),
     /// its frozen parts stay put through a whole run, its checkpoint loads as the teacher of an AT
     /// run, and weights whose hash is not the planned one are refused.
-    func testAFineTuningRunFromPretrainedWeightsOnJPEGData() throws {
+    /// A temporary folder (removed after the test) holding a tiny `dataset` folder and a
+    /// ResNet-18 of `classes` classes drawn from `seed`, saved as weights to start from.
+    func pretrainedSetup(_ dataset: DatasetID, _ config: TinyJPEGConfig, classes: Int, seed: UInt64) throws
+        -> (dir: URL, model: Model, weights: PretrainedWeights) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-ft-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try Datasets.writeTinyCUB(to: dir.appendingPathComponent("cub").path,
-                                  config: TinyJPEGConfig(classes: 3, trainPerClass: 2, testPerClass: 1, sides: 40...56))
-        var rng = RNG(seed: 11)
-        let imagenet = try Model(name: "resnet-18", numClasses: 10, rng: &rng)
-        let weightsURL = dir.appendingPathComponent("resnet18.safetensors")
-        try imagenet.save(to: weightsURL)
-        let weights = PretrainedWeights(sha256: try ContentHash.sha256(of: weightsURL), file: weightsURL.path)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        try Datasets.writeTinyJPEG(dataset, to: dir.appendingPathComponent(dataset.rawValue).path, config: config)
+        var rng = RNG(seed: seed)
+        let model = try Model(name: "resnet-18", numClasses: classes, rng: &rng)
+        let url = dir.appendingPathComponent("resnet18.safetensors")
+        try model.save(to: url)
+        return (dir, model, PretrainedWeights(sha256: try ContentHash.sha256(of: url), file: url.path))
+    }
+
+    func testAFineTuningRunFromPretrainedWeightsOnJPEGData() throws {
+        let (dir, imagenet, weights) = try pretrainedSetup(.cub200, TinyJPEGConfig(classes: 3, trainPerClass: 2, testPerClass: 1, sides: 40...56),
+                                                           classes: 10, seed: 11)
         let config = RunConfig(student: "resnet-18", dataset: .cub200, epochs: 1, batchSize: 3, learningRate: 0.01, weightDecay: 1e-4,
                                seed: 0, pretrained: weights, freezing: .fineTuning, geometry: ImageGeometry(resize: 40, crop: 32))
-        let data = try config.openData(locations: DataLocations(cub200: dir.appendingPathComponent("cub").path))
+        let data = try config.openData(locations: DataLocations(cub200: dir.appendingPathComponent("cub200").path))
         XCTAssertEqual(data.train.count, 6)
         XCTAssertEqual(data.train.batchSide, 32)
         let runDir = dir.appendingPathComponent("run")
@@ -150,9 +198,37 @@ final class FineTuningTests: XCTestCase {
         XCTAssertNotNil(curves.last?.parts["at"])
 
         var wrong = config
-        wrong.pretrained = PretrainedWeights(sha256: String(repeating: "0", count: 64), file: weightsURL.path)
+        wrong.pretrained = PretrainedWeights(sha256: String(repeating: "0", count: 64), file: weights.file)
         XCTAssertThrowsError(try Trainer(config: wrong, data: data, teacher: nil, directory: nil)) { e in
             XCTAssertTrue("\(e)".contains("is not the"), "\(e)")
+        }
+    }
+
+    /// A run of 0 epochs evaluates its pretrained weights (Table 5's teacher): the same test error
+    /// as evaluating them by hand, top-5 with it, the model saved as the run's; without weights, 0
+    /// epochs is refused.
+    func testZeroEpochsEvaluatePretrainedWeights() throws {
+        let (dir, pretrained, weights) = try pretrainedSetup(.imagenet, TinyJPEGConfig(classes: 7, trainPerClass: 1, testPerClass: 2, sides: 40...56),
+                                                             classes: 7, seed: 5)
+        let config = RunConfig(student: "resnet-18", dataset: .imagenet, epochs: 0, batchSize: 4, seed: 0, pretrained: weights,
+                               geometry: ImageGeometry(resize: 40, crop: 32))
+        let data = try config.openData(locations: DataLocations(imagenet: dir.appendingPathComponent("imagenet").path))
+        let runDir = dir.appendingPathComponent("run")
+        let trainer = try Trainer(config: config, data: data, teacher: nil, directory: runDir)
+        let result = try trainer.evaluateOnly()
+        let direct = try trainer.evaluate(pretrained, on: data.test)
+        XCTAssertEqual(result.error, direct.error)
+        XCTAssertEqual(result.top5Error, direct.top5Error)
+        XCTAssertNotNil(result.top5Error, "7 classes have a top-5")
+        XCTAssertLessThanOrEqual(result.top5Error!, result.error)
+        let saved = try Model(checkpoint: runDir.appendingPathComponent(Trainer.modelName))
+        XCTAssertEqual(saved.parameters["fc.weight"]!.data, pretrained.parameters["fc.weight"]!.data, "the head is kept: same classes")
+        XCTAssertTrue(trainer.curves.isEmpty)
+
+        var untrained = config
+        untrained.pretrained = nil
+        XCTAssertThrowsError(try Trainer(config: untrained, data: data, teacher: nil, directory: nil)) { e in
+            XCTAssertTrue("\(e)".contains("0 epochs only evaluate pretrained weights"), "\(e)")
         }
     }
 }

@@ -27,9 +27,11 @@ final class ReferenceFixtureTests: XCTestCase {
         var models: Set<String> = [], methods: Set<String> = [], mappings: Set<String> = []
         var kinds: Set<String> = [], lossParts: Set<String> = [], batchSizes: Set<Int> = [], inChannels: Set<Int> = []
         var adapterGradients = 0, frozen = 0, groupSubsets = 0
+        /// "kd 2017", "at+kd 2018", …: the KD forms each distilling method was checked in.
+        var kdForms: Set<String> = []
 
         mutating func merge(_ o: Checked) {
-            models.formUnion(o.models); methods.formUnion(o.methods); mappings.formUnion(o.mappings)
+            models.formUnion(o.models); methods.formUnion(o.methods); mappings.formUnion(o.mappings); kdForms.formUnion(o.kdForms)
             kinds.formUnion(o.kinds); lossParts.formUnion(o.lossParts); batchSizes.formUnion(o.batchSizes)
             inChannels.formUnion(o.inChannels); adapterGradients += o.adapterGradients
             frozen += o.frozen; groupSubsets += o.groupSubsets
@@ -59,8 +61,9 @@ final class ReferenceFixtureTests: XCTestCase {
 
         // The committed set must keep covering everything the issue asks of it.
         XCTAssertEqual(Set(["wrn-16-1", "wrn-16-2", "wrn-40-1", "wrn-40-2", "nin-wide", "nin-thin", "nin-thin-nobn",
-                            "resnet-18", "resnet-34"]).subtracting(total.models), [],
+                            "nin-thin-nobn-nopoolrelu", "nin-wide-nopoolrelu", "resnet-18", "resnet-34"]).subtracting(total.models), [],
                        "models not covered")
+        XCTAssertEqual(Set(["kd 2017", "kd 2018", "at+kd 2017", "at+kd 2018"]).subtracting(total.kdForms), [], "KD forms not covered")
         XCTAssertEqual(Set(MethodKind.allCases.map(\.rawValue)).subtracting(total.methods), [], "methods not covered")
         XCTAssertEqual(Set(Mapping.allCases.map(\.rawValue)).subtracting(total.mappings), [], "attention mappings not covered")
         XCTAssertEqual(Set(["logits", "groups", "attention", "teacher logits", "bn stats", "losses", "param grads", "input grads",
@@ -141,7 +144,10 @@ final class ReferenceFixtureTests: XCTestCase {
         let kind = try XCTUnwrap(md["method"].flatMap(MethodKind.init(rawValue:)), "\(name): method \(md["method"] ?? "none")")
         for h in kind.hyperparameters { if let v = md[h.rawValue].flatMap(Float.init) { hyper[h] = v } }
         let groups = md["groups"].map { $0.split(separator: ",").compactMap { Int($0) } }
-        let method = try Method(kind: kind, mapping: kind.takesAttentionMaps ? mapping : nil, hyperparameters: hyper, groups: groups)
+        // Fixtures written before KD had forms computed 2018's.
+        let kdForm = kind.takesKDForm ? try XCTUnwrap(KDForm(rawValue: md["kd_form"] ?? "2018"), "\(name): kd_form \(md["kd_form"] ?? "")") : nil
+        let method = try Method(kind: kind, mapping: kind.takesAttentionMaps ? mapping : nil, hyperparameters: hyper, groups: groups,
+                                kdForm: kdForm)
         // Table 4's fine-tuning: "bn,stem,0" fixes every BN layer, the stem and group 0.
         if let freeze = md["freeze"] {
             let items = freeze.split(separator: ",")
@@ -170,7 +176,8 @@ final class ReferenceFixtureTests: XCTestCase {
         var checked = Checked(models: Set([student.name] + (teacher.map { [$0.name] } ?? [])), methods: [method.name],
                               mappings: kind.takesAttentionMaps ? [mapping.rawValue] : [],
                               batchSizes: [input.shape[0]], inChannels: [inChannels],
-                              frozen: student.frozenParameterNames.count, groupSubsets: groups == nil ? 0 : 1)
+                              frozen: student.frozenParameterNames.count, groupSubsets: groups == nil ? 0 : 1,
+                              kdForms: kdForm.map { ["\(kind) \($0)"] } ?? [])
 
         func forward(_ tensor: String, _ ours: Tensor, kind: String) throws {
             let ref = ours.count == 1 ? try f.tensor(named: tensor) : try f.tensor(named: tensor, expectedShape: ours.shape)

@@ -144,7 +144,7 @@ final class TrainerTests: XCTestCase {
                              epochs: 2, batchSize: 16, seed: 7)
         var at = base, factt = base
         at.teacher = "wrn-10-2"; at.method = .at(mapping: .sum2, beta: 1000)
-        factt.teacher = "wrn-10-2"; factt.method = .factt(beta: 1000)  // draws adapters too
+        factt.teacher = "wrn-10-2"; factt.method = .factt(beta: 1000, schedule: .constant)  // draws adapters too
         var rng = RNG(seed: 99)
         let teacher = try Model(name: "wrn-10-2", inChannels: 3, numClasses: 10, rng: &rng)
         func trainer(_ config: RunConfig) throws -> Trainer {
@@ -271,9 +271,11 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try Method(kind: .at, groups: [1, 1])) { e in XCTAssertEqual(e as? MethodError, .badGroups([1, 1])) }
         XCTAssertThrowsError(try Method(kind: .at, groups: [])) { e in XCTAssertEqual(e as? MethodError, .badGroups([])) }
         XCTAssertEqual(try Method(kind: .symmetry), .symmetry(beta: 2000))
-        XCTAssertEqual(try Method(kind: .atkd, hyperparameters: [.betaDecay: 0.9]),
-                       .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, betaDecay: 0.9))
-        let config = RunConfig(student: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9), dataset: .synthetic, epochs: 1)
+        XCTAssertEqual(try Method(kind: .atkd, schedule: .perEpoch(0.9)),
+                       .atkd(mapping: .sum2, beta: 1000, temperature: 4, alpha: 0.9, schedule: .perEpoch(0.9), form: .code2017))
+        XCTAssertThrowsError(try Method(kind: .at, schedule: .learningRate)) { e in XCTAssertEqual(e as? MethodError, .betaDecayNotTaken(method: .at)) }
+        XCTAssertThrowsError(try Method(kind: .factt, kdForm: .code2017)) { e in XCTAssertEqual(e as? MethodError, .kdFormNotTaken(method: .factt)) }
+        let config = RunConfig(student: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9, form: .code2017), dataset: .synthetic, epochs: 1)
         XCTAssertThrowsError(try Trainer(config: config, data: Self.synthetic(train: 8, test: 8), teacher: nil, directory: nil)) { e in
             XCTAssertEqual(e as? TrainingError, .missingTeacher(method: .kd))
         }

@@ -1,18 +1,26 @@
-// Tiny stand-ins for Table 4's inputs (tests and `scripts/table4-smoke-test`): CUB-200-2011 and
-// MIT Indoor-67 folders of a few generated JPEGs, and freshly initialised ResNet-18/34 weights
-// under torchvision's names with a 1000-class head, as `scripts/export-torchvision` writes them.
+// Tiny stand-ins for the inputs of Tables 4 and 5 (tests, `scripts/table4-smoke-test`,
+// `scripts/table5-smoke-test`): CUB-200-2011 and MIT Indoor-67 folders of a few generated JPEGs,
+// an ImageNet folder of 1000 made-up classes with one training and one validation image each, and
+// freshly initialised ResNet-18/34 weights under torchvision's names with a 1000-class head, as
+// `scripts/export-torchvision` writes them.
 import Autograd
 import Data
 import Foundation
 import NN
 import Tensor
 
-public enum Table4SmokeInputs {
+public enum SmokeInputs {
+    /// Writes `data`/cub200, `data`/indoor67 (`classes` classes each), `data`/imagenet and the
+    /// two weights files in `weights`.
     public static func write(data: String, weights: String, classes: Int) throws {
         let config = TinyJPEGConfig(classes: classes, trainPerClass: 3, testPerClass: 2, sides: 40...72, seed: 0)
         for id in [DatasetID.cub200, .indoor67] {
             try Datasets.writeTinyJPEG(id, to: (data as NSString).appendingPathComponent(id.rawValue), config: config)
         }
+        // The pretrained teacher's head has ImageNet's 1000 classes, and so must the data it is tested on.
+        try Datasets.writeTinyJPEG(.imagenet, to: (data as NSString).appendingPathComponent(DatasetID.imagenet.rawValue),
+                                   config: TinyJPEGConfig(classes: ImageNet.numClasses, trainPerClass: 1, testPerClass: 1,
+                                                          sides: 40...72, seed: 0))
         try FileManager.default.createDirectory(atPath: weights, withIntermediateDirectories: true)
         for (depth, seed) in [(18, 1), (34, 2)] {
             var rng = RNG(seed: UInt64(seed))
