@@ -1,13 +1,20 @@
-// 2-D convolution (cross-correlation, as PyTorch) with its two backward kernels. 3×3 stride-1
-// convolutions with enough channels use Winograd F(2×2, 3×3) (Winograd.swift); the rest im2col +
-// GEMM one sample at a time: the sample's column matrix stays in cache, and each GEMM writes
-// its sample's [O, OH·OW] slice of the NCHW output in place (no transposes, no batch-sized
-// temporaries). Samples are split over threads; each calls single-threaded OpenBLAS.
+// 2-D convolution (cross-correlation, as PyTorch) with its two backward kernels, by one of four
+// algorithms (`ConvAlgorithm`), chosen per shape and pass (`ConvGeometry.algorithm(for:)`,
+// measured on the machine at hand by `ConvTuning` when a run turns it on):
+// - im2col + GEMM, any shape: one sample at a time, so the sample's column matrix stays in
+//   cache and each GEMM writes its sample's [O, OH·OW] slice of the NCHW output in place (no
+//   transposes, no batch-sized temporaries). Samples are split over threads; each calls
+//   single-threaded OpenBLAS.
+// - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift).
+// - direct, stride 1: C kernels (CKernels, AVX-512 / AVX2 / portable) on a flat zero-padded
+//   grid, register-blocked over output channels and positions; no GEMM, no transforms.
 // - forward: y[n] = W[O, C·KH·KW] · col(x[n]); 1×1 stride-1 convolutions need no im2col.
 // - input gradient: for stride 1 it is itself a convolution of dy with the flipped, transposed
 //   kernel (no col2im); otherwise dcol = Wᵀ · dy[n], then col2im.
 // - weight gradient: dW = Σ_n dy[n] · col(x[n])ᵀ, accumulated per thread over a fixed split of
 //   the batch and summed in chunk order, so results depend only on the thread count.
+
+import CKernels
 
 /// The sizes of one convolution. x: [N, C, H, W], w: [O, C, KH, KW], y: [N, O, OH, OW].
 public struct ConvGeometry: Equatable, Hashable, Sendable {
@@ -48,17 +55,62 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
     /// the flipped, transposed kernel and padding KH − 1 − padding.
     var inputGradientIsConvolution: Bool { stride == 1 && kh == kw && padding <= kh - 1 }
 
-    /// The algorithm the kernels pick for this shape: Winograd F(2×2, 3×3) for 3×3 stride-1
-    /// convolutions with at least 8 input and output channels (faster there as measured by
-    /// `atx bench --sections conv`), else im2col + GEMM.
-    public var algorithm: ConvAlgorithm {
+    /// The forward's algorithm (`algorithm(for: .forward)`).
+    public var algorithm: ConvAlgorithm { algorithm(for: .forward) }
+
+    /// The algorithm the kernels use for `pass` of this shape: a forced one (`ConvAlgorithm.forcing`)
+    /// where it applies, else the one `ConvTuning` measured fastest on this machine when a run
+    /// turned tuning on, else `defaultAlgorithm(for:)`. The input gradient of a stride-1
+    /// convolution is the forward of its transposed shape, so it takes that shape's choice.
+    public func algorithm(for pass: ConvPass) -> ConvAlgorithm {
+        if let forced = ConvAlgorithm.forced, supports(forced, pass) { return forced }
+        return ConvTuning.choice(self, pass) ?? defaultAlgorithm(for: pass)
+    }
+
+    /// The choice without measurement (tests, and runs without tuning): Winograd F(2×2, 3×3) for
+    /// 3×3 stride-1 convolutions with at least 8 input and output channels, else im2col + GEMM.
+    /// Deterministic on every machine.
+    public func defaultAlgorithm(for pass: ConvPass) -> ConvAlgorithm {
         Winograd.applies(to: self) && c >= 8 && o >= 8 ? .winograd : .im2col
     }
+
+    /// Whether `algorithm` can compute `pass` of this shape.
+    public func supports(_ algorithm: ConvAlgorithm, _ pass: ConvPass = .forward) -> Bool {
+        switch algorithm {
+        case .im2col: return true
+        case .winograd, .winograd4: return Winograd.applies(to: self)
+        case .direct: return stride == 1 && kh == kw
+        }
+    }
+
+    /// The algorithms that can compute `pass` of this shape, in `ConvAlgorithm.allCases` order.
+    public func candidates(_ pass: ConvPass) -> [ConvAlgorithm] { ConvAlgorithm.allCases.filter { supports($0, pass) } }
 }
 
 /// How a convolution is computed.
 public enum ConvAlgorithm: String, Sendable, Codable, CaseIterable {
-    case im2col, winograd
+    /// im2col + GEMM (OpenBLAS), sample by sample.
+    case im2col
+    /// Winograd F(2×2, 3×3): 3×3, stride 1.
+    case winograd
+    /// Winograd F(4×4, 3×3): 3×3, stride 1; fewer multiplications, larger rounding error.
+    case winograd4
+    /// Direct convolution in C SIMD kernels: stride 1, square kernels.
+    case direct
+
+    @TaskLocal static var forced: ConvAlgorithm?
+
+    /// Runs `body` with every convolution (and its gradients, at any order) that `algorithm`
+    /// can compute computed by it; for tests, which must exercise each algorithm.
+    public static func forcing<T>(_ algorithm: ConvAlgorithm?, _ body: () throws -> T) rethrows -> T {
+        try $forced.withValue(algorithm) { try body() }
+    }
+}
+
+/// The passes an algorithm is chosen for: the forward (and through it the stride-1 input
+/// gradient) and the weight gradient.
+public enum ConvPass: String, Sendable, Codable, CaseIterable {
+    case forward, weightGradient
 }
 
 public enum ConvKernels {
@@ -197,6 +249,39 @@ public enum ConvKernels {
         }
     }
 
+    /// y = conv2d(x, w) for stride 1 by the direct C kernels, samples split over threads.
+    static func directForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
+        let packed = UnsafeMutablePointer<Float>.allocate(capacity: atx_direct_packed_size(Int32(g.o), Int32(g.c), Int32(g.kh)))
+        defer { packed.deallocate() }
+        atx_direct_pack(w, Int32(g.o), Int32(g.c), Int32(g.kh), packed)
+        let yP = SendablePointer(y)
+        Threads.parallelFor(g.n, costPerItem: g.o * g.colRows * g.positions) { samples in
+            atx_direct_forward(x + samples.lowerBound * g.sampleIn, packed, Int32(samples.count), Int32(g.c), Int32(g.h), Int32(g.w),
+                               Int32(g.o), Int32(g.kh), Int32(g.padding), yP.p + samples.lowerBound * g.sampleOut)
+        }
+    }
+
+    /// dW for stride 1 by the direct C kernels: per-chunk partial sums over a split of the batch
+    /// fixed by the thread count, added in chunk order.
+    static func directBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry,
+                                     _ dw: UnsafeMutablePointer<Float>) {
+        let size = g.o * g.colRows
+        let chunks = Threads.chunks(g.n, costPerItem: g.o * g.colRows * g.positions)
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * (chunks - 1))
+        defer { partials.deallocate() }
+        let dwP = SendablePointer(dw), partP = SendablePointer(partials)
+        if g.n == 0 { dw.update(repeating: 0, count: size) }
+        Threads.forEachChunk(g.n, chunks: chunks) { chunk, samples in
+            let acc = chunk == 0 ? dwP.p : partP.p + (chunk - 1) * size
+            atx_direct_weight_grad(x + samples.lowerBound * g.sampleIn, dy + samples.lowerBound * g.sampleOut, Int32(samples.count),
+                                   Int32(g.c), Int32(g.h), Int32(g.w), Int32(g.o), Int32(g.kh), Int32(g.padding), acc)
+        }
+        for chunk in 1..<chunks {
+            let p = partials + (chunk - 1) * size
+            for i in 0..<size { dw[i] += p[i] }
+        }
+    }
+
     /// Calls `body` with a scratch column matrix for one sample, or nil for 1×1 stride-1
     /// convolutions, whose input needs none.
     static func withColumnBuffer(_ g: ConvGeometry, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
@@ -212,15 +297,17 @@ extension Tensor {
     /// `algorithm` overrides the shape's choice (`ConvGeometry.algorithm`), for tests and the bench.
     public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, algorithm: ConvAlgorithm? = nil) -> Tensor {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, padding: padding)
-        let winograd = (algorithm ?? g.algorithm) == .winograd
-        precondition(!winograd || Winograd.applies(to: g), "conv2d: Winograd needs a 3×3 stride-1 kernel with padding ≤ 2, got \(w.shape) stride \(stride) padding \(padding)")
+        let chosen = algorithm ?? g.algorithm(for: .forward)
+        precondition(g.supports(chosen), "conv2d: \(chosen) cannot compute weight \(w.shape) stride \(stride) padding \(padding) (Winograd: 3×3, stride 1, padding ≤ 2; direct: stride 1, square kernel)")
         return Tensor(shape: g.outputShape) { y in
             x.data.withUnsafeBufferPointer { px in
                 w.data.withUnsafeBufferPointer { pw in
-                    if winograd {
-                        Winograd.forward(px.baseAddress!, pw.baseAddress!, g, y.baseAddress!)
-                    } else {
-                        ConvKernels.forward(px.baseAddress!, pw.baseAddress!, g, y.baseAddress!)
+                    let (px, pw, py) = (px.baseAddress!, pw.baseAddress!, y.baseAddress!)
+                    switch chosen {
+                    case .im2col: ConvKernels.forward(px, pw, g, py)
+                    case .winograd: Winograd.forward(px, pw, g, m: 2, py)
+                    case .winograd4: Winograd.forward(px, pw, g, m: 4, py)
+                    case .direct: ConvKernels.directForward(px, pw, g, py)
                     }
                 }
             }
@@ -252,15 +339,17 @@ extension Tensor {
         let g = ConvGeometry(input: x.shape, weight: weightShape, stride: stride, padding: padding, op: "conv2dBackwardWeight")
         precondition(dy.shape == g.outputShape,
                      "conv2dBackwardWeight: dy \(dy.shape) does not match output shape \(g.outputShape) of input \(x.shape) and weight \(weightShape)")
-        let winograd = (algorithm ?? g.algorithm) == .winograd
-        precondition(!winograd || Winograd.applies(to: g), "conv2dBackwardWeight: Winograd needs a 3×3 stride-1 kernel with padding ≤ 2, got \(weightShape) stride \(stride) padding \(padding)")
+        let chosen = algorithm ?? g.algorithm(for: .weightGradient)
+        precondition(g.supports(chosen, .weightGradient), "conv2dBackwardWeight: \(chosen) cannot compute weight \(weightShape) stride \(stride) padding \(padding) (Winograd: 3×3, stride 1, padding ≤ 2; direct: stride 1, square kernel)")
         return Tensor(shape: g.weightShape) { dw in
             dy.data.withUnsafeBufferPointer { pdy in
                 x.data.withUnsafeBufferPointer { px in
-                    if winograd {
-                        Winograd.backwardWeight(pdy.baseAddress!, px.baseAddress!, g, dw.baseAddress!)
-                    } else {
-                        ConvKernels.backwardWeight(pdy.baseAddress!, px.baseAddress!, g, dw.baseAddress!)
+                    let (pdy, px, pdw) = (pdy.baseAddress!, px.baseAddress!, dw.baseAddress!)
+                    switch chosen {
+                    case .im2col: ConvKernels.backwardWeight(pdy, px, g, pdw)
+                    case .winograd: Winograd.backwardWeight(pdy, px, g, m: 2, pdw)
+                    case .winograd4: Winograd.backwardWeight(pdy, px, g, m: 4, pdw)
+                    case .direct: ConvKernels.directBackwardWeight(pdy, px, g, pdw)
                     }
                 }
             }
