@@ -29,6 +29,25 @@ public struct ConvBenchCase: Sendable {
         cases.append(g("g2 \(w[3])→\(w[3]) 3×3 @8", w[3], w[3], 8, 3, 1))
         return cases
     }
+
+    /// The distinct convolutions of ResNet-18 at 224×224 (Table 4's fine-tuning step): the 7×7/2
+    /// stem, each layer's 3×3 convolutions, its strided first convolution and 1×1 shortcut.
+    public static func resnet18(batch: Int, side: Int = 224) -> [ConvBenchCase] {
+        func g(_ name: String, _ cin: Int, _ cout: Int, _ size: Int, _ kernel: Int, _ stride: Int, _ padding: Int) -> ConvBenchCase {
+            ConvBenchCase(name: name, geometry: ConvGeometry(input: [batch, cin, size, size], weight: [cout, cin, kernel, kernel],
+                                                             stride: stride, padding: padding))
+        }
+        var cases = [g("conv1 3→64 7×7 s2 @\(side)", 3, 64, side, 7, 2, 3)]
+        var s = side / 4
+        cases.append(g("layer1 64→64 3×3 @\(s)", 64, 64, s, 3, 1, 1))
+        for (l, w) in [(2, 128), (3, 256), (4, 512)] {
+            cases.append(g("layer\(l).0.conv1 \(w / 2)→\(w) 3×3 s2 @\(s)", w / 2, w, s, 3, 2, 1))
+            cases.append(g("layer\(l).0.downsample \(w / 2)→\(w) 1×1 s2 @\(s)", w / 2, w, s, 1, 2, 0))
+            s /= 2
+            cases.append(g("layer\(l) \(w)→\(w) 3×3 @\(s)", w, w, s, 3, 1, 1))
+        }
+        return cases
+    }
 }
 
 public struct ConvBenchRow: Sendable, Codable {
@@ -63,7 +82,7 @@ public enum ConvBenchmark {
         let dy = Tensor.normal(g.outputShape, rng: &rng)
         let flops = g.flops
         var byAlgorithm: [String: [Double]] = [:]
-        for algorithm in ConvAlgorithm.allCases where algorithm == .im2col || g.winogradApplies {
+        for algorithm in ConvAlgorithm.allCases where g.supports(algorithm) {
             let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding, algorithm: algorithm) }
             let bwdIn = time(reps: reps) {
                 _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding, algorithm: algorithm)

@@ -94,15 +94,17 @@ struct BenchCommand: ParsableCommand {
             guard let v else { return pad("–", 19, left: true) }
             return String(format: "%5.0f /%5.0f /%5.0f", v[0], v[1], v[2])
         }
-        for k in quick ? [1] : [1, 2] {
-            say("WRN-16-\(k)" + pad("", 29) + " thr  im2col               winograd             bare sgemm")
+        let sets = [("WRN-16-1", ConvBenchCase.wrn(widen: 1, batch: batch))] + (quick ? [] : [
+            ("WRN-16-2", ConvBenchCase.wrn(widen: 2, batch: batch)), ("ResNet-18, batch 16", ConvBenchCase.resnet18(batch: 16))])
+        for (title, cases) in sets {
+            say(pad(title, 36) + " thr  im2col               winograd             winograd4            direct               bare sgemm")
             for t in counts {
-                for c in ConvBenchCase.wrn(widen: k, batch: batch) {
+                for c in cases {
                     let r = settings.convolution(c, threads: t)
                     report.convolutions.append(r)
                     let mark = { (a: ConvAlgorithm) in r.algorithm == a ? "*" : " " }
-                    say(pad(r.name, 36) + String(format: " %3d ", t) + cells(r.byAlgorithm["im2col"]) + mark(.im2col) + " "
-                        + cells(r.byAlgorithm["winograd"]) + (r.byAlgorithm["winograd"] == nil ? " " : mark(.winograd)) + " " + cells(r.sgemm))
+                    let columns = ConvAlgorithm.allCases.map { a in cells(r.byAlgorithm[a.rawValue]) + (r.byAlgorithm[a.rawValue] == nil ? " " : mark(a)) }
+                    say(pad(r.name, 36) + String(format: " %3d ", t) + columns.joined(separator: " ") + " " + cells(r.sgemm))
                 }
             }
         }
