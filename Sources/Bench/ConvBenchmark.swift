@@ -53,8 +53,9 @@ public struct ConvBenchCase: Sendable {
 public struct ConvBenchRow: Sendable, Codable {
     public var name: String
     public var threads: Int
-    /// The algorithm the kernels pick for this shape.
-    public var algorithm: ConvAlgorithm
+    /// The algorithms the kernels pick for this shape: forward, input gradient (the forward of
+    /// the transposed shape for stride 1, else im2col), weight gradient.
+    public var chosen: [ConvAlgorithm]
     /// GFLOPS (direct-convolution flops over time) of forward, input gradient and weight
     /// gradient, per algorithm that applies, and of a bare full-batch sgemm of the same shapes.
     public var byAlgorithm: [String: [Double]]
@@ -111,7 +112,11 @@ public enum ConvBenchmark {
         let sI = gemmTime(true, false, g.colRows, g.colCols, g.o, a, g.colRows, d, g.colCols)
         let sW = gemmTime(false, true, g.o, g.colRows, g.colCols, d, g.colCols, b, g.colCols)
         openblas_set_num_threads(1)
-        return ConvBenchRow(name: c.name, threads: threads, algorithm: g.algorithm, byAlgorithm: byAlgorithm,
+        let transposed = g.stride == 1 && g.kh == g.kw && g.padding <= g.kh - 1
+            ? ConvGeometry(input: g.outputShape, weight: [g.c, g.o, g.kh, g.kw], stride: 1, padding: g.kh - 1 - g.padding).algorithm(for: .forward)
+            : .im2col
+        return ConvBenchRow(name: c.name, threads: threads, chosen: [g.algorithm(for: .forward), transposed, g.algorithm(for: .weightGradient)],
+                            byAlgorithm: byAlgorithm,
                             sgemm: [sF, sI, sW].map { flops / $0 / 1e9 })
     }
 }

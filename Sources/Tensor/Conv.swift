@@ -299,7 +299,7 @@ extension Tensor {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, padding: padding)
         let chosen = algorithm ?? g.algorithm(for: .forward)
         precondition(g.supports(chosen), "conv2d: \(chosen) cannot compute weight \(w.shape) stride \(stride) padding \(padding) (Winograd: 3×3, stride 1, padding ≤ 2; direct: stride 1, square kernel)")
-        return Tensor(shape: g.outputShape) { y in
+        return Profiler.work(.forward, flops: g.flops) { Tensor(shape: g.outputShape) { y in
             x.data.withUnsafeBufferPointer { px in
                 w.data.withUnsafeBufferPointer { pw in
                     let (px, pw, py) = (px.baseAddress!, pw.baseAddress!, y.baseAddress!)
@@ -311,7 +311,7 @@ extension Tensor {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// dx = conv2dBackwardInput(dy, w): the transposed convolution, dy [N, O, OH, OW] → [N, C, H, W].
@@ -321,13 +321,15 @@ extension Tensor {
         let g = ConvGeometry(input: inputShape, weight: w.shape, stride: stride, padding: padding, op: "conv2dBackwardInput")
         precondition(dy.shape == g.outputShape,
                      "conv2dBackwardInput: dy \(dy.shape) does not match output shape \(g.outputShape) of input \(inputShape) and weight \(w.shape)")
-        if g.inputGradientIsConvolution {
-            return conv2d(dy, w.flippedTransposedKernel(), stride: 1, padding: g.kh - 1 - padding, algorithm: algorithm)
-        }
-        return Tensor(shape: g.inputShape) { dx in
-            dy.data.withUnsafeBufferPointer { pdy in
-                w.data.withUnsafeBufferPointer { pw in
-                    ConvKernels.backwardInputByCol2im(pdy.baseAddress!, pw.baseAddress!, g, dx.baseAddress!)
+        return Profiler.work(.inputGradient, flops: g.flops) {
+            if g.inputGradientIsConvolution {
+                return conv2d(dy, w.flippedTransposedKernel(), stride: 1, padding: g.kh - 1 - padding, algorithm: algorithm)
+            }
+            return Tensor(shape: g.inputShape) { dx in
+                dy.data.withUnsafeBufferPointer { pdy in
+                    w.data.withUnsafeBufferPointer { pw in
+                        ConvKernels.backwardInputByCol2im(pdy.baseAddress!, pw.baseAddress!, g, dx.baseAddress!)
+                    }
                 }
             }
         }
@@ -341,7 +343,7 @@ extension Tensor {
                      "conv2dBackwardWeight: dy \(dy.shape) does not match output shape \(g.outputShape) of input \(x.shape) and weight \(weightShape)")
         let chosen = algorithm ?? g.algorithm(for: .weightGradient)
         precondition(g.supports(chosen, .weightGradient), "conv2dBackwardWeight: \(chosen) cannot compute weight \(weightShape) stride \(stride) padding \(padding) (Winograd: 3×3, stride 1, padding ≤ 2; direct: stride 1, square kernel)")
-        return Tensor(shape: g.weightShape) { dw in
+        return Profiler.work(.weightGradient, flops: g.flops) { Tensor(shape: g.weightShape) { dw in
             dy.data.withUnsafeBufferPointer { pdy in
                 x.data.withUnsafeBufferPointer { px in
                     let (pdy, px, pdw) = (pdy.baseAddress!, px.baseAddress!, dw.baseAddress!)
@@ -353,16 +355,25 @@ extension Tensor {
                     }
                 }
             }
-        }
+        } }
     }
 
-    /// w̃[c, o, i, j] = w[o, c, KH − 1 − i, KW − 1 − j] for a kernel w [O, C, KH, KW].
+    /// w̃[c, o, i, j] = w[o, c, KH − 1 − i, KW − 1 − j] for a kernel w [O, C, KH, KW]: flipping
+    /// both axes reverses a kernel's taps.
     func flippedTransposedKernel() -> Tensor {
-        let (o, c, kh, kw) = (shape[0], shape[1], shape[2], shape[3])
-        return Tensor(shape: [c, o, kh, kw]) { out in
-            for oc in 0..<o { for ic in 0..<c { for i in 0..<kh { for j in 0..<kw {
-                out[((ic * o + oc) * kh + i) * kw + j] = data[((oc * c + ic) * kh + kh - 1 - i) * kw + kw - 1 - j]
-            } } } }
+        let (o, c, taps) = (shape[0], shape[1], shape[2] * shape[3])
+        return Tensor(shape: [c, o, shape[2], shape[3]]) { out in
+            data.withUnsafeBufferPointer { src in
+                let s = src.baseAddress!, d = SendablePointer(out.baseAddress!)
+                Threads.parallelFor(o, costPerItem: c * taps) { rows in
+                    for oc in rows {
+                        for ic in 0..<c {
+                            let from = s + (oc * c + ic) * taps, to = d.p + (ic * o + oc) * taps
+                            for t in 0..<taps { to[t] = from[taps - 1 - t] }
+                        }
+                    }
+                }
+            }
         }
     }
 }
