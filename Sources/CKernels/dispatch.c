@@ -135,3 +135,21 @@ void atx_wino_weights(int m, const float *w, int o, int c, int o0, int o1, float
 void atx_wino_weight_grad(int m, const float *du, int o, int c, int o0, int o1, float *dw) {
     PICK(wino_weight_grad)(m, du, o, c, o0, o1, dw);
 }
+
+// MARK: - Channel-vectorised Winograd (V [α][T][C], M [α][T][O], U [α][C][O])
+
+int atx_winoc_blocks(int channels) { int w = atx_simd_width(atx_simd_level()); return (channels + w - 1) / w; }
+
+void atx_winoc_input(const atx_wino_plan *p, const float *x, long q0, long q1, float *v) { PICK(winoc_input)(p, x, q0, q1, v); }
+
+void atx_winoc_output(const atx_wino_plan *p, const float *m, long q0, long q1, float *y) { PICK(winoc_output)(p, m, q0, q1, y); }
+
+void atx_winoc_output_grad(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm) {
+    PICK(winoc_output_grad)(p, dy, q0, q1, dm);
+}
+
+void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u) { PICK(winoc_weights)(m, w, o, c, c0, c1, u); }
+
+void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw) {
+    PICK(winoc_weight_grad)(m, du, o, c, c0, c1, dw);
+}

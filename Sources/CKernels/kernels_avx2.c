@@ -12,6 +12,7 @@
 #define ATX_NEXT 1, 2, 3, 4, 5, 6, 7, 8
 #include <immintrin.h>
 #define ATX_STORE_N(p, v, n) _mm256_maskstore_ps((p), _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), (__m256)(v))
+#define ATX_LOAD_N(p, n) ((vec)_mm256_maskload_ps((p), _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))))
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #include "kernels_body.h"
 #pragma clang attribute pop

@@ -12,6 +12,7 @@
 #define ATX_NEXT 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16
 #include <immintrin.h>
 #define ATX_STORE_N(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1), (__m512)(v))
+#define ATX_LOAD_N(p, n) ((vec)_mm512_maskz_loadu_ps((__mmask16)((1u << (n)) - 1), (p)))
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), apply_to = function)
 #include "kernels_body.h"
 #pragma clang attribute pop

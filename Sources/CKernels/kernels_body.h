@@ -28,6 +28,17 @@ static inline void st_n(float *p, vec v, int n) {
 #endif
 }
 static inline vec splat(float x) { return (vec)x; }
+/// The first n floats at p (all W when n ≥ W), zeros after.
+static inline vec ld_n(const float *p, int n) {
+    if (n >= W) return ld(p);
+#ifdef ATX_LOAD_N
+    return ATX_LOAD_N(p, n);
+#else
+    vec v = splat(0);
+    for (int i = 0; i < n; i++) v[i] = p[i];
+    return v;
+#endif
+}
 /// Even / odd elements of the 2W elements a ‖ b.
 static inline vec even(vec a, vec b) { return __builtin_shufflevector(a, b, ATX_EVEN); }
 static inline vec odd(vec a, vec b) { return __builtin_shufflevector(a, b, ATX_ODD); }
@@ -341,6 +352,181 @@ void ATX_S(wino4_output_grad)(const atx_wino_plan *p, const float *dy, long q0, 
     free(rowbuf);
 }
 
+// MARK: - Winograd transforms vectorised over channels
+// V [α][T][C] and M [α][T][O]: a tile's channels are contiguous, so a vector holds W channels
+// of one tile and every load and store is a whole vector, whatever the plane size (the
+// row-of-tiles transforms above waste most of each vector on 8×8 or 16×16 planes). The input
+// (output) planes of W channels are first transposed into a zero-padded [row][column][lane]
+// buffer; a work unit q is one sample and one block of W channels (q / blocks, q % blocks).
+
+static inline int channel_blocks(int c) { return (c + W - 1) / W; }
+
+/// Transposes the W×W matrix whose rows are r[0…W−1] in place (log2 W rounds of interleaving
+/// rows i and i + W/2).
+static inline void transpose(vec r[W]) {
+    for (int round = 1; round < W; round *= 2) {
+        vec t[W];
+        for (int i = 0; i < W / 2; i++) { t[2 * i] = lo(r[i], r[i + W / 2]); t[2 * i + 1] = hi(r[i], r[i + W / 2]); }
+        for (int i = 0; i < W; i++) r[i] = t[i];
+    }
+}
+
+/// buf[(r·cols + col)·W + l] = plane (c0 + l)[r − pad][col − pad] of sample s (zero outside):
+/// W pixels of W planes at a time, transposed in registers.
+static void to_lanes(const float *x, int c, int h, int w, int pad, int s, int c0, int nb, int rows, int cols, float *buf) {
+    memset(buf, 0, sizeof(float) * (size_t)rows * cols * W);
+    const float *planes = x + ((long)s * c + c0) * h * w;
+    const int width = imin(w, cols - pad);
+    for (int iy = 0; iy < h && iy + pad < rows; iy++) {
+        for (int ix = 0; ix < width; ix += W) {
+            const int n = imin(W, width - ix);
+            vec r[W];
+            for (int l = 0; l < W; l++) r[l] = l < nb ? ld_n(planes + (long)l * h * w + (long)iy * w + ix, n) : splat(0);
+            transpose(r);
+            float *dst = buf + ((long)(iy + pad) * cols + ix + pad) * W;
+            for (int j = 0; j < n; j++) st(dst + (long)j * W, r[j]);
+        }
+    }
+}
+
+/// The inverse of to_lanes without padding: plane (o0 + l)[oy][ox] of sample s from
+/// buf[(oy·cols + ox)·W + l], for l < nb.
+static void from_lanes(const float *buf, int rows, int cols, int o, int oh, int ow, int s, int o0, int nb, float *y) {
+    float *planes = y + ((long)s * o + o0) * oh * ow;
+    for (int oy = 0; oy < oh && oy < rows; oy++) {
+        for (int ox = 0; ox < ow; ox += W) {
+            const int n = imin(W, ow - ox);
+            vec r[W];
+            const float *src = buf + ((long)oy * cols + ox) * W;
+            for (int j = 0; j < W; j++) r[j] = j < n ? ld(src + (long)j * W) : splat(0);
+            transpose(r);
+            for (int l = 0; l < nb; l++) st_n(planes + (long)l * oh * ow + (long)oy * ow + ox, r[l], n);
+        }
+    }
+}
+
+void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1, float *v) {
+    const int m = p->m, a = m + 2, tw = p->tw, th = p->th, c = p->c, blocks = channel_blocks(c);
+    const int rows = m * th + 2, cols = m * tw + 2;
+    const long A = p->inputAlphaStride;
+    float *buf = malloc(sizeof(float) * (size_t)rows * cols * W);
+    for (long q = q0; q < q1; q++) {
+        const int s = (int)(q / blocks), c0 = (int)(q % blocks) * W, nb = imin(W, c - c0);
+        to_lanes(x, c, p->h, p->w, p->pad, s, c0, nb, rows, cols, buf);
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx++) {
+                float *out = v + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * c + c0;
+                const float *base = buf + ((long)m * ty * cols + m * tx) * W;
+                if (m == 2) {
+                    vec t[4][4];   // Bᵀ d along y, for each column j
+                    for (int j = 0; j < 4; j++) {
+                        vec d0 = ld(base + j * W), d1 = ld(base + ((long)cols + j) * W);
+                        vec d2 = ld(base + ((long)2 * cols + j) * W), d3 = ld(base + ((long)3 * cols + j) * W);
+                        t[0][j] = d0 - d2; t[1][j] = d1 + d2; t[2][j] = d2 - d1; t[3][j] = d1 - d3;
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        st_n(out + (4 * i) * A, t[i][0] - t[i][2], nb);
+                        st_n(out + (4 * i + 1) * A, t[i][1] + t[i][2], nb);
+                        st_n(out + (4 * i + 2) * A, t[i][2] - t[i][1], nb);
+                        st_n(out + (4 * i + 3) * A, t[i][1] - t[i][3], nb);
+                    }
+                } else {
+                    vec t[6][6];
+                    for (int j = 0; j < 6; j++) {
+                        vec col[6];
+                        bt6(ld(base + j * W), ld(base + ((long)cols + j) * W), ld(base + ((long)2 * cols + j) * W),
+                            ld(base + ((long)3 * cols + j) * W), ld(base + ((long)4 * cols + j) * W), ld(base + ((long)5 * cols + j) * W), col);
+                        for (int i = 0; i < 6; i++) t[i][j] = col[i];
+                    }
+                    for (int i = 0; i < 6; i++) {
+                        vec row[6];
+                        bt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], row);
+                        for (int j = 0; j < 6; j++) st_n(out + (6 * i + j) * A, row[j], nb);
+                    }
+                }
+            }
+        }
+        (void)a;
+    }
+    free(buf);
+}
+
+void ATX_S(winoc_output)(const atx_wino_plan *p, const float *mm, long q0, long q1, float *y) {
+    const int m = p->m, tw = p->tw, th = p->th, o = p->o, oh = p->oh, ow = p->ow, blocks = channel_blocks(o);
+    const int cols = m * tw;
+    const long A = p->outputAlphaStride;
+    float *buf = malloc(sizeof(float) * (size_t)m * th * cols * W);
+    for (long q = q0; q < q1; q++) {
+        const int s = (int)(q / blocks), o0 = (int)(q % blocks) * W, nb = imin(W, o - o0);
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx++) {
+                const float *src = mm + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * o + o0;
+                float *base = buf + ((long)m * ty * cols + m * tx) * W;
+                if (m == 2) {
+                    vec a0[4], b0[4];
+                    for (int j = 0; j < 4; j++) {
+                        vec m0 = ld(src + j * A), m1 = ld(src + (4 + j) * A), m2 = ld(src + (8 + j) * A), m3 = ld(src + (12 + j) * A);
+                        a0[j] = m0 + m1 + m2; b0[j] = m1 - m2 - m3;
+                    }
+                    st(base, a0[0] + a0[1] + a0[2]); st(base + W, a0[1] - a0[2] - a0[3]);
+                    st(base + (long)cols * W, b0[0] + b0[1] + b0[2]); st(base + ((long)cols + 1) * W, b0[1] - b0[2] - b0[3]);
+                } else {
+                    vec col[6][4];
+                    for (int j = 0; j < 6; j++)
+                        at6(ld(src + j * A), ld(src + (6 + j) * A), ld(src + (12 + j) * A), ld(src + (18 + j) * A),
+                            ld(src + (24 + j) * A), ld(src + (30 + j) * A), col[j]);
+                    for (int r = 0; r < 4; r++) {
+                        vec yr[4];
+                        at6(col[0][r], col[1][r], col[2][r], col[3][r], col[4][r], col[5][r], yr);
+                        for (int cc = 0; cc < 4; cc++) st(base + ((long)r * cols + cc) * W, yr[cc]);
+                    }
+                }
+            }
+        }
+        from_lanes(buf, m * th, cols, o, oh, ow, s, o0, nb, y);
+    }
+    free(buf);
+}
+
+void ATX_S(winoc_output_grad)(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm) {
+    const int m = p->m, tw = p->tw, th = p->th, o = p->o, blocks = channel_blocks(o);
+    const int rows = m * th, cols = m * tw;
+    const long A = p->outputAlphaStride;
+    float *buf = malloc(sizeof(float) * (size_t)rows * cols * W);
+    for (long q = q0; q < q1; q++) {
+        const int s = (int)(q / blocks), o0 = (int)(q % blocks) * W, nb = imin(W, o - o0);
+        to_lanes(dy, o, p->oh, p->ow, 0, s, o0, nb, rows, cols, buf);
+        for (int ty = 0; ty < th; ty++) {
+            for (int tx = 0; tx < tw; tx++) {
+                float *out = dm + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * o + o0;
+                const float *base = buf + ((long)m * ty * cols + m * tx) * W;
+                if (m == 2) {
+                    vec g00 = ld(base), g01 = ld(base + W), g10 = ld(base + (long)cols * W), g11 = ld(base + ((long)cols + 1) * W);
+                    vec u0[4] = {g00, g00 + g01, g00 - g01, -g01}, u1[4] = {g10, g10 + g11, g10 - g11, -g11};
+                    for (int j = 0; j < 4; j++) {
+                        st_n(out + j * A, u0[j], nb);
+                        st_n(out + (4 + j) * A, u0[j] + u1[j], nb);
+                        st_n(out + (8 + j) * A, u0[j] - u1[j], nb);
+                        st_n(out + (12 + j) * A, -u1[j], nb);
+                    }
+                } else {
+                    vec u[4][6];
+                    for (int r = 0; r < 4; r++) {
+                        const float *g = base + (long)r * cols * W;
+                        a6(ld(g), ld(g + W), ld(g + 2 * W), ld(g + 3 * W), u[r]);
+                    }
+                    for (int k = 0; k < 6; k++) {
+                        vec out6[6];
+                        a6(u[0][k], u[1][k], u[2][k], u[3][k], out6);
+                        for (int i = 0; i < 6; i++) st_n(out + (6 * i + k) * A, out6[i], nb);
+                    }
+                }
+            }
+        }
+    }
+    free(buf);
+}
+
 // MARK: - Weight transforms, vectorised over input channels
 // u[α][o][c] = (G k Gᵀ)[α] for each kernel k = w[o, c]; the α planes are O·C floats apart.
 
@@ -429,6 +615,69 @@ void ATX_S(wino_weight_grad)(int m, const float *du, int o, int c, int o0, int o
             }
             for (int j = 0; j < nb; j++)
                 for (int k = 0; k < 9; k++) dw[((long)oc * c + c0 + j) * 9 + k] = taps[k][j];
+        }
+    }
+}
+
+/// u[α][c][o] = (G w[o, c] Gᵀ)[α] (the channel-vectorised layout), for input channels [c0, c1),
+/// vectorised over output channels.
+void ATX_S(winoc_weights)(int m, const float *w, int o, int c, int c0, int c1, float *u) {
+    const int a = m + 2;
+    const long step = (long)o * c;
+    for (int ic = c0; ic < c1; ic++) {
+        for (int o0 = 0; o0 < o; o0 += W) {
+            const int nb = imin(W, o - o0);
+            float taps[9][W];
+            for (int j = 0; j < W; j++)
+                for (int t = 0; t < 9; t++) taps[t][j] = j < nb ? w[((long)(o0 + j) * c + ic) * 9 + t] : 0;
+            vec gk[6][3];
+            for (int col = 0; col < 3; col++) {
+                vec out[6];
+                g_vec(m, ld(taps[col]), ld(taps[3 + col]), ld(taps[6 + col]), out);
+                for (int i = 0; i < a; i++) gk[i][col] = out[i];
+            }
+            for (int i = 0; i < a; i++) {
+                vec out[6];
+                g_vec(m, gk[i][0], gk[i][1], gk[i][2], out);
+                for (int j = 0; j < a; j++) st_n(u + (i * a + j) * step + (long)ic * o + o0, out[j], nb);
+            }
+        }
+    }
+}
+
+/// dw[o, c] = Gᵀ du[·][c][o] G for input channels [c0, c1) (the adjoint of winoc_weights).
+void ATX_S(winoc_weight_grad)(int m, const float *du, int o, int c, int c0, int c1, float *dw) {
+    const int a = m + 2;
+    const long step = (long)o * c;
+    for (int ic = c0; ic < c1; ic++) {
+        for (int o0 = 0; o0 < o; o0 += W) {
+            const int nb = imin(W, o - o0);
+            vec d[36];
+            for (int alpha = 0; alpha < a * a; alpha++) {
+                const float *src = du + alpha * step + (long)ic * o + o0;
+                if (nb == W) {
+                    d[alpha] = ld(src);
+                } else {
+                    float part[W] = {0};
+                    memcpy(part, src, sizeof(float) * nb);
+                    d[alpha] = ld(part);
+                }
+            }
+            vec t[3][6];
+            for (int col = 0; col < a; col++) {
+                vec column[6], out[3];
+                for (int i = 0; i < a; i++) column[i] = d[i * a + col];
+                gt_vec(m, column, out);
+                for (int r = 0; r < 3; r++) t[r][col] = out[r];
+            }
+            float taps[9][W];
+            for (int r = 0; r < 3; r++) {
+                vec out[3];
+                gt_vec(m, t[r], out);
+                for (int col = 0; col < 3; col++) st(taps[3 * r + col], out[col]);
+            }
+            for (int j = 0; j < nb; j++)
+                for (int k = 0; k < 9; k++) dw[((long)(o0 + j) * c + ic) * 9 + k] = taps[k][j];
         }
     }
 }

@@ -5,7 +5,8 @@
 //   cache and each GEMM writes its sample's [O, OH·OW] slice of the NCHW output in place (no
 //   transposes, no batch-sized temporaries). Samples are split over threads; each calls
 //   single-threaded OpenBLAS.
-// - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift).
+// - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift), the
+//   latter also with its transforms vectorised over channels (small planes).
 // - direct, stride 1: C kernels (CKernels, AVX-512 / AVX2 / portable) on a flat zero-padded
 //   grid, register-blocked over output channels and positions; no GEMM, no transforms.
 // - forward: y[n] = W[O, C·KH·KW] · col(x[n]); 1×1 stride-1 convolutions need no im2col.
@@ -78,7 +79,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
     public func supports(_ algorithm: ConvAlgorithm, _ pass: ConvPass = .forward) -> Bool {
         switch algorithm {
         case .im2col: return true
-        case .winograd, .winograd4: return Winograd.applies(to: self)
+        case .winograd, .winograd4, .winograd4c: return Winograd.applies(to: self)
         case .direct: return stride == 1 && kh == kw
         }
     }
@@ -95,6 +96,9 @@ public enum ConvAlgorithm: String, Sendable, Codable, CaseIterable {
     case winograd
     /// Winograd F(4×4, 3×3): 3×3, stride 1; fewer multiplications, larger rounding error.
     case winograd4
+    /// Winograd F(4×4, 3×3) with its transforms vectorised over channels (V [α][tiles][C]):
+    /// whole vectors on small planes, where a row holds few tiles.
+    case winograd4c
     /// Direct convolution in C SIMD kernels: stride 1, square kernels.
     case direct
 
@@ -307,6 +311,7 @@ extension Tensor {
                     case .im2col: ConvKernels.forward(px, pw, g, py)
                     case .winograd: Winograd.forward(px, pw, g, m: 2, py)
                     case .winograd4: Winograd.forward(px, pw, g, m: 4, py)
+                    case .winograd4c: Winograd.forward(px, pw, g, m: 4, byChannel: true, py)
                     case .direct: ConvKernels.directForward(px, pw, g, py)
                     }
                 }
@@ -351,6 +356,7 @@ extension Tensor {
                     case .im2col: ConvKernels.backwardWeight(pdy, px, g, pdw)
                     case .winograd: Winograd.backwardWeight(pdy, px, g, m: 2, pdw)
                     case .winograd4: Winograd.backwardWeight(pdy, px, g, m: 4, pdw)
+                    case .winograd4c: Winograd.backwardWeight(pdy, px, g, m: 4, byChannel: true, pdw)
                     case .direct: ConvKernels.directBackwardWeight(pdy, px, g, pdw)
                     }
                 }

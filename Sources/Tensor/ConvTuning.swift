@@ -48,7 +48,9 @@ public enum ConvTuning {
         defer { lock.unlock() }
         if let e = decided[key] { return e }
         let e = withCache { table -> Entry in
-            if let cached = table[key], candidates.contains(cached.algorithm) { return cached }
+            // A cached choice counts only if it was made among the same candidates (a new
+            // algorithm in this build is measured again).
+            if let cached = table[key], Set(cached.seconds.keys) == Set(candidates.map(\.rawValue)) { return cached }
             let fresh = measure(g, pass, candidates)
             table[key] = fresh
             return fresh

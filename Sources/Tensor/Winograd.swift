@@ -24,15 +24,19 @@ import Foundation
 struct WinogradPlan {
     let g: ConvGeometry
     let m: Int
+    /// V [α][T][C], M [α][T][O], U [α][C][O], transforms vectorised over channels (true), or
+    /// V [α][C][T], M [α][O][T], U [α][O][C], transforms vectorised over a row of tiles.
+    let byChannel: Bool
     /// (m + 2)²: the tile positions, one GEMM each.
     let alphas: Int
     let samplesPerBlock: Int
     var c: atx_wino_plan
 
-    init(_ g: ConvGeometry, m: Int) {
+    init(_ g: ConvGeometry, m: Int, byChannel: Bool = false) {
         precondition(m == 2 || m == 4, "Winograd: tiles are 2×2 or 4×4, got \(m)")
         self.g = g
         self.m = m
+        self.byChannel = byChannel
         alphas = (m + 2) * (m + 2)
         let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m, tiles = th * tw
         // A block's V and M take alphas·(C + O) floats per tile: about half the L2 keeps them in
@@ -65,6 +69,32 @@ struct WinogradPlan {
 
     /// GEMM flops of one block (the cost per item of a parallel loop over blocks).
     var blockCost: Int { alphas * g.o * g.c * rowLength }
+
+    /// Work units of the input (output) transforms of `samples` samples: planes, or (by channel)
+    /// samples × blocks of a vector's worth of channels.
+    func inputUnits(_ samples: Int) -> Int { samples * (byChannel ? Int(atx_winoc_blocks(Int32(g.c))) : g.c) }
+    func outputUnits(_ samples: Int) -> Int { samples * (byChannel ? Int(atx_winoc_blocks(Int32(g.o))) : g.o) }
+
+    func inputTransform(_ x: UnsafePointer<Float>, _ units: Range<Int>, _ v: UnsafeMutablePointer<Float>) {
+        withUnsafePointer(to: c) { plan in
+            if byChannel { atx_winoc_input(plan, x, units.lowerBound, units.upperBound, v) }
+            else { atx_wino_input(plan, x, units.lowerBound, units.upperBound, v) }
+        }
+    }
+
+    func outputTransform(_ m: UnsafePointer<Float>, _ units: Range<Int>, _ y: UnsafeMutablePointer<Float>) {
+        withUnsafePointer(to: c) { plan in
+            if byChannel { atx_winoc_output(plan, m, units.lowerBound, units.upperBound, y) }
+            else { atx_wino_output(plan, m, units.lowerBound, units.upperBound, y) }
+        }
+    }
+
+    func outputGradientTransform(_ dy: UnsafePointer<Float>, _ units: Range<Int>, _ dm: UnsafeMutablePointer<Float>) {
+        withUnsafePointer(to: c) { plan in
+            if byChannel { atx_winoc_output_grad(plan, dy, units.lowerBound, units.upperBound, dm) }
+            else { atx_wino_output_grad(plan, dy, units.lowerBound, units.upperBound, dm) }
+        }
+    }
 }
 
 extension ConvGeometry {
@@ -78,27 +108,39 @@ enum Winograd {
         g.kh == 3 && g.kw == 3 && g.stride == 1 && g.padding <= 2
     }
 
-    /// u[α][o][c] = (G w[o, c] Gᵀ)[α], split over output channels.
+    /// u = (G w Gᵀ)[α] for every kernel, as [α][O][C] (split over output channels) or, by
+    /// channel, [α][C][O] (split over input channels).
     static func transformWeights(_ w: UnsafePointer<Float>, _ p: WinogradPlan, _ u: UnsafeMutablePointer<Float>) {
         let g = p.g, uP = SendablePointer(u)
-        Threads.parallelFor(g.o, costPerItem: g.c * p.alphas * 8) { r in
-            atx_wino_weights(Int32(p.m), w, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), uP.p)
+        Threads.parallelFor(p.byChannel ? g.c : g.o, costPerItem: (p.byChannel ? g.o : g.c) * p.alphas * 8) { r in
+            if p.byChannel {
+                atx_winoc_weights(Int32(p.m), w, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), uP.p)
+            } else {
+                atx_wino_weights(Int32(p.m), w, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), uP.p)
+            }
         }
     }
 
-    /// The α GEMMs of one block: M_α = U_α · V_α over `tiles` tiles, for α in `alphas`.
+    /// The α GEMMs of one block: M_α = U_α · V_α over `tiles` tiles (by channel: M_α = V_α · U_α,
+    /// tiles by channels), for α in `alphas`.
     static func forwardGEMMs(_ p: WinogradPlan, _ alphas: Range<Int>, tiles: Int, u: UnsafePointer<Float>,
                              v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>) {
         let g = p.g
         for a in alphas {
-            BLAS.gemm(m: g.o, n: tiles, k: g.c, a: u + a * g.o * g.c, lda: g.c, b: v + a * p.inputAlphaStride, ldb: p.rowLength,
-                      c: m + a * p.outputAlphaStride, ldc: p.rowLength)
+            if p.byChannel {
+                BLAS.gemm(m: tiles, n: g.o, k: g.c, a: v + a * p.inputAlphaStride, lda: g.c, b: u + a * g.o * g.c, ldb: g.o,
+                          c: m + a * p.outputAlphaStride, ldc: g.o)
+            } else {
+                BLAS.gemm(m: g.o, n: tiles, k: g.c, a: u + a * g.o * g.c, lda: g.c, b: v + a * p.inputAlphaStride, ldb: p.rowLength,
+                          c: m + a * p.outputAlphaStride, ldc: p.rowLength)
+            }
         }
     }
 
     /// y = conv2d(x, w) for a 3×3 stride-1 convolution with m×m tiles: x [N, C, H, W], w [O, C, 3, 3] → y [N, O, OH, OW].
-    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, m: Int, _ y: UnsafeMutablePointer<Float>) {
-        let p = WinogradPlan(g, m: m)
+    static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, m: Int, byChannel: Bool = false,
+                        _ y: UnsafeMutablePointer<Float>) {
+        let p = WinogradPlan(g, m: m, byChannel: byChannel)
         let u = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * g.o * g.c)
         defer { u.deallocate() }
         transformWeights(w, p, u)
@@ -108,13 +150,11 @@ enum Winograd {
                 let v = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.inputAlphaStride)
                 let mm = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.outputAlphaStride)
                 defer { v.deallocate(); mm.deallocate() }
-                withUnsafePointer(to: p.c) { plan in
-                    for b in range {
-                        let s = p.samples(b)
-                        atx_wino_input(plan, x + s.lowerBound * g.sampleIn, 0, s.count * g.c, v)
-                        forwardGEMMs(p, 0..<p.alphas, tiles: s.count * p.tilesPerSample, u: u, v: v, m: mm)
-                        atx_wino_output(plan, mm, 0, s.count * g.o, yP.p + s.lowerBound * g.sampleOut)
-                    }
+                for b in range {
+                    let s = p.samples(b)
+                    p.inputTransform(x + s.lowerBound * g.sampleIn, 0..<p.inputUnits(s.count), v)
+                    forwardGEMMs(p, 0..<p.alphas, tiles: s.count * p.tilesPerSample, u: u, v: v, m: mm)
+                    p.outputTransform(mm, 0..<p.outputUnits(s.count), yP.p + s.lowerBound * g.sampleOut)
                 }
             }
             return
@@ -127,14 +167,14 @@ enum Winograd {
             let s = p.samples(b), tiles = s.count * p.tilesPerSample
             let xb = x + s.lowerBound * g.sampleIn, yb = y + s.lowerBound * g.sampleOut
             let yb2 = SendablePointer(yb)
-            Threads.parallelFor(s.count * g.c, costPerItem: p.tilesPerSample * p.alphas * 8) { q in
-                withUnsafePointer(to: p.c) { atx_wino_input($0, xb, q.lowerBound, q.upperBound, vP.p) }
+            Threads.parallelFor(p.inputUnits(s.count), costPerItem: p.tilesPerSample * p.alphas * 8) { q in
+                p.inputTransform(xb, q, vP.p)
             }
             Threads.parallelFor(p.alphas, costPerItem: g.o * g.c * tiles) { alphas in
                 forwardGEMMs(p, alphas, tiles: tiles, u: u, v: vP.p, m: mP.p)
             }
-            Threads.parallelFor(s.count * g.o, costPerItem: p.tilesPerSample * p.alphas * 8) { q in
-                withUnsafePointer(to: p.c) { atx_wino_output($0, mP.p, q.lowerBound, q.upperBound, yb2.p) }
+            Threads.parallelFor(p.outputUnits(s.count), costPerItem: p.tilesPerSample * p.alphas * 8) { q in
+                p.outputTransform(mP.p, q, yb2.p)
             }
         }
     }
@@ -143,9 +183,9 @@ enum Winograd {
     /// tiles. dU is summed over the blocks in order; when threads take whole blocks, each chunk
     /// of blocks (a split fixed by the thread count) has its own partial dU, added in chunk
     /// order. dy [N, O, OH, OW], x [N, C, H, W] → dw [O, C, 3, 3].
-    static func backwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry, m: Int,
+    static func backwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry, m: Int, byChannel: Bool = false,
                                _ dw: UnsafeMutablePointer<Float>) {
-        let p = WinogradPlan(g, m: m)
+        let p = WinogradPlan(g, m: m, byChannel: byChannel)
         let size = p.alphas * g.o * g.c
         let chunks = p.threadsTakeBlocks ? Threads.chunks(p.blocks, costPerItem: p.blockCost) : 1
         let du = UnsafeMutablePointer<Float>.allocate(capacity: size * chunks)
@@ -155,9 +195,14 @@ enum Winograd {
         func gemms(_ alphas: Range<Int>, tiles: Int, v: UnsafePointer<Float>, m mm: UnsafePointer<Float>,
                    accumulate: Bool, into acc: UnsafeMutablePointer<Float>) {
             for a in alphas {
-                BLAS.gemm(transB: true, m: g.o, n: g.c, k: tiles, a: mm + a * p.outputAlphaStride, lda: p.rowLength,
-                          b: v + a * p.inputAlphaStride, ldb: p.rowLength, beta: accumulate ? 1 : 0,
-                          c: acc + a * g.o * g.c, ldc: g.c)
+                if p.byChannel {   // dU_α [C][O] = V_αᵀ · dM_α
+                    BLAS.gemm(transA: true, m: g.c, n: g.o, k: tiles, a: v + a * p.inputAlphaStride, lda: g.c,
+                              b: mm + a * p.outputAlphaStride, ldb: g.o, beta: accumulate ? 1 : 0, c: acc + a * g.o * g.c, ldc: g.o)
+                } else {           // dU_α [O][C] = dM_α · V_αᵀ
+                    BLAS.gemm(transB: true, m: g.o, n: g.c, k: tiles, a: mm + a * p.outputAlphaStride, lda: p.rowLength,
+                              b: v + a * p.inputAlphaStride, ldb: p.rowLength, beta: accumulate ? 1 : 0,
+                              c: acc + a * g.o * g.c, ldc: g.c)
+                }
             }
         }
         if p.threadsTakeBlocks {
@@ -166,13 +211,11 @@ enum Winograd {
                 let v = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.inputAlphaStride)
                 let mm = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.outputAlphaStride)
                 defer { v.deallocate(); mm.deallocate() }
-                withUnsafePointer(to: p.c) { plan in
-                    for b in range {
-                        let s = p.samples(b)
-                        atx_wino_input(plan, x + s.lowerBound * g.sampleIn, 0, s.count * g.c, v)
-                        atx_wino_output_grad(plan, dy + s.lowerBound * g.sampleOut, 0, s.count * g.o, mm)
-                        gemms(0..<p.alphas, tiles: s.count * p.tilesPerSample, v: v, m: mm, accumulate: b != range.lowerBound, into: acc)
-                    }
+                for b in range {
+                    let s = p.samples(b)
+                    p.inputTransform(x + s.lowerBound * g.sampleIn, 0..<p.inputUnits(s.count), v)
+                    p.outputGradientTransform(dy + s.lowerBound * g.sampleOut, 0..<p.outputUnits(s.count), mm)
+                    gemms(0..<p.alphas, tiles: s.count * p.tilesPerSample, v: v, m: mm, accumulate: b != range.lowerBound, into: acc)
                 }
             }
             if chunks > 1 {
@@ -192,11 +235,11 @@ enum Winograd {
             for b in 0..<p.blocks {
                 let s = p.samples(b), tiles = s.count * p.tilesPerSample
                 let xb = x + s.lowerBound * g.sampleIn, dyb = dy + s.lowerBound * g.sampleOut
-                Threads.parallelFor(s.count * g.c, costPerItem: p.tilesPerSample * p.alphas * 8) { q in
-                    withUnsafePointer(to: p.c) { atx_wino_input($0, xb, q.lowerBound, q.upperBound, vP.p) }
+                Threads.parallelFor(p.inputUnits(s.count), costPerItem: p.tilesPerSample * p.alphas * 8) { q in
+                    p.inputTransform(xb, q, vP.p)
                 }
-                Threads.parallelFor(s.count * g.o, costPerItem: p.tilesPerSample * p.alphas * 8) { q in
-                    withUnsafePointer(to: p.c) { atx_wino_output_grad($0, dyb, q.lowerBound, q.upperBound, mP.p) }
+                Threads.parallelFor(p.outputUnits(s.count), costPerItem: p.tilesPerSample * p.alphas * 8) { q in
+                    p.outputGradientTransform(dyb, q, mP.p)
                 }
                 Threads.parallelFor(p.alphas, costPerItem: g.o * g.c * tiles) { alphas in
                     gemms(alphas, tiles: tiles, v: vP.p, m: mP.p, accumulate: b > 0, into: duP.p)
@@ -204,8 +247,12 @@ enum Winograd {
             }
         }
         let dwP = SendablePointer(dw)
-        Threads.parallelFor(g.o, costPerItem: g.c * p.alphas * 8) { r in
-            atx_wino_weight_grad(Int32(m), duP.p, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), dwP.p)
+        Threads.parallelFor(p.byChannel ? g.c : g.o, costPerItem: (p.byChannel ? g.o : g.c) * p.alphas * 8) { r in
+            if p.byChannel {
+                atx_winoc_weight_grad(Int32(m), duP.p, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), dwP.p)
+            } else {
+                atx_wino_weight_grad(Int32(m), duP.p, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), dwP.p)
+            }
         }
     }
 }

@@ -163,12 +163,12 @@ final class ConvTests: XCTestCase {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1)
         let dy = Tensor.normal(g.outputShape, rng: &rng)
         for m in [2, 4] { XCTAssertGreaterThan(WinogradPlan(g, m: m).samplesPerBlock, 1, "F(\(m)×\(m))") }
-        for a in [ConvAlgorithm.winograd, .winograd4] {
+        for a in [ConvAlgorithm.winograd, .winograd4, .winograd4c] {
             Threads.set(1)
             let y1 = Tensor.conv2d(x, w, padding: 1, algorithm: a)
             let dw1 = Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: 1, algorithm: a)
             Threads.set(2)
-            XCTAssertFalse(WinogradPlan(g, m: a == .winograd ? 2 : 4).threadsTakeBlocks)
+            XCTAssertFalse(WinogradPlan(g, m: a == .winograd ? 2 : 4, byChannel: a == .winograd4c).threadsTakeBlocks)
             XCTAssertEqual(Tensor.conv2d(x, w, padding: 1, algorithm: a), y1, "\(a) forward")
             XCTAssertEqual(Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: 1, algorithm: a), dw1, "\(a) weight gradient")
             let yRef = Naive.conv2d(x, w, stride: 1, padding: 1)
@@ -201,7 +201,7 @@ final class ConvTests: XCTestCase {
                 let dw = errors(Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: 1, algorithm: a), dwRef)
                 print(String(format: "rounding %@ x [%d, %d, %d, %d]: forward max %.1e rms %.1e, dx max %.1e rms %.1e, dw max %.1e rms %.1e",
                              a.rawValue, n, c, side, side, y.0, y.1, dx.0, dx.1, dw.0, dw.1))
-                let (maxBound, rmsBound) = a == .winograd4 ? (3e-5, 6e-6) : (4e-6, 1.5e-6)
+                let (maxBound, rmsBound) = a == .winograd4 || a == .winograd4c ? (3e-5, 6e-6) : (4e-6, 1.5e-6)
                 for (what, e) in [("forward", y), ("dx", dx), ("dw", dw)] {
                     XCTAssertLessThan(e.0, maxBound, "\(a) \(what) max, c \(c)")
                     XCTAssertLessThan(e.1, rmsBound, "\(a) \(what) rms, c \(c)")
@@ -217,7 +217,7 @@ final class ConvTests: XCTestCase {
         XCTAssertFalse(ConvTuning.isEnabled)
         XCTAssertEqual(g.algorithm(for: .forward), .winograd)
         XCTAssertEqual(g.algorithm(for: .weightGradient), .winograd)
-        XCTAssertEqual(g.candidates(.forward), [.im2col, .winograd, .winograd4, .direct])
+        XCTAssertEqual(g.candidates(.forward), [.im2col, .winograd, .winograd4, .winograd4c, .direct])
         let strided = ConvGeometry(input: [4, 16, 8, 8], weight: [16, 16, 3, 3], stride: 2, padding: 1)
         XCTAssertEqual(strided.candidates(.forward), [.im2col])
         XCTAssertEqual(ConvAlgorithm.forcing(.direct) { [g.algorithm, strided.algorithm] }, [.direct, .im2col], "forced where it applies")

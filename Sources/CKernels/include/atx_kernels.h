@@ -51,6 +51,18 @@ void atx_wino_weights(int m, const float *w, int o, int c, int o0, int o1, float
 /// dw[o, c] = Gᵀ du[·][o][c] G (the adjoint of atx_wino_weights), o ∈ [o0, o1).
 void atx_wino_weight_grad(int m, const float *du, int o, int c, int o0, int o1, float *dw);
 
+/// The same transforms vectorised over channels, for V [α][T][C], M [α][T][O], U [α][C][O] (a
+/// tile's channels contiguous; α planes inputAlphaStride / outputAlphaStride apart, T being
+/// the block's tiles). A work unit q is one sample (q / blocks) and one block of channels
+/// (q % blocks), blocks = atx_winoc_blocks(channels) at the current level.
+int atx_winoc_blocks(int channels);
+void atx_winoc_input(const atx_wino_plan *p, const float *x, long q0, long q1, float *v);
+void atx_winoc_output(const atx_wino_plan *p, const float *m, long q0, long q1, float *y);
+void atx_winoc_output_grad(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm);
+/// u[α][c][o] for input channels [c0, c1); dw from du[α][c][o] likewise.
+void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u);
+void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw);
+
 /// Direct stride-1 convolution of square kernels on a flat zero-padded grid.
 /// Output channels per register block at the current level (weights are packed in blocks).
 int atx_direct_block(void);
