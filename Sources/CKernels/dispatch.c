@@ -120,12 +120,12 @@ void atx_direct_pack(const float *w, int o, int c, int k, float *packed) {
                         ob + j < o ? w[((long)(ob + j) * c + ic) * k * k + t] : 0;
 }
 
-void atx_direct_forward(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, float *y) {
-    PICK(direct_forward)(x, packed, n, c, h, w, o, k, pad, y);
+void atx_direct_forward(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, int stride, float *y) {
+    PICK(direct_forward)(x, packed, n, c, h, w, o, k, pad, stride, y);
 }
 
-void atx_direct_weight_grad(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, float *dw) {
-    PICK(direct_weight_grad)(x, dy, n, c, h, w, o, k, pad, dw);
+void atx_direct_weight_grad(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, int stride, float *dw) {
+    PICK(direct_weight_grad)(x, dy, n, c, h, w, o, k, pad, stride, dw);
 }
 
 void atx_wino_weights(int m, const float *w, int o, int c, int o0, int o1, float *u) {

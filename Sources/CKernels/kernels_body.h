@@ -682,45 +682,86 @@ void ATX_S(winoc_weight_grad)(int m, const float *du, int o, int c, int c0, int 
     }
 }
 
-// MARK: - Direct convolution (stride 1) on a flat zero-padded grid
-// A sample's input planes are copied into zero-bordered planes of Hp × Wp (Hp = H + 2·pad,
-// Wp = W + 2·pad). Output (oy, ox) sits at flat position i = oy·Wp + ox, and its tap (ky, kx)
-// reads the padded plane at i + ky·Wp + kx: one contiguous vector load per tap for W
-// consecutive positions, whatever the row length. Positions with ox ≥ OW are computed on
-// zeros and dropped (a (Wp − OW)/Wp share of the work).
+// MARK: - Direct convolution (stride 1 or 2) on a flat zero-padded grid
+// A sample's input planes are zero-padded (Hp × Wp, Hp = H + 2·pad) and, for stride s, split
+// into s² phase planes of Hq × Wq (Hq = ⌈Hp/s⌉): phase (a, b) holds padded rows s·i + a and
+// columns s·j + b. Output (oy, ox) sits at flat position i = oy·Wq + ox, and its tap (ky, kx)
+// reads phase (ky mod s, kx mod s) at i + ⌊ky/s⌋·Wq + ⌊kx/s⌋: one contiguous vector load per
+// tap for W consecutive outputs, whatever the row length or stride. Positions with ox ≥ OW are
+// computed on padding and dropped (a (Wq − OW)/Wq share of the work).
 
 int ATX_S(direct_block)(void) { return ATX_DIRECT_OB; }
 
-void ATX_S(direct_forward)(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, float *y) {
+/// The phase planes of one channel layout: sizes, and each tap's offset from a channel's first plane.
+typedef struct {
+    int s, hp, wp, hq, wq, oh, ow;
+    long plane, channel, L;
+    long offset[64];   /// per tap ky·K + kx (K ≤ 8)
+} phases;
+
+static phases make_phases(int h, int w, int k, int pad, int stride) {
+    phases f;
+    f.s = stride; f.hp = h + 2 * pad; f.wp = w + 2 * pad;
+    f.hq = (f.hp + stride - 1) / stride; f.wq = (f.wp + stride - 1) / stride;
+    f.oh = (f.hp - k) / stride + 1; f.ow = (f.wp - k) / stride + 1;
+    f.plane = (long)f.hq * f.wq; f.channel = f.plane * stride * stride; f.L = (long)f.oh * f.wq;
+    for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++)
+            f.offset[ky * k + kx] = ((ky % stride) * stride + kx % stride) * f.plane + (long)(ky / stride) * f.wq + kx / stride;
+    return f;
+}
+
+/// Floats of a sample's phase planes plus the slack that reads past the last output run into.
+static long phases_size(const phases *f, int c, long Lr, int k) { return c * f->channel + Lr + (long)k * f->wq + k + 64; }
+
+/// Scatters channel planes of sample s into the (zeroed) phase planes.
+static void fill_phases(const phases *f, const float *x, int s, int c, int h, int w, int pad, float *xp) {
+    for (int ic = 0; ic < c; ic++) {
+        const float *plane = x + ((long)s * c + ic) * h * w;
+        float *dst = xp + ic * f->channel;
+        for (int iy = 0; iy < h; iy++) {
+            const int r = iy + pad;
+            float *row = dst + ((long)(r % f->s) * f->s) * f->plane + (long)(r / f->s) * f->wq;
+            const float *src = plane + (long)iy * w;
+            if (f->s == 1) {
+                memcpy(row + pad, src, sizeof(float) * w);
+            } else {
+                for (int ix = 0; ix < w; ix++) {
+                    const int q = ix + pad;
+                    row[(long)(q % f->s) * f->plane + q / f->s] = src[ix];
+                }
+            }
+        }
+    }
+}
+
+void ATX_S(direct_forward)(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, int stride, float *y) {
     enum { OB = ATX_DIRECT_OB, NV = ATX_DIRECT_NV };
-    const int hp = h + 2 * pad, wp = w + 2 * pad, oh = hp - k + 1, ow = wp - k + 1;
-    const long plane = (long)hp * wp, L = (long)oh * wp, Lr = roundup(L, W * NV), opad = roundup(o, OB);
-    float *xp = calloc((size_t)(c * plane + Lr + (long)k * wp + k + 64), sizeof(float));
+    const phases f = make_phases(h, w, k, pad, stride);
+    const long Lr = roundup(f.L, W * NV), opad = roundup(o, OB);
+    const int taps = k * k;
+    float *xp = calloc((size_t)phases_size(&f, c, Lr, k), sizeof(float));
     float *out = malloc(sizeof(float) * (size_t)(opad * Lr));
     for (int s = 0; s < n; s++) {
-        for (int ic = 0; ic < c; ic++)
-            for (int iy = 0; iy < h; iy++)
-                memcpy(xp + ic * plane + (long)(iy + pad) * wp + pad, x + (((long)s * c + ic) * h + iy) * w, sizeof(float) * w);
+        fill_phases(&f, x, s, c, h, w, pad, xp);
         for (long ob = 0; ob < opad; ob += OB) {
-            const float *wb = packed + ob * c * k * k;
+            const float *wb = packed + ob * c * taps;
             for (long i = 0; i < Lr; i += W * NV) {
                 vec acc[OB][NV];
                 for (int a = 0; a < OB; a++)
                     for (int v = 0; v < NV; v++) acc[a][v] = splat(0);
                 const float *wt = wb;
                 for (int ic = 0; ic < c; ic++) {
-                    const float *xc = xp + ic * plane + i;
-                    for (int ky = 0; ky < k; ky++) {
-                        for (int kx = 0; kx < k; kx++) {
-                            const float *src = xc + (long)ky * wp + kx;
-                            vec in[NV];
-                            for (int v = 0; v < NV; v++) in[v] = ld(src + v * W);
-                            for (int a = 0; a < OB; a++) {
-                                const vec wv = splat(wt[a]);
-                                for (int v = 0; v < NV; v++) acc[a][v] += wv * in[v];
-                            }
-                            wt += OB;
+                    const float *xc = xp + ic * f.channel + i;
+                    for (int t = 0; t < taps; t++) {
+                        const float *src = xc + f.offset[t];
+                        vec in[NV];
+                        for (int v = 0; v < NV; v++) in[v] = ld(src + v * W);
+                        for (int a = 0; a < OB; a++) {
+                            const vec wv = splat(wt[a]);
+                            for (int v = 0; v < NV; v++) acc[a][v] += wv * in[v];
                         }
+                        wt += OB;
                     }
                 }
                 for (int a = 0; a < OB; a++)
@@ -728,75 +769,65 @@ void ATX_S(direct_forward)(const float *x, const float *packed, int n, int c, in
             }
         }
         for (int oc = 0; oc < o; oc++)
-            for (int oy = 0; oy < oh; oy++)
-                memcpy(y + (((long)s * o + oc) * oh + oy) * ow, out + oc * Lr + (long)oy * wp, sizeof(float) * ow);
+            for (int oy = 0; oy < f.oh; oy++)
+                memcpy(y + (((long)s * o + oc) * f.oh + oy) * f.ow, out + oc * Lr + (long)oy * f.wq, sizeof(float) * f.ow);
     }
     free(xp);
     free(out);
 }
 
-void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, float *dw) {
+void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, int stride, float *dw) {
     enum { OB = ATX_WGRAD_OB };
-    const int hp = h + 2 * pad, wp = w + 2 * pad, oh = hp - k + 1, ow = wp - k + 1;
-    const long plane = (long)hp * wp, L = (long)oh * wp, Lr = roundup(L, W), opad = roundup(o, OB);
-    const long taps = opad * c * k * k;
-    float *xp = calloc((size_t)(c * plane + Lr + (long)k * wp + k + 64), sizeof(float));
+    const phases f = make_phases(h, w, k, pad, stride);
+    const long Lr = roundup(f.L, W), opad = roundup(o, OB);
+    const int taps = k * k;
+    const long size = opad * c * taps;
+    float *xp = calloc((size_t)phases_size(&f, c, Lr, k), sizeof(float));
     float *dyp = calloc((size_t)(opad * Lr), sizeof(float));   // dy on the flat grid: zero at ox ≥ OW and past o
     // Vector partial sums per tap over all n samples, reduced once at the end; when that table
     // would be large, each sample's sums are reduced into scalars instead.
-    const int vectorPartials = taps * W <= (1L << 21);
-    vec *vacc = vectorPartials ? aligned_alloc(64, roundup(sizeof(vec) * taps, 64)) : NULL;
-    float *sacc = vectorPartials ? NULL : calloc((size_t)taps, sizeof(float));
-    if (vacc) for (long t = 0; t < taps; t++) vacc[t] = splat(0);
+    const int vectorPartials = size * W <= (1L << 21);
+    vec *vacc = vectorPartials ? aligned_alloc(64, roundup(sizeof(vec) * size, 64)) : NULL;
+    float *sacc = vectorPartials ? NULL : calloc((size_t)size, sizeof(float));
+    if (vacc) for (long t = 0; t < size; t++) vacc[t] = splat(0);
     for (int s = 0; s < n; s++) {
-        for (int ic = 0; ic < c; ic++)
-            for (int iy = 0; iy < h; iy++)
-                memcpy(xp + ic * plane + (long)(iy + pad) * wp + pad, x + (((long)s * c + ic) * h + iy) * w, sizeof(float) * w);
+        fill_phases(&f, x, s, c, h, w, pad, xp);
         for (int oc = 0; oc < o; oc++)
-            for (int oy = 0; oy < oh; oy++)
-                memcpy(dyp + oc * Lr + (long)oy * wp, dy + (((long)s * o + oc) * oh + oy) * ow, sizeof(float) * ow);
+            for (int oy = 0; oy < f.oh; oy++)
+                memcpy(dyp + oc * Lr + (long)oy * f.wq, dy + (((long)s * o + oc) * f.oh + oy) * f.ow, sizeof(float) * f.ow);
         for (long ob = 0; ob < opad; ob += OB) {
             const float *ds = dyp + ob * Lr;
             for (int ic = 0; ic < c; ic++) {
-                for (int ky = 0; ky < k; ky++) {
-                    for (int kx0 = 0; kx0 < k; kx0 += 3) {
-                        const int nk = imin(3, k - kx0);
-                        const float *xs = xp + ic * plane + (long)ky * wp + kx0;
-                        vec acc[OB][3];
-                        for (int a = 0; a < OB; a++) acc[a][0] = acc[a][1] = acc[a][2] = splat(0);
-                        if (nk == 3) {
-                            for (long i = 0; i < Lr; i += W) {
-                                const vec x0 = ld(xs + i), x1 = ld(xs + i + 1), x2 = ld(xs + i + 2);
-                                for (int a = 0; a < OB; a++) {
-                                    const vec d = ld(ds + a * Lr + i);
-                                    acc[a][0] += d * x0; acc[a][1] += d * x1; acc[a][2] += d * x2;
-                                }
-                            }
-                        } else {
-                            for (long i = 0; i < Lr; i += W)
-                                for (int j = 0; j < nk; j++) {
-                                    const vec xj = ld(xs + i + j);
-                                    for (int a = 0; a < OB; a++) acc[a][j] += ld(ds + a * Lr + i) * xj;
-                                }
+                const float *xc = xp + ic * f.channel;
+                for (int t0 = 0; t0 < taps; t0 += 3) {   // three taps at a time
+                    const int nk = imin(3, taps - t0);
+                    const float *x0 = xc + f.offset[t0], *x1 = xc + f.offset[nk > 1 ? t0 + 1 : t0], *x2 = xc + f.offset[nk > 2 ? t0 + 2 : t0];
+                    vec acc[OB][3];
+                    for (int a = 0; a < OB; a++) acc[a][0] = acc[a][1] = acc[a][2] = splat(0);
+                    for (long i = 0; i < Lr; i += W) {
+                        const vec v0 = ld(x0 + i), v1 = ld(x1 + i), v2 = ld(x2 + i);
+                        for (int a = 0; a < OB; a++) {
+                            const vec d = ld(ds + a * Lr + i);
+                            acc[a][0] += d * v0; acc[a][1] += d * v1; acc[a][2] += d * v2;
                         }
-                        for (int a = 0; a < OB; a++)
-                            for (int j = 0; j < nk; j++) {
-                                const long t = (((ob + a) * c + ic) * k + ky) * k + kx0 + j;
-                                if (vacc) {
-                                    vacc[t] += acc[a][j];
-                                } else {
-                                    float sum = 0;
-                                    for (int l = 0; l < W; l++) sum += acc[a][j][l];
-                                    sacc[t] += sum;
-                                }
-                            }
                     }
+                    for (int a = 0; a < OB; a++)
+                        for (int j = 0; j < nk; j++) {
+                            const long t = ((ob + a) * c + ic) * taps + t0 + j;
+                            if (vacc) {
+                                vacc[t] += acc[a][j];
+                            } else {
+                                float sum = 0;
+                                for (int l = 0; l < W; l++) sum += acc[a][j][l];
+                                sacc[t] += sum;
+                            }
+                        }
                 }
             }
         }
     }
-    const long size = (long)o * c * k * k;
-    for (long t = 0; t < size; t++) {
+    const long total = (long)o * c * taps;
+    for (long t = 0; t < total; t++) {
         if (vacc) {
             float sum = 0;
             for (int l = 0; l < W; l++) sum += vacc[t][l];

@@ -20,9 +20,9 @@
     void winoc_weight_grad_##S(int m, const float *du, int o, int c, int c0, int c1, float *dw);            \
     int direct_block_##S(void);                                                                             \
     void direct_forward_##S(const float *x, const float *packed, int n, int c, int h, int w, int o, int k,  \
-                            int pad, float *y);                                                             \
+                            int pad, int stride, float *y);                                                 \
     void direct_weight_grad_##S(const float *x, const float *dy, int n, int c, int h, int w, int o, int k,  \
-                                int pad, float *dw);
+                                int pad, int stride, float *dw);
 
 #if defined(__x86_64__)
 ATX_DECLARE(avx512)

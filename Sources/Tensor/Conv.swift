@@ -7,8 +7,10 @@
 //   single-threaded OpenBLAS.
 // - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift), the
 //   latter also with its transforms vectorised over channels (small planes).
-// - direct, stride 1: C kernels (CKernels, AVX-512 / AVX2 / portable) on a flat zero-padded
-//   grid, register-blocked over output channels and positions; no GEMM, no transforms.
+// - direct, stride 1 or 2, square kernels up to 8×8: C kernels (CKernels, AVX-512 / AVX2 /
+//   portable) on a flat zero-padded grid (stride 2: four phase planes), register-blocked over
+//   output channels and positions; no GEMM, no transforms. A stride-2 input gradient is not a
+//   convolution and stays im2col's (col2im).
 // - forward: y[n] = W[O, C·KH·KW] · col(x[n]); 1×1 stride-1 convolutions need no im2col.
 // - input gradient: for stride 1 it is itself a convolution of dy with the flipped, transposed
 //   kernel (no col2im); otherwise dcol = Wᵀ · dy[n], then col2im.
@@ -80,7 +82,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
         switch algorithm {
         case .im2col: return true
         case .winograd, .winograd4, .winograd4c: return Winograd.applies(to: self)
-        case .direct: return stride == 1 && kh == kw
+        case .direct: return stride <= 2 && kh == kw && kh <= 8
         }
     }
 
@@ -99,7 +101,7 @@ public enum ConvAlgorithm: String, Sendable, Codable, CaseIterable {
     /// Winograd F(4×4, 3×3) with its transforms vectorised over channels (V [α][tiles][C]):
     /// whole vectors on small planes, where a row holds few tiles.
     case winograd4c
-    /// Direct convolution in C SIMD kernels: stride 1, square kernels.
+    /// Direct convolution in C SIMD kernels: stride 1 or 2, square kernels up to 8×8.
     case direct
 
     @TaskLocal static var forced: ConvAlgorithm?
@@ -253,7 +255,7 @@ public enum ConvKernels {
         }
     }
 
-    /// y = conv2d(x, w) for stride 1 by the direct C kernels, samples split over threads.
+    /// y = conv2d(x, w) for stride 1 or 2 by the direct C kernels, samples split over threads.
     static func directForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
         let packed = UnsafeMutablePointer<Float>.allocate(capacity: atx_direct_packed_size(Int32(g.o), Int32(g.c), Int32(g.kh)))
         defer { packed.deallocate() }
@@ -261,11 +263,11 @@ public enum ConvKernels {
         let yP = SendablePointer(y)
         Threads.parallelFor(g.n, costPerItem: g.o * g.colRows * g.positions) { samples in
             atx_direct_forward(x + samples.lowerBound * g.sampleIn, packed, Int32(samples.count), Int32(g.c), Int32(g.h), Int32(g.w),
-                               Int32(g.o), Int32(g.kh), Int32(g.padding), yP.p + samples.lowerBound * g.sampleOut)
+                               Int32(g.o), Int32(g.kh), Int32(g.padding), Int32(g.stride), yP.p + samples.lowerBound * g.sampleOut)
         }
     }
 
-    /// dW for stride 1 by the direct C kernels: per-chunk partial sums over a split of the batch
+    /// dW for stride 1 or 2 by the direct C kernels: per-chunk partial sums over a split of the batch
     /// fixed by the thread count, added in chunk order.
     static func directBackwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry,
                                      _ dw: UnsafeMutablePointer<Float>) {
@@ -278,7 +280,7 @@ public enum ConvKernels {
         Threads.forEachChunk(g.n, chunks: chunks) { chunk, samples in
             let acc = chunk == 0 ? dwP.p : partP.p + (chunk - 1) * size
             atx_direct_weight_grad(x + samples.lowerBound * g.sampleIn, dy + samples.lowerBound * g.sampleOut, Int32(samples.count),
-                                   Int32(g.c), Int32(g.h), Int32(g.w), Int32(g.o), Int32(g.kh), Int32(g.padding), acc)
+                                   Int32(g.c), Int32(g.h), Int32(g.w), Int32(g.o), Int32(g.kh), Int32(g.padding), Int32(g.stride), acc)
         }
         for chunk in 1..<chunks {
             let p = partials + (chunk - 1) * size

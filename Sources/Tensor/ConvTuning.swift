@@ -66,7 +66,7 @@ public enum ConvTuning {
         lock.unlock()
     }
 
-    /// Times each candidate (one warm-up, then the best of three rounds, candidates interleaved
+    /// Times each candidate (one warm-up, then the best of five rounds, candidates interleaved
     /// within a round so drift on a shared machine hits them alike) on random data of the shape.
     static func measure(_ g: ConvGeometry, _ pass: ConvPass, _ candidates: [ConvAlgorithm]) -> Entry {
         var rng = RNG(seed: 1)
@@ -81,7 +81,7 @@ public enum ConvTuning {
         }
         for a in candidates { run(a) }
         var best = [Double](repeating: .infinity, count: candidates.count)
-        for _ in 0..<3 {
+        for _ in 0..<5 {
             for (i, a) in candidates.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
                 run(a)

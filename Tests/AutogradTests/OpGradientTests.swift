@@ -164,6 +164,22 @@ final class OpGradientTests: XCTestCase {
                 }
             }
         }
+        // The direct kernels at stride 2 (forward and weight gradient; col2im for the input gradient).
+        for (k, p) in [(3, 1), (1, 0)] {
+            let x = spread([2, 3, 6, 5], &rng, scale: 0.5), wt = spread([2, 3, k, k], &rng, scale: 0.3)
+            let g = ConvGeometry(input: x.shape, weight: wt.shape, stride: 2, padding: p)
+            let dy = spread(g.outputShape, &rng, scale: 0.5)
+            ConvAlgorithm.forcing(.direct) {
+                XCTAssertEqual(g.algorithm(for: .forward), .direct)
+                assertGradients("conv2d direct s2 k\(k)", [x, wt], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: 2, padding: p) }
+                assertGradients("conv2dBackwardInput direct s2 k\(k)", [dy, wt], secondOrder: true, rng: &rng) {
+                    conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: 2, padding: p)
+                }
+                assertGradients("conv2dBackwardWeight direct s2 k\(k)", [dy, x], secondOrder: true, rng: &rng) {
+                    conv2dBackwardWeight($0[0], $0[1], weightShape: wt.shape, stride: 2, padding: p)
+                }
+            }
+        }
     }
 
     /// A convolution shape that takes the Winograd path, at both orders.

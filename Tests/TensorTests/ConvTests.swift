@@ -150,6 +150,23 @@ final class ConvTests: XCTestCase {
             }
         }
         XCTAssertEqual(checked, Set(ConvAlgorithm.allCases))
+        // Stride 2 (the direct kernels' phase planes; the input gradient is im2col's col2im).
+        for level in (0...SIMD.supported).reversed() {
+            SIMD.set(level)
+            for (n, c, o, h, w, k, padding) in [(2, 3, 5, 9, 8, 3, 1), (3, 17, 9, 10, 11, 3, 0), (1, 3, 4, 15, 13, 7, 3), (2, 5, 6, 8, 7, 1, 0), (2, 4, 3, 9, 9, 5, 2)] {
+                let x = Tensor.normal([n, c, h, w], rng: &rng), wt = Tensor.normal([o, c, k, k], rng: &rng)
+                let g = ConvGeometry(input: x.shape, weight: wt.shape, stride: 2, padding: padding)
+                let dy = Tensor.normal(g.outputShape, rng: &rng)
+                let yRef = Naive.conv2d(x, wt, stride: 2, padding: padding)
+                let (_, dwRef) = Naive.conv2dBackward(dy, x, wt, stride: 2, padding: padding)
+                XCTAssertTrue(g.supports(.direct, .forward) && g.supports(.direct, .weightGradient))
+                let label = "direct \(SIMD.name(level)) stride 2 x \(x.shape) w \(wt.shape) p\(padding)"
+                let y = Tensor.conv2d(x, wt, stride: 2, padding: padding, algorithm: .direct)
+                XCTAssertLessThan(maxAbsDiff(y.data, yRef), 1e-5 * max(1, maxAbs(yRef)), "forward \(label)")
+                let dw = Tensor.conv2dBackwardWeight(dy, x, weightShape: wt.shape, stride: 2, padding: padding, algorithm: .direct)
+                XCTAssertLessThan(maxAbsDiff(dw.data, dwRef), 1e-5 * max(1, maxAbs(dwRef)), "dw \(label)")
+            }
+        }
     }
 
     /// Winograd with few samples per thread shares each block between the threads (transforms
@@ -219,8 +236,10 @@ final class ConvTests: XCTestCase {
         XCTAssertEqual(g.algorithm(for: .weightGradient), .winograd)
         XCTAssertEqual(g.candidates(.forward), [.im2col, .winograd, .winograd4, .winograd4c, .direct])
         let strided = ConvGeometry(input: [4, 16, 8, 8], weight: [16, 16, 3, 3], stride: 2, padding: 1)
-        XCTAssertEqual(strided.candidates(.forward), [.im2col])
-        XCTAssertEqual(ConvAlgorithm.forcing(.direct) { [g.algorithm, strided.algorithm] }, [.direct, .im2col], "forced where it applies")
+        XCTAssertEqual(strided.candidates(.forward), [.im2col, .direct])
+        let stride3 = ConvGeometry(input: [4, 16, 8, 8], weight: [16, 16, 3, 3], stride: 3, padding: 1)
+        XCTAssertEqual(stride3.candidates(.forward), [.im2col])
+        XCTAssertEqual(ConvAlgorithm.forcing(.winograd4) { [g.algorithm, strided.algorithm] }, [.winograd4, .im2col], "forced where it applies")
 
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("atx-tuning-\(getpid())")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -235,7 +254,7 @@ final class ConvTests: XCTestCase {
         let chosen = g.algorithm(for: .forward)
         XCTAssertTrue(g.candidates(.forward).contains(chosen))
         XCTAssertEqual(g.algorithm(for: .forward), chosen)
-        XCTAssertNil(ConvTuning.choice(strided, .forward), "one candidate: nothing to measure")
+        XCTAssertNil(ConvTuning.choice(stride3, .forward), "one candidate: nothing to measure")
         let data = try Data(contentsOf: ConvTuning.cacheURL)
         let table = try JSONDecoder().decode([String: ConvTuning.Entry].self, from: data)
         XCTAssertEqual(table[ConvTuning.cacheKey(g, .forward)]?.algorithm, chosen)

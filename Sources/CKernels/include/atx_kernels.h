@@ -63,17 +63,17 @@ void atx_winoc_output_grad(const atx_wino_plan *p, const float *dy, long q0, lon
 void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u);
 void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw);
 
-/// Direct stride-1 convolution of square kernels on a flat zero-padded grid.
+/// Direct convolution of square kernels (K ≤ 8), stride 1 or 2, on a flat zero-padded grid.
 /// Output channels per register block at the current level (weights are packed in blocks).
 int atx_direct_block(void);
 /// Floats atx_direct_pack needs for w [O, C, K, K].
 long atx_direct_packed_size(int o, int c, int k);
 /// Packs w [O, C, K, K] for atx_direct_forward at the current level.
 void atx_direct_pack(const float *w, int o, int c, int k, float *packed);
-/// y [n, O, OH, OW] = conv2d(x [n, C, H, W], w) for stride 1 and padding `pad`, w packed by
-/// atx_direct_pack at the same level.
-void atx_direct_forward(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, float *y);
+/// y [n, O, OH, OW] = conv2d(x [n, C, H, W], w) for stride 1 or 2 and padding `pad`, w packed
+/// by atx_direct_pack at the same level.
+void atx_direct_forward(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, int stride, float *y);
 /// dw [O, C, K, K] = Σ over the n samples of the weight gradient of that convolution; overwrites dw.
-void atx_direct_weight_grad(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, float *dw);
+void atx_direct_weight_grad(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, int stride, float *dw);
 
 #endif
