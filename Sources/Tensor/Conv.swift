@@ -3,8 +3,9 @@
 // measured on the machine at hand by `ConvTuning` when a run turns it on):
 // - im2col + GEMM, any shape: one sample at a time, so the sample's column matrix stays in
 //   cache and each GEMM writes its sample's [O, OH·OW] slice of the NCHW output in place (no
-//   transposes, no batch-sized temporaries). Samples are split over threads; each calls
-//   single-threaded OpenBLAS.
+//   transposes, no batch-sized temporaries); on small output planes a few samples' columns side
+//   by side, so the GEMM is wide enough (`groupSize`). Samples are split over threads; each
+//   calls single-threaded OpenBLAS.
 // - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift), the
 //   latter also with its transforms vectorised over channels (small planes).
 // - direct, stride 1 or 2, square kernels up to 8×8: C kernels (CKernels, AVX-512 / AVX2 /
@@ -122,11 +123,13 @@ public enum ConvPass: String, Sendable, Codable, CaseIterable {
 public enum ConvKernels {
     /// col[(c, ki, kj), (oy, ox)] = x[c, oy·s − p + ki, ox·s − p + kj] (0 outside), for one
     /// sample x: [C, H, W] → col: [C·KH·KW, OH·OW].
-    public static func im2col(sample x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>) {
-        let L = g.positions, plane = g.h * g.w
+    /// `ld` is the distance between the rows of col (default OH·OW; larger when col holds a
+    /// group of samples side by side).
+    public static func im2col(sample x: UnsafePointer<Float>, _ g: ConvGeometry, _ col: UnsafeMutablePointer<Float>, ld: Int? = nil) {
+        let L = g.positions, plane = g.h * g.w, ld = ld ?? L
         for r in 0..<g.colRows {
             let c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw
-            let src = x + c * plane, dst = col + r * L
+            let src = x + c * plane, dst = col + r * ld
             // Valid output rows: 0 ≤ oy·s − p + ki < h; valid columns likewise.
             let (oyLo, oyHi) = validRange(g.oh, g.h, g.stride, ki - g.padding)
             let (oxLo, oxHi) = validRange(g.ow, g.w, g.stride, kj - g.padding)
@@ -171,12 +174,12 @@ public enum ConvKernels {
 
     /// The adjoint of `im2col(sample:)`: x[c, iy, ix] = Σ of the col entries that read it.
     /// Overwrites x: [C, H, W].
-    public static func col2im(sample col: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>) {
-        let L = g.positions, plane = g.h * g.w
+    public static func col2im(sample col: UnsafePointer<Float>, _ g: ConvGeometry, _ x: UnsafeMutablePointer<Float>, ld: Int? = nil) {
+        let plane = g.h * g.w, ld = ld ?? g.positions
         x.update(repeating: 0, count: g.sampleIn)
         for r in 0..<g.colRows {
             let c = r / (g.kh * g.kw), ki = (r / g.kw) % g.kh, kj = r % g.kw
-            let src = col + r * L, dst = x + c * plane
+            let src = col + r * ld, dst = x + c * plane
             let (oyLo, oyHi) = validRange(g.oh, g.h, g.stride, ki - g.padding)
             let (oxLo, oxHi) = validRange(g.ow, g.w, g.stride, kj - g.padding)
             for oy in oyLo..<max(oyLo, oyHi) {
@@ -198,55 +201,101 @@ public enum ConvKernels {
         return (min(lo, outCount), hi)
     }
 
-    /// y[n] = W · col(x[n]) for every sample: x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW].
+    /// Samples per GEMM: on small output planes a group of samples' columns side by side, so a
+    /// GEMM has about 512 columns instead of OH·OW (49 on ResNet-18's 7×7 layers), but at
+    /// least two groups per thread when the batch allows.
+    static func groupSize(_ g: ConvGeometry) -> Int {
+        let target = (512 + g.positions - 1) / g.positions
+        return max(1, min(target, g.n / (2 * Threads.count), g.n))
+    }
+
+    /// The groups of `groupSize` samples: group i is samples i·size ..< min(n, (i + 1)·size).
+    static func groups(_ g: ConvGeometry, _ size: Int) -> Int { (g.n + size - 1) / size }
+
+    /// dy of samples s ..< s + count as [O, count·L] (each sample's L outputs side by side), or
+    /// dy itself for one sample.
+    static func gatherOutputs(_ dy: UnsafePointer<Float>, _ g: ConvGeometry, _ samples: Range<Int>,
+                              _ buffer: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        let L = g.positions, count = samples.count
+        if count == 1 { return dy + samples.lowerBound * g.sampleOut }
+        for (b, n) in samples.enumerated() {
+            for o in 0..<g.o { (buffer + o * count * L + b * L).update(from: dy + n * g.sampleOut + o * L, count: L) }
+        }
+        return UnsafePointer(buffer)
+    }
+
+    /// y[n] = W · col(x[n]) for every sample: x [N, C, H, W], w [O, C, KH, KW] → y [N, O, OH, OW];
+    /// a group of samples per GEMM (`groupSize`), groups split over threads.
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
-        let K = g.colRows, L = g.positions
+        let K = g.colRows, L = g.positions, size = groupSize(g)
         let yP = SendablePointer(y)
-        Threads.parallelFor(g.n, costPerItem: g.o * K * L) { samples in
-            withColumnBuffer(g) { col in
-                for n in samples {
+        Threads.parallelFor(groups(g, size), costPerItem: g.o * K * L * size) { range in
+            let col = g.isPointwise && size == 1 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: K * L * size)
+            let out = size == 1 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.o * L * size)
+            defer { col?.deallocate(); out?.deallocate() }
+            for group in range {
+                let samples = (group * size)..<min(g.n, (group + 1) * size), count = samples.count
+                guard count > 1, let col, let out else {
+                    // One sample: its GEMM writes its NCHW slice in place.
+                    let n = samples.lowerBound
                     var b = x + n * g.sampleIn
                     if let col { im2col(sample: b, g, col); b = UnsafePointer(col) }
                     BLAS.gemm(m: g.o, n: L, k: K, a: w, lda: K, b: b, ldb: L, c: yP.p + n * g.sampleOut, ldc: L)
+                    continue
+                }
+                for (b, n) in samples.enumerated() { im2col(sample: x + n * g.sampleIn, g, col + b * L, ld: count * L) }
+                BLAS.gemm(m: g.o, n: count * L, k: K, a: w, lda: K, b: col, ldb: count * L, c: out, ldc: count * L)
+                for (b, n) in samples.enumerated() {
+                    for o in 0..<g.o { (yP.p + n * g.sampleOut + o * L).update(from: out + o * count * L + b * L, count: L) }
                 }
             }
         }
     }
 
-    /// dx[n] = col2im(Wᵀ · dy[n]) for every sample (any stride): dy [N, O, OH, OW] → dx [N, C, H, W].
+    /// dx[n] = col2im(Wᵀ · dy[n]) for every sample (any stride): dy [N, O, OH, OW] → dx [N, C, H, W];
+    /// a group of samples per GEMM.
     static func backwardInputByCol2im(_ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry,
                                       _ dx: UnsafeMutablePointer<Float>) {
-        let K = g.colRows, L = g.positions
+        let K = g.colRows, L = g.positions, size = groupSize(g)
         let dxP = SendablePointer(dx)
-        Threads.parallelFor(g.n, costPerItem: g.o * K * L) { samples in
-            let dcol = UnsafeMutablePointer<Float>.allocate(capacity: K * L)
-            defer { dcol.deallocate() }
-            for n in samples {
-                BLAS.gemm(transA: true, m: K, n: L, k: g.o, a: w, lda: K, b: dy + n * g.sampleOut, ldb: L, c: dcol, ldc: L)
-                col2im(sample: dcol, g, dxP.p + n * g.sampleIn)
+        Threads.parallelFor(groups(g, size), costPerItem: g.o * K * L * size) { range in
+            let dcol = UnsafeMutablePointer<Float>.allocate(capacity: K * L * size)
+            let dyGroup = UnsafeMutablePointer<Float>.allocate(capacity: size > 1 ? g.o * L * size : 0)
+            defer { dcol.deallocate(); dyGroup.deallocate() }
+            for group in range {
+                let samples = (group * size)..<min(g.n, (group + 1) * size), count = samples.count
+                let d = gatherOutputs(dy, g, samples, dyGroup)
+                BLAS.gemm(transA: true, m: K, n: count * L, k: g.o, a: w, lda: K, b: d, ldb: count * L, c: dcol, ldc: count * L)
+                for (b, n) in samples.enumerated() { col2im(sample: dcol + b * L, g, dxP.p + n * g.sampleIn, ld: count * L) }
             }
         }
     }
 
-    /// dW = Σ_n dy[n] · col(x[n])ᵀ: per-chunk partial sums over a split of the batch fixed by
-    /// the thread count, added in chunk order. dw: [O, C·KH·KW].
+    /// dW = Σ_n dy[n] · col(x[n])ᵀ, a group of samples per GEMM: per-chunk partial sums over a
+    /// split of the groups fixed by the thread count, added in chunk order. dw: [O, C·KH·KW].
     static func backwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry,
                                _ dw: UnsafeMutablePointer<Float>) {
-        let K = g.colRows, L = g.positions, size = g.o * K
-        let chunks = Threads.chunks(g.n, costPerItem: g.o * K * L)
+        let K = g.colRows, L = g.positions, size = g.o * K, group = groupSize(g), groupCount = groups(g, group)
+        let chunks = Threads.chunks(groupCount, costPerItem: g.o * K * L * group)
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * (chunks - 1))
         defer { partials.deallocate() }
         let dwP = SendablePointer(dw), partP = SendablePointer(partials)
         if g.n == 0 { dw.update(repeating: 0, count: size) }
-        Threads.forEachChunk(g.n, chunks: chunks) { chunk, samples in
+        Threads.forEachChunk(groupCount, chunks: chunks) { chunk, range in
             let acc = chunk == 0 ? dwP.p : partP.p + (chunk - 1) * size
-            withColumnBuffer(g) { col in
-                for n in samples {
-                    var b = x + n * g.sampleIn
-                    if let col { im2col(sample: b, g, col); b = UnsafePointer(col) }
-                    BLAS.gemm(transB: true, m: g.o, n: K, k: L, a: dy + n * g.sampleOut, lda: L, b: b, ldb: L,
-                              beta: n == samples.lowerBound ? 0 : 1, c: acc, ldc: K)
+            let col = g.isPointwise && group == 1 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: K * L * group)
+            let dyGroup = UnsafeMutablePointer<Float>.allocate(capacity: group > 1 ? g.o * L * group : 0)
+            defer { col?.deallocate(); dyGroup.deallocate() }
+            for i in range {
+                let samples = (i * group)..<min(g.n, (i + 1) * group), count = samples.count
+                var b = x + samples.lowerBound * g.sampleIn
+                if let col {
+                    for (k, n) in samples.enumerated() { im2col(sample: x + n * g.sampleIn, g, col + k * L, ld: count * L) }
+                    b = UnsafePointer(col)
                 }
+                let d = gatherOutputs(dy, g, samples, dyGroup)
+                BLAS.gemm(transB: true, m: g.o, n: K, k: count * L, a: d, lda: count * L, b: b, ldb: count * L,
+                          beta: i == range.lowerBound ? 0 : 1, c: acc, ldc: K)
             }
         }
         for chunk in 1..<chunks {
@@ -288,14 +337,6 @@ public enum ConvKernels {
         }
     }
 
-    /// Calls `body` with a scratch column matrix for one sample, or nil for 1×1 stride-1
-    /// convolutions, whose input needs none.
-    static func withColumnBuffer(_ g: ConvGeometry, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
-        if g.isPointwise { body(nil); return }
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: g.colRows * g.positions)
-        defer { col.deallocate() }
-        body(col)
-    }
 }
 
 extension Tensor {

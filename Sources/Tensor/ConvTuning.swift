@@ -93,15 +93,19 @@ public enum ConvTuning {
                      seconds: Dictionary(uniqueKeysWithValues: zip(candidates.map(\.rawValue), best)))
     }
 
-    /// The machine (CPU model and flags, OpenBLAS build and kernel set, SIMD level) and the shape,
-    /// pass and thread count.
+    /// The kernels' revision, the machine (CPU model and flags, OpenBLAS build and kernel set,
+    /// SIMD level) and the shape, pass and thread count.
     static func cacheKey(_ g: ConvGeometry, _ pass: ConvPass) -> String {
         "\(machineKey) | \(pass.rawValue) x\(g.n)×\(g.c)×\(g.h)×\(g.w) w\(g.o)×\(g.kh)×\(g.kw) s\(g.stride) p\(g.padding) | \(Threads.count) threads"
     }
 
     static let machineKey: String = {
-        "\(BLASKernels.cpuModel) | \(BLASKernels.cpuFlags.sorted().joined(separator: " ").hashValueStable) | \(BLAS.configuration) | \(BLAS.coreName) | \(SIMD.name(SIMD.level))"
+        "kernels r\(kernelRevision) | \(BLASKernels.cpuModel) | \(BLASKernels.cpuFlags.sorted().joined(separator: " ").hashValueStable) | \(BLAS.configuration) | \(BLAS.coreName) | \(SIMD.name(SIMD.level))"
     }()
+
+    /// Raised whenever a convolution kernel changes how fast it is, so that choices measured
+    /// with the old kernels are measured again.
+    static let kernelRevision = 2
 
     static var cacheURL: URL { MachineCache.url("conv-algorithms.json") }
 
