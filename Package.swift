@@ -2,9 +2,9 @@
 import PackageDescription
 
 // Layering (a target imports only targets listed before it):
-//   CBLAS, CZlib (system libraries), CJPEG (libjpeg-turbo behind a C shim) → Tensor → Autograd → NN
-//   → Data → Training → Bench → Store → Report → Experiments → atx (the command line: parsing and
-//   printing only).
+//   CBLAS, CZlib (system libraries), CJPEG (libjpeg-turbo behind a C shim), CKernels (C SIMD
+//   kernels) → Tensor → Autograd → NN → Data → Training → Bench → Store → Report → Experiments →
+//   atx (the command line: parsing and printing only).
 // Data needs only Tensor (with zlib and CJPEG); Store needs only GRDB; Report needs only Store (and
 // zlib) and knows no dataset, table or model by name; Bench (every benchmark figure, the machine
 // description, its child processes) sits on Training.
@@ -22,7 +22,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: optimize),
+        // Convolution kernels in C, each compiled for AVX-512, AVX2 + FMA and portably, picked at run
+        // time (cpuid): Swift here targets baseline x86-64. Optimised in debug builds too (tests).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimize),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"], swiftSettings: optimize),

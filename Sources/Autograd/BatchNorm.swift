@@ -35,12 +35,13 @@ func batchNormOp(_ x: Variable, gamma: Variable, beta: Variable, runningMean: in
                                      runningMean: runningMean, runningVar: runningVar, eps: eps, relu: relu)
         let invStd = Variable(Tensor(shape: [1, c, 1], data: runningVar.data.map { 1 / ($0 + eps).squareRoot() }))
         let mean = Variable(Tensor(shape: [1, c, 1], data: runningMean.data))
+        // Only the gradients wanted: a frozen BN layer (Table 4's fine-tuning) needs just dx,
+        // one scaling of g, not x̂ and the two parameter sums.
         return .record(relu ? .batchNormReLUEval : .batchNormEval, y, inputs: [x, gamma, beta], vjp: { g, _ in
             let g3 = beforeReLU(g, y).reshaped([n, c, l])
-            let xhat = (x.reshaped([n, c, l]) - mean) * invStd
-            return [(g3 * gamma.reshaped([1, c, 1]) * invStd).reshaped(shape),
-                    (g3 * xhat).sum(axis: 2).sum(axis: 0),
-                    g3.sum(axis: 2).sum(axis: 0)]
+            return [x.requiresGrad ? (g3 * gamma.reshaped([1, c, 1]) * invStd).reshaped(shape) : nil,
+                    gamma.requiresGrad ? (g3 * ((x.reshaped([n, c, l]) - mean) * invStd)).sum(axis: 2).sum(axis: 0) : nil,
+                    beta.requiresGrad ? g3.sum(axis: 2).sum(axis: 0) : nil]
         })
     }
 

@@ -281,7 +281,12 @@ public func addChannelBias(_ x: Variable, _ b: Variable) -> Variable {
 // MARK: - Pooling and flips
 
 /// Max pool; its VJP scatters to the argmax positions, and that scatter's VJP gathers there.
+/// Without a gradient to pass back (a frozen stem, a teacher) the indices are not computed.
 public func maxPool2d(_ x: Variable, kernel: Int, stride: Int, padding: Int = 0) -> Variable {
+    guard GradMode.isEnabled, x.requiresGrad else {
+        return .record(.maxPool2d, Tensor.maxPool2dValues(x.value, kernel: kernel, stride: stride, padding: padding), inputs: [x],
+                       vjp: { _, _ in [nil] })
+    }
     let (y, idx) = Tensor.maxPool2d(x.value, kernel: kernel, stride: stride, padding: padding)
     let xs = x.shape
     return .record(.maxPool2d, y, inputs: [x], vjp: { g, _ in [scatterAdd(g, indices: idx, shape: xs)] })

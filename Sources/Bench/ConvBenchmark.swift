@@ -29,13 +29,33 @@ public struct ConvBenchCase: Sendable {
         cases.append(g("g2 \(w[3])→\(w[3]) 3×3 @8", w[3], w[3], 8, 3, 1))
         return cases
     }
+
+    /// The distinct convolutions of ResNet-18 at 224×224 (Table 4's fine-tuning step): the 7×7/2
+    /// stem, each layer's 3×3 convolutions, its strided first convolution and 1×1 shortcut.
+    public static func resnet18(batch: Int, side: Int = 224) -> [ConvBenchCase] {
+        func g(_ name: String, _ cin: Int, _ cout: Int, _ size: Int, _ kernel: Int, _ stride: Int, _ padding: Int) -> ConvBenchCase {
+            ConvBenchCase(name: name, geometry: ConvGeometry(input: [batch, cin, size, size], weight: [cout, cin, kernel, kernel],
+                                                             stride: stride, padding: padding))
+        }
+        var cases = [g("conv1 3→64 7×7 s2 @\(side)", 3, 64, side, 7, 2, 3)]
+        var s = side / 4
+        cases.append(g("layer1 64→64 3×3 @\(s)", 64, 64, s, 3, 1, 1))
+        for (l, w) in [(2, 128), (3, 256), (4, 512)] {
+            cases.append(g("layer\(l).0.conv1 \(w / 2)→\(w) 3×3 s2 @\(s)", w / 2, w, s, 3, 2, 1))
+            cases.append(g("layer\(l).0.downsample \(w / 2)→\(w) 1×1 s2 @\(s)", w / 2, w, s, 1, 2, 0))
+            s /= 2
+            cases.append(g("layer\(l) \(w)→\(w) 3×3 @\(s)", w, w, s, 3, 1, 1))
+        }
+        return cases
+    }
 }
 
 public struct ConvBenchRow: Sendable, Codable {
     public var name: String
     public var threads: Int
-    /// The algorithm the kernels pick for this shape.
-    public var algorithm: ConvAlgorithm
+    /// The algorithms the kernels pick for this shape: forward, input gradient (the forward of
+    /// the transposed shape for stride 1, else im2col), weight gradient.
+    public var chosen: [ConvAlgorithm]
     /// GFLOPS (direct-convolution flops over time) of forward, input gradient and weight
     /// gradient, per algorithm that applies, and of a bare full-batch sgemm of the same shapes.
     public var byAlgorithm: [String: [Double]]
@@ -63,7 +83,7 @@ public enum ConvBenchmark {
         let dy = Tensor.normal(g.outputShape, rng: &rng)
         let flops = g.flops
         var byAlgorithm: [String: [Double]] = [:]
-        for algorithm in ConvAlgorithm.allCases where algorithm == .im2col || g.winogradApplies {
+        for algorithm in ConvAlgorithm.allCases where g.supports(algorithm) {
             let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding, algorithm: algorithm) }
             let bwdIn = time(reps: reps) {
                 _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding, algorithm: algorithm)
@@ -92,7 +112,11 @@ public enum ConvBenchmark {
         let sI = gemmTime(true, false, g.colRows, g.colCols, g.o, a, g.colRows, d, g.colCols)
         let sW = gemmTime(false, true, g.o, g.colRows, g.colCols, d, g.colCols, b, g.colCols)
         openblas_set_num_threads(1)
-        return ConvBenchRow(name: c.name, threads: threads, algorithm: g.algorithm, byAlgorithm: byAlgorithm,
+        let transposed = g.stride == 1 && g.kh == g.kw && g.padding <= g.kh - 1
+            ? ConvGeometry(input: g.outputShape, weight: [g.c, g.o, g.kh, g.kw], stride: 1, padding: g.kh - 1 - g.padding).algorithm(for: .forward)
+            : .im2col
+        return ConvBenchRow(name: c.name, threads: threads, chosen: [g.algorithm(for: .forward), transposed, g.algorithm(for: .weightGradient)],
+                            byAlgorithm: byAlgorithm,
                             sgemm: [sF, sI, sW].map { flops / $0 / 1e9 })
     }
 }

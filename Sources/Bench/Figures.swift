@@ -16,6 +16,10 @@ public struct BenchReport: Codable, Sendable {
     public var grid: [GridResult] = []
     /// WRN-16-1 step images/s at one thread per OPENBLAS_CORETYPE.
     public var blasCores: [String: Double] = [:]
+    /// The FMA peak measured in this run, per thread count.
+    public var peak: [PeakResult] = []
+    /// The C kernels' instruction-set level (AVX-512, AVX2+FMA, portable).
+    public var simdLevel: String
 
     /// A report of this machine, now, with no figures yet.
     public init(batch: Int) {
@@ -23,6 +27,7 @@ public struct BenchReport: Codable, Sendable {
         machine = Machine.description
         blasCore = BLAS.coreName
         blasKernels = BLASKernels.description
+        simdLevel = SIMD.name(SIMD.level)
         self.batch = batch
     }
 
@@ -59,6 +64,14 @@ public struct BenchSettings: Sendable {
             let (ips, version) = try BenchProcesses.torchStep(torchPython, c, threads: threads, reps: reps, batch: c.batch ?? batch)
             r.torchImagesPerSecond = ips
             r.torchVersion = version
+            if c.comparesWithTorchvision {
+                var layouts: [String: Double] = [:]
+                for layout in ["contiguous", "channels_last"] {
+                    layouts[layout] = try BenchProcesses.torchStep(torchPython, c, threads: threads, reps: reps, batch: c.batch ?? batch,
+                                                                   torchvisionLayout: layout).0
+                }
+                r.torchvisionImagesPerSecond = layouts
+            }
         }
         return r
     }

@@ -22,12 +22,14 @@ public enum BenchProcesses {
 
     /// PyTorch's images/s for one row at `threads`, and torch's version, from scripts/bench-torch
     /// in a child process.
-    public static func torchStep(_ python: String, _ c: StepBenchCase, threads: Int, reps: Int, batch: Int) throws -> (Double, String) {
+    /// With `torchvisionLayout` ("contiguous", "channels_last"), torchvision's own network in that memory format.
+    public static func torchStep(_ python: String, _ c: StepBenchCase, threads: Int, reps: Int, batch: Int,
+                                 torchvisionLayout: String? = nil) throws -> (Double, String) {
         struct Line: Decodable { var images_per_second: Double; var torch: String }
         let p = Process(), out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = [python, "scripts/bench-torch", "--case", c.name, "--threads", String(threads), "--reps", String(reps),
-                       "--batch", String(batch)]
+                       "--batch", String(batch)] + (torchvisionLayout.map { ["--impl", "torchvision", "--layout", $0] } ?? [])
         p.standardOutput = out
         try p.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()

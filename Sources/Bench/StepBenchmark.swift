@@ -26,6 +26,9 @@ public struct StepBenchCase: Sendable {
     public let batch: Int?
     /// What the student keeps fixed (Table 4's fine-tuning).
     public let freezing: Freezing?
+    /// Whether PyTorch's figure is also taken with torchvision's own network in both memory
+    /// formats (scripts/bench-torch --impl torchvision), the ratio then to the faster one.
+    public var comparesWithTorchvision: Bool { student.hasPrefix("resnet") }
 
     public init(name: String, student: String, teacher: String?, method: Method, trains: Bool, dataset: DatasetID = .synthetic,
                 geometry: ImageGeometry = .imageNet, batch: Int? = nil, freezing: Freezing? = nil) {
@@ -71,9 +74,18 @@ public struct StepBenchResult: Codable, Sendable {
     public var profile: [String: Double]
     /// Wall seconds per profiled step (the profile's 100%).
     public var profiledStepSeconds: Double
+    /// Work of the convolution kernels per profiled step by kind (`ConvWork` raw values):
+    /// direct-convolution flops and kernel seconds.
+    public var convWork: [String: Profiler.Work]?
     /// PyTorch's images/s for the same row and threads, measured right after ours (nil: not measured).
     public var torchImagesPerSecond: Double?
     public var torchVersion: String?
+    /// torchvision's own network in each memory format ("contiguous", "channels_last"), images/s,
+    /// for rows that compare with it (the ResNet row); the ratio is then to the faster layout.
+    public var torchvisionImagesPerSecond: [String: Double]?
+
+    /// What ours is compared with: torchvision's faster layout when measured, else PyTorch's figure.
+    public var comparedImagesPerSecond: Double? { torchvisionImagesPerSecond?.values.max() ?? torchImagesPerSecond }
 }
 
 /// A case set up to run steps: models, synthetic data and a trainer.
@@ -137,6 +149,7 @@ public final class StepBench {
         }
         let cpu = CPUTime.now - cpuBefore
         var profile: [String: Double] = [:], profiled = 0.0
+        var work: [String: Profiler.Work]?
         if profileSteps > 0 {
             Profiler.reset()
             Profiler.isEnabled = true
@@ -145,24 +158,43 @@ public final class StepBench {
             profiled = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(profileSteps)
             Profiler.isEnabled = false
             profile = Profiler.totalsByLabel.mapValues { $0 / Double(profileSteps) }
+            work = Dictionary(uniqueKeysWithValues: Profiler.workByKind.map { kind, w in
+                (kind.rawValue, Profiler.Work(flops: w.flops / Double(profileSteps), seconds: w.seconds / Double(profileSteps)))
+            })
         }
         let median = times.sorted()[times.count / 2]
         return StepBenchResult(name: benchCase.name, threads: threads, batch: batch, imagesPerSecond: Double(batch) / median,
                                stepSeconds: times, cpuSecondsPerStep: cpu.total / Double(reps),
-                               systemSecondsPerStep: cpu.system / Double(reps), profile: profile, profiledStepSeconds: profiled)
+                               systemSecondsPerStep: cpu.system / Double(reps), profile: profile, profiledStepSeconds: profiled,
+                               convWork: work)
     }
 }
 
-/// Unit-variance random images of any side (the benchmark of large-image networks).
+/// Unit-variance random images of any side (the benchmark of large-image networks), drawn once:
+/// a batch copies its images out of the pool, as PyTorch's side of the bench reuses one input
+/// tensor (drawing 2.4 million normal values per step cost 8% of the ResNet step, which no real
+/// data pipeline spends).
 struct RandomImages: BatchSource {
     let count: Int, side: Int, numClasses: Int
+    let pool: Tensor
+
+    init(count: Int, side: Int, numClasses: Int) {
+        self.count = count; self.side = side; self.numClasses = numClasses
+        var rng = RNG(seed: 1)
+        pool = Tensor.normal([count, 3, side, side], rng: &rng)
+    }
+
     var name: String { "random \(side)×\(side)" }
     var channels: Int { 3 }
     var batchSide: Int { side }
     func label(at index: Int) -> Int { index % numClasses }
     func batch(indices: [Int], keys: [UInt64], augmentation: Augmentation) throws -> Tensor {
-        var rng = RNG(seed: keys.first ?? 0)
-        return Tensor.normal([indices.count, 3, side, side], rng: &rng)
+        let image = 3 * side * side
+        return Tensor(shape: [indices.count, 3, side, side]) { out in
+            pool.data.withUnsafeBufferPointer { p in
+                for (k, i) in indices.enumerated() { (out.baseAddress! + k * image).update(from: p.baseAddress! + i * image, count: image) }
+            }
+        }
     }
 }
 

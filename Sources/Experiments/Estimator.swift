@@ -121,10 +121,12 @@ public struct Estimator {
 
 /// A network's cross-entropy training throughput on this machine: a warm-up step and two timed
 /// steps of the trainer's own step on synthetic images, cached in
-/// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, network, batch and threads.
+/// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, convolution kernels' revision,
+/// network, batch and threads.
 enum Calibration {
     static func rate(_ c: StepBenchCase, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
-        let key = ([Host.name, BLASKernels.description, c.student, "batch \(batch)", "threads \(threads)"]
+        let key = ([Host.name, BLASKernels.description, "conv kernels r\(ConvTuning.kernelRevision)", c.student, "batch \(batch)",
+                    "threads \(threads)"]
                    + (c.side == ImageDataset.side ? [] : ["side \(c.side)"])
                    + (c.freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
             .joined(separator: " | ")

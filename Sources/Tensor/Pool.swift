@@ -30,25 +30,36 @@ extension Tensor {
                 let ip = SendablePointer(pi.baseAddress!)
                 x.data.withUnsafeBufferPointer { px in
                     let px = px.baseAddress!
+                    // Each window's valid rows and columns are worked out once per output row and
+                    // column, so the scan itself has no bounds tests; it keeps the first maximum in
+                    // (row, column) order, as a scan that skips the padding would.
+                    let columns = (0..<g.ow).map { ox -> (Int, Int) in
+                        let ix0 = ox * g.stride - g.padding
+                        return (Swift.max(0, -ix0), Swift.min(g.kernel, g.w - ix0))
+                    }
                     Threads.parallelFor(g.n * g.c, costPerItem: g.oh * g.ow * g.kernel * g.kernel) { planes in
-                        for plane in planes {
-                            let base = plane * g.h * g.w
-                            for oy in 0..<g.oh {
-                                for ox in 0..<g.ow {
-                                    var best = -Float.infinity, bi = -1
-                                    for ky in 0..<g.kernel {
-                                        let iy = oy * g.stride - g.padding + ky
-                                        if iy < 0 || iy >= g.h { continue }
-                                        for kx in 0..<g.kernel {
-                                            let ix = ox * g.stride - g.padding + kx
-                                            if ix < 0 || ix >= g.w { continue }
-                                            let v = px[base + iy * g.w + ix]
-                                            if v > best || bi < 0 { best = v; bi = base + iy * g.w + ix }
+                        columns.withUnsafeBufferPointer { columns in
+                            for plane in planes {
+                                let base = plane * g.h * g.w, src = px + base
+                                for oy in 0..<g.oh {
+                                    let iy0 = oy * g.stride - g.padding
+                                    let kyLo = Swift.max(0, -iy0), kyHi = Swift.min(g.kernel, g.h - iy0)
+                                    let out = (plane * g.oh + oy) * g.ow
+                                    for ox in 0..<g.ow {
+                                        let ix0 = ox * g.stride - g.padding
+                                        let (kxLo, kxHi) = columns[ox]
+                                        var bi = (iy0 + kyLo) * g.w + ix0 + kxLo
+                                        var best = src[bi]
+                                        for ky in kyLo..<kyHi {
+                                            let row = (iy0 + ky) * g.w + ix0
+                                            for kx in kxLo..<kxHi where src[row + kx] > best {
+                                                best = src[row + kx]
+                                                bi = row + kx
+                                            }
                                         }
+                                        o.p[out + ox] = best
+                                        ip.p[out + ox] = Int32(base + bi)
                                     }
-                                    let k = (plane * g.oh + oy) * g.ow + ox
-                                    o.p[k] = best
-                                    ip.p[k] = Int32(bi)
                                 }
                             }
                         }
@@ -57,6 +68,55 @@ extension Tensor {
             }
         }
         return (y, idx)
+    }
+
+    /// Max pool's values alone (no argmax indices), for inputs no gradient flows back to (Table
+    /// 4's frozen stem): the maximum over the window's rows first, for a whole row at once, then
+    /// over its columns. The same maxima as `maxPool2d` (for inputs without NaN).
+    public static func maxPool2dValues(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
+        let g = PoolGeometry(input: x.shape, kernel: kernel, stride: stride, padding: padding, op: "maxPool2d")
+        return Tensor(shape: g.outputShape) { out in
+            let o = SendablePointer(out.baseAddress!)
+            x.data.withUnsafeBufferPointer { px in
+                let px = px.baseAddress!
+                let columns = (0..<g.ow).map { ox -> (Int, Int) in
+                    let ix0 = ox * g.stride - g.padding
+                    return (Swift.max(0, ix0), Swift.min(g.w, ix0 + g.kernel))
+                }
+                Threads.parallelFor(g.n * g.c, costPerItem: g.oh * g.ow * g.kernel * 2) { planes in
+                    let rowMax = UnsafeMutablePointer<Float>.allocate(capacity: g.w)
+                    defer { rowMax.deallocate() }
+                    columns.withUnsafeBufferPointer { columns in
+                        for plane in planes {
+                            let src = px + plane * g.h * g.w
+                            for oy in 0..<g.oh {
+                                let iy0 = oy * g.stride - g.padding
+                                let lo = Swift.max(0, iy0), hi = Swift.min(g.h, iy0 + g.kernel)
+                                rowMax.update(from: src + lo * g.w, count: g.w)
+                                for iy in (lo + 1)..<Swift.max(lo + 1, hi) {
+                                    let row = src + iy * g.w
+                                    var ix = 0
+                                    while ix + 4 <= g.w {   // four at a time: a select, no branch
+                                        let v = UnsafeRawPointer(row + ix).loadUnaligned(as: SIMD4<Float>.self)
+                                        let m = UnsafeRawPointer(rowMax + ix).loadUnaligned(as: SIMD4<Float>.self)
+                                        UnsafeMutableRawPointer(rowMax + ix).storeBytes(of: m.replacing(with: v, where: v .> m), as: SIMD4<Float>.self)
+                                        ix += 4
+                                    }
+                                    while ix < g.w { let v = row[ix]; rowMax[ix] = v > rowMax[ix] ? v : rowMax[ix]; ix += 1 }
+                                }
+                                let dst = o.p + (plane * g.oh + oy) * g.ow
+                                for ox in 0..<g.ow {
+                                    let (a, b) = columns[ox]
+                                    var best = rowMax[a]
+                                    for ix in (a + 1)..<Swift.max(a + 1, b) { let v = rowMax[ix]; best = v > best ? v : best }
+                                    dst[ox] = best
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// out = zeros(shape); out[indices[i]] += g[i].

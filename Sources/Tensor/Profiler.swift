@@ -44,6 +44,42 @@ public enum Profiler {
 
     public static func reset() {
         totals = [:]
+        work = [:]
         lapStart = now
     }
+
+    // MARK: - Work of the convolution kernels
+
+    nonisolated(unsafe) private static var work: [ConvWork: Work] = [:]
+    nonisolated(unsafe) private static var inWork = false
+
+    /// Direct-convolution flops done and seconds spent in the kernels of one kind.
+    public struct Work: Codable, Sendable, Equatable {
+        public var flops = 0.0, seconds = 0.0
+        public init(flops: Double = 0, seconds: Double = 0) { self.flops = flops; self.seconds = seconds }
+        public var gflops: Double { seconds > 0 ? flops / seconds * 1e-9 : 0 }
+    }
+
+    /// Runs `body`, a convolution kernel of `kind` worth `flops`, charging its flops and wall
+    /// time to `kind` when profiling (a kernel called from inside another is not charged twice).
+    @inline(__always)
+    public static func work<T>(_ kind: ConvWork, flops: Double, _ body: () throws -> T) rethrows -> T {
+        guard isEnabled, !inWork else { return try body() }
+        inWork = true
+        let start = now
+        defer {
+            work[kind, default: Work()].flops += flops
+            work[kind, default: Work()].seconds += Double(now - start) * 1e-9
+            inWork = false
+        }
+        return try body()
+    }
+
+    /// Work per kind since the last `reset`.
+    public static var workByKind: [ConvWork: Work] { work }
+}
+
+/// The convolution kernels by kind, for `Profiler.work`.
+public enum ConvWork: String, CaseIterable, Codable, Sendable {
+    case forward, inputGradient = "input gradient", weightGradient = "weight gradient"
 }

@@ -83,10 +83,14 @@ public struct SendablePointer<T>: @unchecked Sendable {
 /// (dynamic) threshold with fresh mmaps and returns them on free, so every op's output and
 /// every temporary costs a page fault per 4 KB on first touch; a training step spent as much
 /// time in the kernel as in user code. Raising the mmap threshold to its maximum (32 MB) and
-/// never trimming keeps freed blocks in the heap for the next step.
+/// never trimming keeps freed blocks in the heap for the next step. Blocks above 32 MB (a
+/// ResNet's 224×224 activations at batch 16 are 51 MB) would still be fresh mmaps, faulted in
+/// each step, two threads faulting in parallel contending for the kernel's locks (11% of a
+/// two-thread ResNet step in system time), so mmap is not used for blocks at all.
 enum Heap {
     private static let configured: Void = {
         mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        mallopt(M_MMAP_MAX, 0)
         mallopt(M_TRIM_THRESHOLD, Int32.max)
     }()
 

@@ -72,37 +72,65 @@ struct BenchCommand: ParsableCommand {
         say("\nTraining steps, batch \(batch), 32×32×3 (rows named with a size: that size and their own batch): images/s (median of \(settings.reps)); "
             + (settings.torchPython.map { "PyTorch measured by scripts/bench-torch (\($0)) right after each row; ratio = ours / PyTorch" }
                ?? "no PyTorch in this run (`make bench-torch` sets it up), so no ratio"))
+        let peaks = measurePeaks(counts, &report)
         say(pad("row", 22) + " thr     ours   PyTorch   ratio   CPU s/step  sys")
         for t in counts {
             for c in rows {
                 let r = try settings.step(c, threads: t)
                 report.steps.append(r)
-                let theirs = r.torchImagesPerSecond.map { String(format: "%7.1f", $0) } ?? "      –"
-                let ratio = r.torchImagesPerSecond.map { String(format: "%5.2f×", r.imagesPerSecond / $0) } ?? "     –"
+                let theirs = r.comparedImagesPerSecond.map { String(format: "%7.1f", $0) } ?? "      –"
+                let ratio = r.comparedImagesPerSecond.map { String(format: "%5.2f×", r.imagesPerSecond / $0) } ?? "     –"
                 say(pad(r.name, 22) + String(format: " %3d  %7.1f  ", t, r.imagesPerSecond) + theirs + "  " + ratio
                     + String(format: "   %8.3f  %3.0f%%", r.cpuSecondsPerStep, 100 * r.systemSecondsPerStep / r.cpuSecondsPerStep))
+                if let tv = r.torchvisionImagesPerSecond, let reference = r.torchImagesPerSecond {
+                    say(pad("", 22) + String(format: "      PyTorch = torchvision resnet18, the faster of contiguous %.1f and channels_last %.1f (reference/models.py: %.1f, ratio %.2f×)",
+                                             tv["contiguous"] ?? .nan, tv["channels_last"] ?? .nan, reference, r.imagesPerSecond / reference))
+                }
             }
         }
         if let v = report.steps.compactMap(\.torchVersion).first { say("PyTorch \(v)") }
         printProfile(report.steps)
+        printConvWork(report.steps, peaks)
+    }
+
+    /// The FMA peak at each thread count, measured now.
+    func measurePeaks(_ counts: [Int], _ report: inout BenchReport) -> [Int: PeakResult] {
+        var peaks: [Int: PeakResult] = [:]
+        for t in counts {
+            let p = Peak.measure(threads: t)
+            peaks[t] = p
+            report.peak.append(p)
+        }
+        say("FMA peak measured now (\(peaks.values.first?.level ?? "")): "
+            + counts.map { String(format: "%d thread%@ %.0f GFLOP/s", $0, $0 == 1 ? "" : "s", peaks[$0]!.gflops) }.joined(separator: ", "))
+        return peaks
     }
 
     func convolutions(_ counts: [Int], _ settings: BenchSettings, _ report: inout BenchReport) {
         say("\nConvolutions, batch \(batch): GFLOPS (direct-convolution flops / time) forward / input grad / weight grad,")
-        say("per algorithm, next to a bare full-batch sgemm of the same GEMM shapes; * = the algorithm the kernels pick")
-        func cells(_ v: [Double]?) -> String {
-            guard let v else { return pad("–", 19, left: true) }
-            return String(format: "%5.0f /%5.0f /%5.0f", v[0], v[1], v[2])
+        say("per algorithm, next to a bare full-batch sgemm of the same GEMM shapes; * = the algorithm the kernels pick"
+            + (ConvTuning.isEnabled ? " (measured on this machine, cached)" : " (fixed default: tuning off)"))
+        let peaks = report.peak.isEmpty ? measurePeaks(counts, &report) : Dictionary(uniqueKeysWithValues: report.peak.map { ($0.threads, $0) })
+        /// "fwd / dx / dw" GFLOPS, * after the passes the kernels compute with `a`.
+        func cells(_ v: [Double]?, _ a: ConvAlgorithm?, _ chosen: [ConvAlgorithm]) -> String {
+            guard let v else { return pad("–", 22, left: true) }
+            let marks = (0..<3).map { a != nil && chosen[$0] == a ? "*" : " " }
+            return String(format: "%5.0f%@/%5.0f%@/%5.0f%@", v[0], marks[0], v[1], marks[1], v[2], marks[2])
         }
-        for k in quick ? [1] : [1, 2] {
-            say("WRN-16-\(k)" + pad("", 29) + " thr  im2col               winograd             bare sgemm")
+        let sets = [("WRN-16-1", ConvBenchCase.wrn(widen: 1, batch: batch))] + (quick ? [] : [
+            ("WRN-16-2", ConvBenchCase.wrn(widen: 2, batch: batch)), ("ResNet-18, batch 16", ConvBenchCase.resnet18(batch: 16))])
+        for (title, cases) in sets {
+            say(pad(title, 36) + " thr" + (ConvAlgorithm.allCases.map(\.rawValue) + ["bare sgemm"]).map { "  " + pad($0, 21) }.joined()
+                + "  best % of peak")
             for t in counts {
-                for c in ConvBenchCase.wrn(widen: k, batch: batch) {
+                for c in cases {
                     let r = settings.convolution(c, threads: t)
                     report.convolutions.append(r)
-                    let mark = { (a: ConvAlgorithm) in r.algorithm == a ? "*" : " " }
-                    say(pad(r.name, 36) + String(format: " %3d ", t) + cells(r.byAlgorithm["im2col"]) + mark(.im2col) + " "
-                        + cells(r.byAlgorithm["winograd"]) + (r.byAlgorithm["winograd"] == nil ? " " : mark(.winograd)) + " " + cells(r.sgemm))
+                    let columns = ConvAlgorithm.allCases.map { cells(r.byAlgorithm[$0.rawValue], $0, r.chosen) }
+                    let best = (0..<3).map { i in r.byAlgorithm.values.map { $0[i] }.max() ?? 0 }
+                    let share = peaks[t].map { p in best.map { String(format: "%3.0f", 100 * $0 / p.gflops) }.joined(separator: "/") } ?? ""
+                    say(pad(r.name, 36) + String(format: " %3d ", t) + columns.joined(separator: " ") + " " + cells(r.sgemm, nil, r.chosen)
+                        + "  " + share)
                 }
             }
         }
@@ -159,6 +187,27 @@ struct BenchCommand: ParsableCommand {
                 line += String(format: " %5.1f%%", 100 * s / total)
             }
             say(line + String(format: " %5.1f%%", 100 * (total - attributed) / total))
+        }
+    }
+
+    /// The convolution kernels' GFLOP/s in the profiled steps, by kind, as a share of the FMA peak
+    /// at the same thread count, beside the row's ratio to PyTorch.
+    func printConvWork(_ results: [StepBenchResult], _ peaks: [Int: PeakResult]) {
+        say("\nConvolution kernels in the profiled steps: GFLOP/s (direct-convolution flops / kernel wall time) and share of the FMA peak above")
+        say(pad("row", 22) + " thr   ratio" + (ConvWork.allCases.map(\.rawValue) + ["all"]).map { pad($0, 17, left: true) }.joined()
+            + "   conv share of step")
+        for r in results {
+            guard let work = r.convWork, let peak = peaks[r.threads]?.gflops else { continue }
+            let ratio = r.comparedImagesPerSecond.map { String(format: "%6.2f×", r.imagesPerSecond / $0) } ?? "      –"
+            var all = Profiler.Work()
+            var line = pad(r.name, 22) + String(format: " %3d ", r.threads) + ratio
+            for kind in ConvWork.allCases {
+                let w = work[kind.rawValue] ?? Profiler.Work()
+                all.flops += w.flops; all.seconds += w.seconds
+                line += w.seconds > 0 ? String(format: "   %6.0f (%3.0f%%)", w.gflops, 100 * w.gflops / peak) : pad("–", 17, left: true)
+            }
+            line += String(format: "   %6.0f (%3.0f%%)", all.gflops, 100 * all.gflops / peak)
+            say(line + String(format: "   %5.0f%%", r.profiledStepSeconds > 0 ? 100 * all.seconds / r.profiledStepSeconds : 0))
         }
     }
 

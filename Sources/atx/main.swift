@@ -37,4 +37,7 @@ struct ThreadOptions: ParsableArguments {
 }
 
 BLASKernels.applyAtStartup(checkArguments: ["blas-check"])
+// Each convolution shape's algorithm measured on this machine once and cached (ConvTuning);
+// ATX_CONV_TUNING=off keeps the fixed default rule instead.
+ConvTuning.isEnabled = ProcessInfo.processInfo.environment["ATX_CONV_TUNING"] != "off"
 ATX.main()

@@ -139,6 +139,49 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    /// Each convolution algorithm forced on the three convolution ops (conv2d and its two
+    /// gradients, which call each other at higher orders), at first and second order, on shapes
+    /// it takes: 3×3 with padding 0–2, and for the direct kernels 1×1 and 5×5 too; channels and
+    /// sizes not multiples of a vector width.
+    func testEveryConvolutionAlgorithmAtBothOrders() {
+        for algorithm in ConvAlgorithm.allCases {
+            for (k, p, c, o, h, w) in [(3, 1, 3, 5, 5, 6), (3, 0, 2, 3, 6, 5), (3, 2, 2, 2, 4, 5), (1, 0, 3, 2, 4, 5), (5, 2, 2, 3, 5, 6)] {
+                let x = spread([2, c, h, w], &rng, scale: 0.5), wt = spread([o, c, k, k], &rng, scale: 0.3)
+                let g = ConvGeometry(input: x.shape, weight: wt.shape, stride: 1, padding: p)
+                guard g.supports(algorithm) else { continue }
+                let dy = spread(g.outputShape, &rng, scale: 0.5)
+                let label = "\(algorithm) k\(k) p\(p)"
+                ConvAlgorithm.forcing(algorithm) {
+                    XCTAssertEqual(g.algorithm(for: .forward), algorithm)
+                    XCTAssertEqual(g.algorithm(for: .weightGradient), algorithm)
+                    assertGradients("conv2d \(label)", [x, wt], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: 1, padding: p) }
+                    assertGradients("conv2dBackwardInput \(label)", [dy, wt], secondOrder: true, rng: &rng) {
+                        conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: 1, padding: p)
+                    }
+                    assertGradients("conv2dBackwardWeight \(label)", [dy, x], secondOrder: true, rng: &rng) {
+                        conv2dBackwardWeight($0[0], $0[1], weightShape: wt.shape, stride: 1, padding: p)
+                    }
+                }
+            }
+        }
+        // The direct kernels at stride 2 (forward and weight gradient; col2im for the input gradient).
+        for (k, p) in [(3, 1), (1, 0)] {
+            let x = spread([2, 3, 6, 5], &rng, scale: 0.5), wt = spread([2, 3, k, k], &rng, scale: 0.3)
+            let g = ConvGeometry(input: x.shape, weight: wt.shape, stride: 2, padding: p)
+            let dy = spread(g.outputShape, &rng, scale: 0.5)
+            ConvAlgorithm.forcing(.direct) {
+                XCTAssertEqual(g.algorithm(for: .forward), .direct)
+                assertGradients("conv2d direct s2 k\(k)", [x, wt], secondOrder: true, rng: &rng) { conv2d($0[0], $0[1], stride: 2, padding: p) }
+                assertGradients("conv2dBackwardInput direct s2 k\(k)", [dy, wt], secondOrder: true, rng: &rng) {
+                    conv2dBackwardInput($0[0], $0[1], inputShape: x.shape, stride: 2, padding: p)
+                }
+                assertGradients("conv2dBackwardWeight direct s2 k\(k)", [dy, x], secondOrder: true, rng: &rng) {
+                    conv2dBackwardWeight($0[0], $0[1], weightShape: wt.shape, stride: 2, padding: p)
+                }
+            }
+        }
+    }
+
     /// A convolution shape that takes the Winograd path, at both orders.
     func testWinogradConvolutionAtBothOrders() {
         let x = spread([1, 8, 4, 4], &rng, scale: 0.2), w = spread([8, 8, 3, 3], &rng, scale: 0.1)

@@ -86,6 +86,14 @@ final class BatchNormPoolTests: XCTestCase {
         // Negative inputs: padding must not win.
         let neg = x.map { -$0 - 1 }
         XCTAssertTrue(Tensor.maxPool2d(neg, kernel: 3, stride: 2, padding: 1).0.data.allSatisfy { $0 <= -1 })
+        // The values-only kernel gives the same maxima on odd shapes, kernels, strides and padding.
+        var rng = RNG(seed: 9)
+        for (k, s, p) in [(3, 2, 1), (2, 2, 0), (3, 1, 1), (5, 3, 2), (1, 1, 0)] {
+            let t = Tensor.normal([2, 3, 9, 11], rng: &rng)
+            XCTAssertEqual(Tensor.maxPool2dValues(t, kernel: k, stride: s, padding: p), Tensor.maxPool2d(t, kernel: k, stride: s, padding: p).0,
+                           "k\(k) s\(s) p\(p)")
+            XCTAssertEqual(Tensor.maxPool2dValues(neg, kernel: k, stride: s, padding: p), Tensor.maxPool2d(neg, kernel: k, stride: s, padding: p).0)
+        }
     }
 
     func testAvgPoolExcludesPaddingFromTheCountAndItsBackwardIsTheAdjoint() {

@@ -4,13 +4,14 @@ import Tensor
 enum Naive {
     static func conv2d(_ x: Tensor, _ w: Tensor, stride s: Int, padding p: Int) -> [Double] {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: s, padding: p)
+        let xd = x.data, wd = w.data   // flat reads: Tensor's subscript is slow in debug builds
         var y = [Double](repeating: 0, count: g.outputShape.product)
         for n in 0..<g.n { for o in 0..<g.o { for oy in 0..<g.oh { for ox in 0..<g.ow {
             var acc = 0.0
             for c in 0..<g.c { for ki in 0..<g.kh { for kj in 0..<g.kw {
                 let iy = oy * s - p + ki, ix = ox * s - p + kj
                 if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w { continue }
-                acc += Double(x[n, c, iy, ix]) * Double(w[o, c, ki, kj])
+                acc += Double(xd[((n * g.c + c) * g.h + iy) * g.w + ix]) * Double(wd[((o * g.c + c) * g.kh + ki) * g.kw + kj])
             } } }
             y[((n * g.o + o) * g.oh + oy) * g.ow + ox] = acc
         } } } }
@@ -20,14 +21,16 @@ enum Naive {
     /// (dx, dw) of ⟨conv2d(x, w), dy⟩ by direct accumulation.
     static func conv2dBackward(_ dy: Tensor, _ x: Tensor, _ w: Tensor, stride s: Int, padding p: Int) -> ([Double], [Double]) {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: s, padding: p)
+        let xd = x.data, wd = w.data, dyd = dy.data
         var dx = [Double](repeating: 0, count: x.count), dw = [Double](repeating: 0, count: w.count)
         for n in 0..<g.n { for o in 0..<g.o { for oy in 0..<g.oh { for ox in 0..<g.ow {
-            let gy = Double(dy[n, o, oy, ox])
+            let gy = Double(dyd[((n * g.o + o) * g.oh + oy) * g.ow + ox])
             for c in 0..<g.c { for ki in 0..<g.kh { for kj in 0..<g.kw {
                 let iy = oy * s - p + ki, ix = ox * s - p + kj
                 if iy < 0 || iy >= g.h || ix < 0 || ix >= g.w { continue }
-                dx[((n * g.c + c) * g.h + iy) * g.w + ix] += gy * Double(w[o, c, ki, kj])
-                dw[((o * g.c + c) * g.kh + ki) * g.kw + kj] += gy * Double(x[n, c, iy, ix])
+                let xi = ((n * g.c + c) * g.h + iy) * g.w + ix, wi = ((o * g.c + c) * g.kh + ki) * g.kw + kj
+                dx[xi] += gy * Double(wd[wi])
+                dw[wi] += gy * Double(xd[xi])
             } } }
         } } } }
         return (dx, dw)
