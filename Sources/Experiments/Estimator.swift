@@ -84,13 +84,14 @@ public struct Estimator {
     /// of its training step) for distillation; double backprop costs about 3× the student's step
     /// (min-l2), 6× (symmetry norm: two of them), plus the teacher's input gradient for grad-AT
     /// (ratios measured for NIN-thin without BN: 71, 36 and 29 img/s against 205 for cross-entropy).
-    public func throughput(_ config: RunConfig) -> Double {
+    /// `sharing`: the students of its cohort (`Cohorts`), who share the teacher's forward.
+    public func throughput(_ config: RunConfig, sharing: Int = 1) -> Double {
         let side = config.geometry?.crop
         if let m = measured[Estimator.measuredKey(config.student, config.method.name, side: side)] { return m }
         let student = rate(config.student, side: side), teacher = config.teacher.map { rate($0, side: side) } ?? student
         switch config.method {
         case .ce: return student
-        case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher))
+        case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher * Double(max(sharing, 1))))
         case .minL2: return student / 3
         case .symmetry: return student / 6
         case .gradAT: return 1 / (3 / student + 1.5 / teacher)
@@ -102,20 +103,28 @@ public struct Estimator {
         return (config.trainSubset ?? d.trainImages, config.testSubset ?? d.testImages)
     }
 
-    /// Seconds of one run from epoch `from` (0-based count done) to the end.
-    public func seconds(_ config: RunConfig, epochsDone: Int = 0) -> Double {
+    /// Seconds of one run from epoch `from` (0-based count done) to the end, trained in a cohort
+    /// of `sharing` students.
+    public func seconds(_ config: RunConfig, epochsDone: Int = 0, sharing: Int = 1) -> Double {
         let (train, test) = Estimator.images(config)
         let testing = Double(test) / (3 * rate(config.student, side: config.geometry?.crop))
         if config.epochs == 0 { return testing }   // pretrained weights, evaluated only
-        return Double(config.epochs - epochsDone) * (Double(train) / throughput(config) + testing)
+        return Double(config.epochs - epochsDone) * (Double(train) / throughput(config, sharing: sharing) + testing)
+    }
+
+    /// Seconds left of each of `runs` (by key), given the epochs each has done, when the runner
+    /// trains them in `jobs` processes: the students of one teacher and seed in one cohort.
+    public func remaining(_ runs: [(run: PlannedRun, epochsDone: Int)], jobs: Int) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for cohort in Cohorts.group(runs, processes: jobs, key: { Cohorts.key($0.run.config, teacherKey: $0.run.teacherKey) }) {
+            for (run, done) in cohort { out[run.key] = seconds(run.config, epochsDone: done, sharing: cohort.count) }
+        }
+        return out
     }
 
     public func remainingSeconds(grid: Grid, records: [String: RunRecord], jobs: Int) -> Double {
-        let total = grid.runs.reduce(0.0) { sum, run in
-            guard let r = records[run.key], r.status != .done else { return sum }
-            return sum + seconds(run.config, epochsDone: r.epochsDone)
-        }
-        return total / Double(max(jobs, 1))
+        let todo = grid.runs.compactMap { run in records[run.key].flatMap { $0.status == .done ? nil : (run: run, epochsDone: $0.epochsDone) } }
+        return remaining(todo, jobs: jobs).values.reduce(0, +) / Double(max(jobs, 1))
     }
 }
 

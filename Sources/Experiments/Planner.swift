@@ -18,14 +18,16 @@ public enum Planner {
             case nil, .queued, .running, .interrupted: todo.append((run, r?.epochsDone ?? 0))
             }
         }
-        var remaining: [String: Double] = [:]
-        for (run, epochsDone) in todo { remaining[run.key] = estimator.seconds(run.config, epochsDone: epochsDone) }
-        let compute = remaining.values.reduce(0, +)
-        let seconds = compute / Double(max(jobs, 1))
+        // Here the students of a teacher and seed train in one cohort, sharing the teacher's forward.
+        let remaining = estimator.remaining(todo.map { (run: $0.0, epochsDone: $0.1) }, jobs: jobs)
+        let seconds = remaining.values.reduce(0, +) / Double(max(jobs, 1))
         // On Slurm every run is an array task of its own and a student starts when its teacher is
         // done (`grid.runs` lists teachers first): the longest such chain bounds the wall time.
+        var alone: [String: Double] = [:]
+        for (run, epochsDone) in todo { alone[run.key] = estimator.seconds(run.config, epochsDone: epochsDone) }
+        let compute = alone.values.reduce(0, +)
         var finished: [String: Double] = [:]
-        for run in grid.runs { finished[run.key] = (run.teacherKey.flatMap { finished[$0] } ?? 0) + (remaining[run.key] ?? 0) }
+        for run in grid.runs { finished[run.key] = (run.teacherKey.flatMap { finished[$0] } ?? 0) + (alone[run.key] ?? 0) }
         let chain = finished.values.max() ?? 0
         let s = grid.settings
         var out = """
@@ -44,7 +46,7 @@ public enum Planner {
                 let r = try store.run(key: run.key)
                 let status = r?.status.rawValue ?? "new"
                 out += "\n  \(run.key)  \(status.padding(toLength: 11, withPad: " ", startingAt: 0)) \(run.config.student) ← \(run.config.teacher ?? "—")  \(run.config.method.name)  seed \(run.config.seed)"
-                    + (r?.status == .done ? String(format: "  %.2f%%", r?.finalTestError ?? 0) : String(format: "  ~%@", Display.duration(estimator.seconds(run.config, epochsDone: r?.epochsDone ?? 0))))
+                    + (r?.status == .done ? String(format: "  %.2f%%", r?.finalTestError ?? 0) : String(format: "  ~%@", Display.duration(remaining[run.key] ?? estimator.seconds(run.config, epochsDone: r?.epochsDone ?? 0))))
             }
         }
         return out

@@ -1,5 +1,5 @@
 // The local scheduler: runs what a grid still needs, `jobs` worker processes at a time, teachers
-// before their students, with a live display. Every state change goes through the store, so the
+// before their students (a teacher's students of one seed in one worker, `Cohorts`), with a live display. Every state change goes through the store, so the
 // runner or a worker killed at any moment loses nothing: a re-run resumes interrupted runs from
 // their last epoch checkpoint and never runs a finished one again.
 import Dispatch
@@ -68,9 +68,12 @@ public final class GridRunner: @unchecked Sendable {
             if lock.withLock({ stopping }) { break }
             let (startable, waiting) = GridRunner.startable(grid.runs, records: records, retryFailed: options.retryFailed,
                                                             skip: { isActive($0) || attempted.contains($0) }, isAlive: Host.isAlive)
-            for run in startable where lock.withLock({ active.count }) < options.jobs {
-                attempted.insert(run.key)
-                try spawn(run)
+            // The students of one teacher and seed start together in one worker (a cohort), unless
+            // that would leave a job slot idle.
+            let free = options.jobs - lock.withLock { processCount }
+            for cohort in Cohorts.group(startable, processes: free, key: { Cohorts.key($0.config, teacherKey: $0.teacherKey) }).prefix(max(free, 0)) {
+                attempted.formUnion(cohort.map(\.key))
+                try spawn(cohort)
             }
             let activeCount = lock.withLock { active.count }
             display.render(records: records, grid: grid, progress: lock.withLock { progress }, active: lock.withLock { Array(active.keys) },
@@ -125,10 +128,14 @@ public final class GridRunner: @unchecked Sendable {
         return (startable, waiting)
     }
 
-    func spawn(_ run: PlannedRun) throws {
+    /// Worker processes running now (a cohort's runs share one).
+    var processCount: Int { Set(active.values.map(ObjectIdentifier.init)).count }
+
+    /// Starts one worker for `runs` (a cohort, or a run alone).
+    func spawn(_ runs: [PlannedRun]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: options.executable)
-        p.arguments = ["worker", "--db", store.path, "--key", run.key, "--threads", String(options.threads),
+        p.arguments = ["worker", "--db", store.path] + runs.flatMap { ["--key", $0.key] } + ["--threads", String(options.threads),
                        "--runs-dir", options.runsDirectory] + (options.gitCommit.map { ["--git-commit", $0] } ?? [])
         let out = Pipe()
         p.standardOutput = out
@@ -136,7 +143,7 @@ public final class GridRunner: @unchecked Sendable {
         out.fileHandleForReading.readabilityHandler = { [weak self] h in
             for line in lines.append(h.availableData) {
                 if let prog = try? JSONDecoder().decode(WorkerProgress.self, from: line) {
-                    self?.lock.withLock { self?.progress[run.key] = prog }
+                    self?.lock.withLock { self?.progress[prog.key] = prog }
                 }
             }
         }
@@ -144,17 +151,21 @@ public final class GridRunner: @unchecked Sendable {
             out.fileHandleForReading.readabilityHandler = nil
             guard let self else { return }
             if proc.terminationReason == .uncaughtSignal {
-                // Killed from outside: the run resumes from its last checkpoint on the next `atx run`.
-                if let r = try? self.store.run(key: run.key), r.status == .running, r.pid == Int(proc.processIdentifier) {
-                    try? self.store.markInterrupted(key: run.key)
+                // Killed from outside: the runs resume from their last checkpoints on the next `atx run`.
+                for run in runs {
+                    if let r = try? self.store.run(key: run.key), r.status == .running, r.pid == Int(proc.processIdentifier) {
+                        try? self.store.markInterrupted(key: run.key)
+                    }
                 }
             }
             self.lock.withLock {
-                self.active[run.key] = nil
-                self.progress[run.key] = nil
+                for run in runs {
+                    self.active[run.key] = nil
+                    self.progress[run.key] = nil
+                }
             }
         }
-        lock.withLock { active[run.key] = p }
+        lock.withLock { for run in runs { active[run.key] = p } }
         try p.run()
     }
 
@@ -168,7 +179,7 @@ public final class GridRunner: @unchecked Sendable {
                 guard let self else { return }
                 let workers: [Process] = self.lock.withLock {
                     self.stopping = true
-                    return Array(self.active.values)
+                    return Array(Set(self.active.values))
                 }
                 for w in workers where w.isRunning { kill(w.processIdentifier, SIGTERM) }
             }

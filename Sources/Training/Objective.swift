@@ -37,6 +37,7 @@ public enum Method: Hashable, Sendable {
     }
 
     public var needsTeacher: Bool { kind.needsTeacher }
+    public var readsTeacherForward: Bool { kind.readsTeacherForward }
 
     /// The name used in specs, fixtures and the store.
     public var name: String { kind.rawValue }
@@ -238,14 +239,16 @@ public enum ObjectiveError: Error, CustomStringConvertible {
 /// Evaluates `method` on one batch. The student runs in `mode` (train for training); the
 /// teacher is frozen: eval mode, no graph. `adapters` (F-ActT only) hold one 1×1 conv weight
 /// [C_teacher, C_student, 1, 1] per group whose channel counts differ, nil where they match.
-/// One case per method; each family's loss is one small function below.
+/// One case per method; each family's loss is one small function below. `teacherOutput`: the
+/// teacher's forward on `input` when computed already (`teacherForward`, shared by the students
+/// of a cohort); nil: computed here.
 public func objective(_ method: Method, student: Model, teacher: Model?, input: Tensor, labels: [Int],
-                      mode: Mode = .train, adapters: [Variable?] = []) throws -> Objective {
+                      mode: Mode = .train, adapters: [Variable?] = [], teacherOutput: ModelOutput? = nil) throws -> Objective {
     func teacherModel() throws -> Model {
         guard let teacher else { throw TrainingError.missingTeacher(method: method.kind) }
         return teacher
     }
-    let batch = BatchInput(student: student, input: input, labels: labels, mode: mode)
+    let batch = BatchInput(student: student, input: input, labels: labels, mode: mode, teacherOutput: teacherOutput)
     switch method {
     case .ce:
         return batch.crossEntropyOnly()
@@ -292,12 +295,19 @@ public func objective(_ method: Method, student: Model, teacher: Model?, input: 
     }
 }
 
+/// The frozen teacher's forward on `input`: eval mode, no graph (what the distillation methods
+/// read from it).
+public func teacherForward(_ teacher: Model, _ input: Tensor) -> ModelOutput {
+    GradMode.withoutGraph { teacher.forward(Variable(input), mode: .eval, requiresGrad: false).output }
+}
+
 /// One batch as the objectives see it: the student, its input and labels, and its mode.
 struct BatchInput {
     let student: Model
     let input: Tensor
     let labels: [Int]
     let mode: Mode
+    let teacherOutput: ModelOutput?
 
     /// Plain cross-entropy.
     func crossEntropyOnly() -> Objective {
@@ -312,7 +322,7 @@ struct BatchInput {
     func distilled(from teacher: Model, _ term: (ModelOutput, ModelOutput, Variable) throws -> (Variable, [String: Float])) throws -> Objective {
         let (out, params) = student.forward(Variable(input), mode: mode)
         let ce = crossEntropy(out.logits, labels: labels)
-        let t = GradMode.withoutGraph { teacher.forward(Variable(input), mode: .eval, requiresGrad: false).output }
+        let t = teacherOutput ?? teacherForward(teacher, input)
         let (loss, parts) = try term(out, t, ce)
         return Objective(loss: loss, parts: parts.merging(["ce": ce.value.scalar]) { a, _ in a }, student: out, parameters: params,
                          inputGradient: nil, teacherLogits: t.logits.value, teacherInputGradient: nil)
@@ -391,6 +401,15 @@ public enum MethodKind: String, CaseIterable, Codable, Sendable, CustomStringCon
         switch self {
         case .atkd, .factt: return true
         case .ce, .at, .kd, .gradAT, .minL2, .symmetry: return false
+        }
+    }
+
+    /// Whether all it takes from the teacher is its forward in eval mode (logits and groups), which
+    /// the students of a cohort share (`Cohort`); grad-AT takes the teacher's input gradient.
+    public var readsTeacherForward: Bool {
+        switch self {
+        case .at, .kd, .atkd, .factt: return true
+        case .ce, .gradAT, .minL2, .symmetry: return false
         }
     }
 

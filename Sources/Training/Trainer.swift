@@ -149,7 +149,7 @@ public final class Trainer {
     /// F-ActT's 1×1 adapters, one per group of the student (nil where the channel counts of student
     /// and teacher match), trained with the student; saved as "adapter.{g}".
     public private(set) var adapters: [Tensor?] = []
-    public private(set) var curves: [EpochRecord] = []
+    public internal(set) var curves: [EpochRecord] = []
     public let directory: URL?
     public var observer: (TrainingEvent) -> Void
     var sgd: SGD
@@ -226,37 +226,11 @@ public final class Trainer {
         Batcher(data.train, batchSize: config.batchSize, shuffle: true, augmentation: config.augmentation, seed: config.seed)
     }
 
-    /// Trains until `config.epochs` (or `stopAfter` epochs, to simulate an interruption).
+    /// Trains until `config.epochs` (or `stopAfter` epochs, to simulate an interruption): a cohort
+    /// of one (`Cohort`, the one training loop).
     @discardableResult
     public func run(stopAfter: Int? = nil) throws -> [EpochRecord] {
-        let train = trainBatcher
-        observer(.started(epochs: config.epochs, batchesPerEpoch: train.batchesPerEpoch, firstEpoch: completedEpochs + 1))
-        let last = min(config.epochs, stopAfter ?? config.epochs)
-        var epoch = completedEpochs + 1
-        while epoch <= last {
-            let record: EpochRecord
-            do {
-                record = try runEpoch(epoch, train)
-            } catch let error as TrainingError {
-                if case .diverged = error, let directory { try saveCurves(curves, to: directory) }
-                throw error
-            }
-            curves.append(record)
-            if let kind = Self.nonFiniteLoss(record) {
-                // Keep the curve with the diverged epoch (curves.json, the observer's store); the
-                // checkpoint stays at the last finite epoch, so a retry resumes from there.
-                if let directory { try saveCurves(curves, to: directory) }
-                observer(.epoch(record))
-                throw TrainingError.diverged(epoch: epoch, batch: nil, loss: kind, value: kind == .test ? record.testLoss : record.trainLoss)
-            }
-            if let directory { try save(to: directory) }
-            observer(.epoch(record))
-            epoch += 1
-        }
-        if let directory, completedEpochs == config.epochs {
-            try student.save(to: directory.appendingPathComponent(Trainer.modelName))
-        }
-        return curves
+        try Cohort(self).run(stopAfter: stopAfter)[0].get()
     }
 
     /// A run of 0 epochs (Table 5's pretrained teacher): the starting weights evaluated on the test
@@ -273,43 +247,16 @@ public final class Trainer {
         return (test.error, test.top5Error, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
-    func runEpoch(_ epoch: Int, _ train: Batcher) throws -> EpochRecord {
-        let start = DispatchTime.now().uptimeNanoseconds
-        if config.milestones.contains(epoch) { sgd.resetMomentum() }
-        let lr = config.learningRate(epoch: epoch)
-        let method = methodFor(epoch: epoch)
-        var lossSum = 0.0, wrong = 0, seen = 0
-        var partSums: [String: Double] = [:]
-        let batches = train.epoch(epoch)
-        for b in batches.indices {
-            let batch = try batches.batch(b)  // throws for an unreadable JPEG instead of trapping
-            let obj = try trainStep(batch, method: method, learningRate: lr, epoch: epoch, batchNumber: b + 1)
-            let loss = obj.loss.value.scalar
-            let n = batch.labels.count
-            seen += n
-            lossSum += Double(loss) * Double(n)
-            for (k, v) in obj.parts { partSums[k, default: 0] += Double(v) * Double(n) }
-            wrong += misclassified(obj.student.logits.value, batch.labels)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            observer(.batch(epoch: epoch, batch: b + 1, batches: batches.count, loss: Double(loss), imagesPerSecond: Double(seen) / elapsed))
-        }
-        let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let test = try evaluate(student, on: data.test, batchSize: evaluationBatchSize)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return EpochRecord(epoch: epoch, trainLoss: lossSum / Double(seen), trainError: 100 * Double(wrong) / Double(seen),
-                           testLoss: test.loss, testError: test.error, parts: partSums.mapValues { $0 / Double(seen) },
-                           learningRate: Double(lr), seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds,
-                           beta: method.beta.map(Double.init), testTop5Error: test.top5Error)
-    }
-
     /// One training step on `batch` (what `atx bench` times): the method's objective, the
     /// gradients of its loss with respect to the student's parameters and the adapters, and the
     /// SGD update. A non-finite loss throws `diverged` (naming `epoch` and `batchNumber`) before
     /// anything is updated.
-    public func trainStep(_ batch: Batch, method: Method, learningRate lr: Float, epoch: Int, batchNumber: Int) throws -> Objective {
+    /// `teacherOutput`: the teacher's forward on the batch when computed already (a cohort's).
+    public func trainStep(_ batch: Batch, method: Method, learningRate lr: Float, epoch: Int, batchNumber: Int,
+                          teacherOutput: ModelOutput? = nil) throws -> Objective {
         let adapterLeaves = adapters.enumerated().map { g, a in a.map { Variable($0, requiresGrad: true, name: Trainer.adapterName(g)) } }
         let obj = try objective(method, student: student, teacher: teacher, input: batch.images, labels: batch.labels,
-                                mode: .train, adapters: adapterLeaves)
+                                mode: .train, adapters: adapterLeaves, teacherOutput: teacherOutput)
         let loss = obj.loss.value.scalar
         guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, batch: batchNumber, loss: .training, value: Double(loss)) }
         // Frozen parameters (`Model.freeze`) are leaves without gradient: no gradient, no

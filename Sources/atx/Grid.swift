@@ -96,22 +96,27 @@ struct Status: ParsableCommand {
 }
 
 struct WorkerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run one run of the database (started by `atx run`).",
+    static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run runs of the database (started by `atx run`).",
                                                     shouldDisplay: false)
     @Option var db: String
-    @Option var key: String
+    @Option(help: "A run's key; the runs of one teacher and seed given together train in one cohort.") var key: [String]
     @Option var threads = 1
     @Option var runsDir: String
     @Option var gitCommit: String?
     @Option(help: "A Slurm task: register the run into --db (its own shard) from this manifest first.") var manifest: String?
 
+    func validate() throws {
+        guard !key.isEmpty else { throw ValidationError("give at least one --key") }
+        guard manifest == nil || key.count == 1 else { throw ValidationError("a Slurm task (--manifest) runs one --key, got \(key.count)") }
+    }
+
     func run() throws {
         Threads.set(threads)
         let store = try Store(path: db)
         let encoder = JSONEncoder()
-        let task = try manifest.map { try SlurmManifest.load($0).prepareShard(store, key: key) }
+        let task = try manifest.map { try SlurmManifest.load($0).prepareShard(store, key: key[0]) }
         if task?.alreadyDone == true { return }
-        let result = Worker.execute(store: store, key: key, runsDirectory: runsDir, threads: threads, gitCommit: gitCommit,
+        let result = Worker.execute(store: store, keys: key, runsDirectory: runsDir, threads: threads, gitCommit: gitCommit,
                                     teacherCheckpoint: task?.teacherCheckpoint, owner: task?.owner) { p in
             if manifest != nil && p.testError == nil { return }   // a Slurm log gets one line per epoch
             if let data = try? encoder.encode(p) { FileHandle.standardOutput.write(data + Data([0x0A])) }

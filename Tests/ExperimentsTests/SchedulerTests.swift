@@ -101,4 +101,31 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(d.runs, [])
         XCTAssertFalse(d.waiting)
     }
+
+    /// The runner starts the students of one teacher and seed in one worker (a cohort), and splits
+    /// a cohort rather than leave a job slot idle.
+    func testStudentsOfATeacherAndSeedStartTogether() throws {
+        let key = { (r: PlannedRun) in Cohorts.key(r.config, teacherKey: r.teacherKey) }
+        let cohorts = Cohorts.group(students, key: key)
+        XCTAssertEqual(cohorts.count, 2, "one cohort per seed")
+        for c in cohorts {
+            XCTAssertEqual(c.count, 2)
+            XCTAssertEqual(Set(c.map(\.teacherKey)).count, 1)
+            XCTAssertEqual(Set(c.map(\.config.seed)).count, 1)
+        }
+        XCTAssertEqual(Cohorts.group(grid.runs, key: key).map(\.count).sorted(), [1, 1, 1, 1, 2, 2], "teachers and baselines alone")
+        // Two free slots and one cohort of two: two workers of one run each.
+        XCTAssertEqual(Cohorts.group(cohorts[0], processes: 2, key: key).map { $0.map(\.key) }, cohorts[0].map { [$0.key] })
+        XCTAssertEqual(Cohorts.group(cohorts[0], processes: 1, key: key).count, 1)
+
+        // Table 1: the four students of each row and seed; Table 3: AT, KD and grad-AT apart
+        // (another teacher; the teacher's input gradient).
+        let t1 = try Grid(spec: try SpecTests.spec("table1"), profile: "quick", locations: SpecTests.noCIFAR)
+        let sizes = Cohorts.group(t1.runs, key: key).map(\.count)
+        XCTAssertEqual(sizes.filter { $0 == 4 }.count, 4 * 3, "4 rows × 3 seeds")
+        XCTAssertEqual(sizes.reduce(0, +), t1.runs.count)
+        let t3 = try Grid(spec: try SpecTests.spec("table3"), profile: "smoke", locations: SpecTests.noCIFAR)
+        XCTAssertEqual(Cohorts.group(t3.runs, key: key).map(\.count).max(), 1)
+        XCTAssertNil(key(t3.runs.first { $0.config.method.kind == .gradAT }!))
+    }
 }

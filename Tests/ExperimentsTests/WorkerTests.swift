@@ -6,8 +6,8 @@ import Store
 import Tensor
 import Training
 
-/// `Worker.execute` on a tiny synthetic grid (a wrn-10-2 teacher, a wrn-10-1 AT student, one
-/// epoch of 20 images) with an in-memory store and a temporary runs directory.
+/// `Worker.execute` on a tiny synthetic grid (a wrn-10-2 teacher, wrn-10-1 AT and KD students,
+/// one epoch of 20 images) with an in-memory store and a temporary runs directory.
 final class WorkerTests: XCTestCase {
     var grid: Grid!
     var store: Store!
@@ -26,6 +26,7 @@ final class WorkerTests: XCTestCase {
         rows: [{student: wrn-10-1, teacher: wrn-10-2}]
         columns:
           - {label: AT, method: at, mapping: sum2, beta: 1000}
+          - {label: KD, method: kd, temperature: 4, alpha: 0.9}
           - {label: teacher, method: ce, network: teacher}
         profiles: {smoke: {}}
         """.write(to: spec, atomically: true, encoding: .utf8)
@@ -37,16 +38,21 @@ final class WorkerTests: XCTestCase {
 
     var teacher: PlannedRun { grid.runs.first { $0.teacherKey == nil }! }
     var student: PlannedRun { grid.runs.first { $0.teacherKey != nil }! }
+    var students: [PlannedRun] { grid.runs.filter { $0.teacherKey != nil } }
 
     func execute(_ key: String, teacherCheckpoint: String? = nil) -> (WorkerExit, [WorkerProgress]) {
+        execute([key], teacherCheckpoint: teacherCheckpoint)
+    }
+
+    func execute(_ keys: [String], teacherCheckpoint: String? = nil) -> (WorkerExit, [WorkerProgress]) {
         var progress: [WorkerProgress] = []
-        let exit = Worker.execute(store: store, key: key, runsDirectory: runs.path, threads: 1, gitCommit: "test",
+        let exit = Worker.execute(store: store, keys: keys, runsDirectory: runs.path, threads: 1, gitCommit: "test",
                                   teacherCheckpoint: teacherCheckpoint) { progress.append($0) }
         return (exit, progress)
     }
 
     func testTeacherThenStudentRunToDoneAndADoneRunIsNotClaimedAgain() throws {
-        XCTAssertEqual(grid.runs.count, 2)
+        XCTAssertEqual(grid.runs.count, 3)
         let (studentFirst, _) = execute(student.key)
         XCTAssertEqual(studentFirst, .failed, "a student whose teacher is not done fails")
         XCTAssertEqual(try store.run(key: student.key)?.failure, WorkerError.teacherNotDone(teacher.key).description)
@@ -80,5 +86,33 @@ final class WorkerTests: XCTestCase {
         XCTAssertEqual(execute(student.key, teacherCheckpoint: wrong.path).0, .failed)
         XCTAssertEqual(try store.run(key: student.key)?.failure,
                        ModelMismatch(role: "teacher", expected: "wrn-10-2", found: "wrn-10-1", path: wrong.path).description)
+    }
+
+    /// The students of a teacher and seed in one worker: each claimed, trained, recorded and done
+    /// on its own, with the figures of a worker of its own; a run done already is left alone.
+    func testAWorkerTrainsACohortAsItsRunsAlone() throws {
+        XCTAssertEqual(execute(teacher.key).0, .done)
+        XCTAssertEqual(students.count, 2)
+        let (exit, progress) = execute(students.map(\.key))
+        XCTAssertEqual(exit, .done)
+        XCTAssertEqual(Set(progress.filter { $0.testError != nil }.map(\.key)), Set(students.map(\.key)), "each run's epoch line")
+        let together = try students.map { try XCTUnwrap(store.run(key: $0.key)) }
+        XCTAssertEqual(together.map(\.status), [.done, .done])
+        XCTAssertEqual(Set(together.map(\.checkpointPath)).count, 2)
+
+        // The same runs, each in a worker of its own, in a second database.
+        let alone = try Store.inMemory()
+        try GridRunner.register(grid, in: alone)
+        let aloneRuns = runs.deletingLastPathComponent().appendingPathComponent("alone")
+        for key in [teacher.key] + students.map(\.key) {
+            XCTAssertEqual(Worker.execute(store: alone, keys: [key], runsDirectory: aloneRuns.path, threads: 1, gitCommit: nil) { _ in }, .done)
+        }
+        for s in students {
+            let (a, b) = (try store.epochs(key: s.key), try alone.epochs(key: s.key))
+            XCTAssertEqual(a.map(\.trainLoss), b.map(\.trainLoss), s.config.method.name)
+            XCTAssertEqual(a.map(\.testLoss), b.map(\.testLoss), s.config.method.name)
+            XCTAssertEqual(try store.run(key: s.key)?.finalTestError, try alone.run(key: s.key)?.finalTestError)
+        }
+        XCTAssertEqual(execute(students.map(\.key)).0, .notClaimed, "done runs are never claimed again")
     }
 }

@@ -1,0 +1,40 @@
+// Which runs train together in one worker (`Cohort`): the students of one seed that read only the
+// teacher's forward (AT, KD, AT+KD, F-ActT) from the same teacher run, on the same batches. The
+// runner, the worker and the plan's estimate group runs by this one rule.
+import Training
+
+public struct CohortKey: Hashable, Sendable {
+    let teacherKey: String
+    let lockstep: RunConfig
+}
+
+public enum Cohorts {
+    /// The cohort `config` trains in with teacher run `teacherKey`; nil: it trains alone (no
+    /// teacher, or a method that needs more of it than its forward, such as grad-AT).
+    public static func key(_ config: RunConfig, teacherKey: String?) -> CohortKey? {
+        guard let teacherKey, config.method.readsTeacherForward else { return nil }
+        return CohortKey(teacherKey: teacherKey, lockstep: config.lockstepConfig)
+    }
+
+    /// `items` grouped by `key`, in the order of each group's first item (an item without key
+    /// alone). While there are fewer groups than `processes`, the largest is split in two, so
+    /// that cores do not idle while one process trains a whole cohort.
+    public static func group<T>(_ items: [T], processes: Int = 1, key: (T) -> CohortKey?) -> [[T]] {
+        var groups: [[T]] = [], index: [CohortKey: Int] = [:]
+        for item in items {
+            if let k = key(item), let g = index[k] {
+                groups[g].append(item)
+            } else {
+                if let k = key(item) { index[k] = groups.count }
+                groups.append([item])
+            }
+        }
+        while groups.count < processes, let g = groups.indices.max(by: { groups[$0].count < groups[$1].count }),
+              groups[g].count > 1 {
+            let half = groups[g].count / 2
+            groups.insert(Array(groups[g][half...]), at: g + 1)
+            groups[g] = Array(groups[g][..<half])
+        }
+        return groups
+    }
+}
