@@ -101,11 +101,12 @@ public final class StepBench {
         let batch = c.batch ?? requested
         self.batch = batch
         var rng = RNG(seed: 7)
-        let teacher = try c.teacher.map { try Model(name: $0, numClasses: c.classes, rng: &rng) }
+        let channels = c.dataset.descriptor.channels
+        let teacher = try c.teacher.map { try Model(name: $0, inChannels: channels, numClasses: c.classes, rng: &rng) }
         let data: TrainingData
         switch c.dataset.descriptor.storage {
-        case .inMemory:
-            data = TrainingData(SyntheticConfig(trainCount: 2 * batch, testCount: 0, numClasses: c.classes, seed: 1).make())
+        case .inMemory:   // random images with the dataset's channels (Fashion-MNIST's one)
+            data = TrainingData(SyntheticConfig(trainCount: 2 * batch, testCount: 0, channels: channels, numClasses: c.classes, seed: 1).make())
         case .jpeg:
             let images = RandomImages(count: 2 * batch, side: c.side, numClasses: c.classes)
             data = TrainingData(dataset: c.dataset, train: images, test: images)

@@ -1,6 +1,7 @@
 // Which runs train together in one worker (`Cohort`): the students of one seed that read only the
-// teacher's forward (AT, KD, AT+KD, F-ActT) from the same teacher run, on the same batches. The
-// runner, the worker and the plan's estimate group runs by this one rule.
+// teacher's forward (AT, KD, AT+KD, F-ActT) from the same teacher run, on the same batches; and
+// which workers the local runner starts first. The runner, the worker and the plan's estimate
+// follow these rules, so the plan simulates what the runner does.
 import Training
 
 public struct CohortKey: Hashable, Sendable {
@@ -36,5 +37,20 @@ public enum Cohorts {
             groups[g] = Array(groups[g][..<half])
         }
         return groups
+    }
+}
+
+extension GridRunner {
+    /// The workers to start now in `free` job slots, from the runs that may start: the runs on the
+    /// longest chain of work first (`priority`: a run's seconds plus its longest chain of
+    /// students), so a slow teacher is not left for last with its students behind it; a teacher's
+    /// students of one seed in one worker, split rather than leave a slot idle.
+    public static func nextWorkers(_ startable: [PlannedRun], free: Int, priority: [String: Double]) -> [[PlannedRun]] {
+        guard free > 0 else { return [] }
+        let ordered = startable.enumerated().sorted { a, b in
+            let (pa, pb) = (priority[a.element.key] ?? 0, priority[b.element.key] ?? 0)
+            return pa != pb ? pa > pb : a.offset < b.offset
+        }.map(\.element)
+        return Array(Cohorts.group(ordered, processes: free) { Cohorts.key($0.config, teacherKey: $0.teacherKey) }.prefix(free))
     }
 }

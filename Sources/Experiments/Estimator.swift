@@ -40,14 +40,16 @@ public struct Estimator {
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
         if let grid {
             let models = Set(grid.runs.flatMap { [$0.config.student] + ($0.config.teacher.map { [$0] } ?? []) })
-            // Grids on JPEG datasets (Table 4) are calibrated at their crop size, with their freezing.
+            // Grids on JPEG datasets (Table 4) are calibrated at their crop size, with their freezing;
+            // the others on images with their dataset's channels (Fashion-MNIST's first layer reads one).
             let jpeg = grid.runs.first { $0.config.dataset.descriptor.isJPEG }?.config
+            let inMemory = grid.runs.first { !$0.config.dataset.descriptor.isJPEG }?.config.dataset ?? .synthetic
             let side = jpeg.map { $0.dataset.descriptor.imageSide($0.geometry ?? .imageNet) }
             calibrationSide = side ?? ImageDataset.side
             for model in models.sorted() {
                 if measured[Estimator.measuredKey(model, "ce", side: side)] != nil { sources[model] = .store; continue }
                 let bench = StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true,
-                                          dataset: jpeg?.dataset ?? .synthetic, geometry: jpeg?.geometry ?? .imageNet,
+                                          dataset: jpeg?.dataset ?? inMemory, geometry: jpeg?.geometry ?? .imageNet,
                                           freezing: jpeg == nil ? nil : grid.settings.freeze)
                 guard calibrate, let (rate, source) = Calibration.rate(bench, batch: min(grid.settings.batchSize, jpeg == nil ? 128 : 16),
                                                                        threads: threads) else { continue }
@@ -112,31 +114,64 @@ public struct Estimator {
         return Double(config.epochs - epochsDone) * (Double(train) / throughput(config, sharing: sharing) + testing)
     }
 
-    /// Seconds left of each of `runs` (by key), given the epochs each has done, when the runner
-    /// trains them in `jobs` processes: the students of one teacher and seed in one cohort.
-    public func remaining(_ runs: [(run: PlannedRun, epochsDone: Int)], jobs: Int) -> [String: Double] {
+    /// Each run's seconds from the start plus the longest chain of its students' (teachers are
+    /// listed before their students): the runner starts the longest chains first.
+    public func priorities(_ grid: Grid) -> [String: Double] {
         var out: [String: Double] = [:]
-        for cohort in Cohorts.group(runs, processes: jobs, key: { Cohorts.key($0.run.config, teacherKey: $0.run.teacherKey) }) {
-            for (run, done) in cohort { out[run.key] = seconds(run.config, epochsDone: done, sharing: cohort.count) }
+        for run in grid.runs.reversed() {
+            let students = grid.runs.filter { $0.teacherKey == run.key }.map { out[$0.key] ?? 0 }
+            out[run.key] = seconds(run.config) + (students.max() ?? 0)
         }
         return out
     }
 
+    /// What the runner would do with `todo` (each run with the epochs it has done) at `jobs`
+    /// workers, simulated with its own rules (`GridRunner.nextWorkers`): the wall time, and each
+    /// run's seconds (a cohort's members share the teacher's forward, and train one after another
+    /// within each batch, so a worker takes the sum of its members' seconds).
+    public func simulate(_ grid: Grid, todo: [(run: PlannedRun, epochsDone: Int)], jobs: Int) -> (wall: Double, seconds: [String: Double]) {
+        let priority = priorities(grid)
+        let pending = Dictionary(uniqueKeysWithValues: todo.map { ($0.run.key, $0) })
+        var waiting = grid.runs.filter { pending[$0.key] != nil }
+        var finished = Set(grid.runs.map(\.key)).subtracting(pending.keys)
+        var running: [(end: Double, keys: [String])] = [], now = 0.0, seconds: [String: Double] = [:]
+        while !waiting.isEmpty || !running.isEmpty {
+            let startable = waiting.filter { $0.teacherKey.map(finished.contains) ?? true }
+            for worker in GridRunner.nextWorkers(startable, free: jobs - running.count, priority: priority) {
+                var end = now
+                for run in worker {
+                    let s = self.seconds(run.config, epochsDone: pending[run.key]!.epochsDone, sharing: worker.count)
+                    seconds[run.key] = s
+                    end += s
+                }
+                running.append((end, worker.map(\.key)))
+                let started = Set(worker.map(\.key))
+                waiting.removeAll { started.contains($0.key) }
+            }
+            guard let next = running.indices.min(by: { running[$0].end < running[$1].end }) else { break }  // a teacher never planned
+            now = running[next].end
+            finished.formUnion(running[next].keys)
+            running.remove(at: next)
+        }
+        return (now, seconds)
+    }
+
     public func remainingSeconds(grid: Grid, records: [String: RunRecord], jobs: Int) -> Double {
         let todo = grid.runs.compactMap { run in records[run.key].flatMap { $0.status == .done ? nil : (run: run, epochsDone: $0.epochsDone) } }
-        return remaining(todo, jobs: jobs).values.reduce(0, +) / Double(max(jobs, 1))
+        return simulate(grid, todo: todo, jobs: max(jobs, 1)).wall
     }
 }
 
 /// A network's cross-entropy training throughput on this machine: a warm-up step and two timed
 /// steps of the trainer's own step on synthetic images, cached in
 /// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, convolution kernels' revision,
-/// network, batch and threads.
+/// network, batch, threads and, unless three, image channels.
 enum Calibration {
     static func rate(_ c: StepBenchCase, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
         let key = ([Host.name, BLASKernels.description, "conv kernels r\(ConvTuning.kernelRevision)", c.student, "batch \(batch)",
                     "threads \(threads)"]
                    + (c.side == ImageDataset.side ? [] : ["side \(c.side)"])
+                   + (c.dataset.descriptor.channels == 3 ? [] : ["\(c.dataset.descriptor.channels) channel"])
                    + (c.freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
             .joined(separator: " | ")
         var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]

@@ -18,9 +18,9 @@ public enum Planner {
             case nil, .queued, .running, .interrupted: todo.append((run, r?.epochsDone ?? 0))
             }
         }
-        // Here the students of a teacher and seed train in one cohort, sharing the teacher's forward.
-        let remaining = estimator.remaining(todo.map { (run: $0.0, epochsDone: $0.1) }, jobs: jobs)
-        let seconds = remaining.values.reduce(0, +) / Double(max(jobs, 1))
+        // The runner's schedule simulated: the longest chains first, a teacher's students of one
+        // seed in one cohort, sharing the teacher's forward.
+        let (seconds, remaining) = estimator.simulate(grid, todo: todo.map { (run: $0.0, epochsDone: $0.1) }, jobs: max(jobs, 1))
         // On Slurm every run is an array task of its own and a student starts when its teacher is
         // done (`grid.runs` lists teachers first): the longest such chain bounds the wall time.
         var alone: [String: Double] = [:]

@@ -62,16 +62,15 @@ public final class GridRunner: @unchecked Sendable {
         installSignalHandlers()
         var attempted = Set<String>()
         let estimator = Estimator(store: store, grid: grid, threads: options.threads)
+        let priority = estimator.priorities(grid)
         while true {
             let records = Dictionary(uniqueKeysWithValues: try grid.runs.compactMap { try store.run(key: $0.key) }.map { ($0.key, $0) })
             let isActive: (String) -> Bool = { key in self.lock.withLock { self.active[key] != nil } }
             if lock.withLock({ stopping }) { break }
             let (startable, waiting) = GridRunner.startable(grid.runs, records: records, retryFailed: options.retryFailed,
                                                             skip: { isActive($0) || attempted.contains($0) }, isAlive: Host.isAlive)
-            // The students of one teacher and seed start together in one worker (a cohort), unless
-            // that would leave a job slot idle.
             let free = options.jobs - lock.withLock { processCount }
-            for cohort in Cohorts.group(startable, processes: free, key: { Cohorts.key($0.config, teacherKey: $0.teacherKey) }).prefix(max(free, 0)) {
+            for cohort in GridRunner.nextWorkers(startable, free: free, priority: priority) {
                 attempted.formUnion(cohort.map(\.key))
                 try spawn(cohort)
             }

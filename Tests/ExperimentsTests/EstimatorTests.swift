@@ -33,6 +33,31 @@ final class EstimatorTests: XCTestCase {
         XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", method: .minL2(beta: 1), dataset: .synthetic)), 100.0 / 3, accuracy: 1e-9)
     }
 
+    /// The plan simulates the runner: the longest chains first (both teachers, then the students of
+    /// each seed as one cohort sharing the teacher's forward, then the baselines), at every network's
+    /// fallback rate of 50 img/s.
+    func testThePlanSimulatesTheRunnersSchedule() throws {
+        let grid = try Grid(spec: try SpecTests.spec("smoke"), profile: "smoke", locations: SpecTests.noCIFAR)
+        let estimator = Estimator(store: try Store.inMemory(), grid: grid, threads: 1, calibrate: false)
+        let todo = grid.runs.map { (run: $0, epochsDone: 0) }
+        let teacher = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-2" }).config
+        let baseline = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-1" && $0.config.method == .ce }).config
+        let student = try XCTUnwrap(grid.runs.first { $0.config.method.kind == .at }).config
+        let (t, b) = (estimator.seconds(teacher), estimator.seconds(baseline))
+        let (alone, shared) = (estimator.seconds(student), estimator.seconds(student, sharing: 2))
+        XCTAssertLessThan(shared, alone, "a cohort of two shares the teacher's forward")
+        XCTAssertEqual(shared, Double(student.epochs) * (100 / (1 / (1 / 50.0 + 1 / (3 * 50.0 * 2))) + 50 / 150.0), accuracy: 1e-9)
+        let one = estimator.simulate(grid, todo: todo, jobs: 1)
+        XCTAssertEqual(one.wall, 2 * (t + b + 2 * shared), accuracy: 1e-9, "one worker: everything in turn")
+        let two = estimator.simulate(grid, todo: todo, jobs: 2)
+        XCTAssertEqual(two.wall, t + 2 * shared + b, accuracy: 1e-9, "two workers: teachers, then each seed's cohort, then the baselines")
+        XCTAssertEqual(two.seconds[grid.runs.first { $0.config.method.kind == .kd }!.key]!, shared, accuracy: 1e-9)
+        // With the teachers done and a student half trained, only what is left.
+        let later = grid.runs.filter { $0.config.student != "wrn-10-2" }.map { (run: $0, epochsDone: $0.config.method == student.method ? 1 : 0) }
+        XCTAssertEqual(estimator.simulate(grid, todo: later, jobs: 2).wall,
+                       2 * shared - shared / Double(student.epochs) + b, accuracy: 1e-9)
+    }
+
     func testCalibrationMeasuresOnceAndCaches() throws {
         let cache = FileManager.default.temporaryDirectory.appendingPathComponent("atx-estimator-\(UUID().uuidString)")
         setenv("XDG_CACHE_HOME", cache.path, 1)

@@ -128,4 +128,15 @@ final class SchedulerTests: XCTestCase {
         XCTAssertEqual(Cohorts.group(t3.runs, key: key).map(\.count).max(), 1)
         XCTAssertNil(key(t3.runs.first { $0.config.method.kind == .gradAT }!))
     }
+
+    /// The longest chain of work starts first, whatever its place in the grid; ties keep grid order.
+    func testTheLongestChainsStartFirst() throws {
+        let runs = grid.runs.filter { $0.teacherKey == nil }   // teachers and baselines of both seeds
+        XCTAssertEqual(runs.count, 4)
+        let last = runs[3]
+        let workers = GridRunner.nextWorkers(runs, free: 2, priority: [last.key: 10, runs[0].key: 5, runs[1].key: 5, runs[2].key: 5])
+        XCTAssertEqual(workers.map { $0.map(\.key) }, [[last.key], [runs[0].key]])
+        XCTAssertEqual(GridRunner.nextWorkers(runs, free: 0, priority: [:]).count, 0)
+        XCTAssertEqual(GridRunner.nextWorkers(runs, free: 9, priority: [:]).map { $0.map(\.key) }, runs.map { [$0.key] })
+    }
 }
