@@ -8,13 +8,6 @@ import Tensor
 /// A cohort trains the students of one teacher and seed in lockstep, sharing each batch and the
 /// teacher's forward. What each member computes must be exactly what it computes alone.
 final class CohortTests: XCTestCase {
-    func temporaryDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-cohort-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
     static let base = RunConfig(student: "wrn-10-1", teacher: "wrn-10-2", method: .ce, dataset: .synthetic, trainSubset: 40,
                                 testSubset: 20, epochs: 3, batchSize: 16, milestones: [2, 3], seed: 7)
 

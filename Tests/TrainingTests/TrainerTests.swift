@@ -6,14 +6,17 @@ import NN
 import Tensor
 @testable import Training
 
-final class TrainerTests: XCTestCase {
+extension XCTestCase {
+    /// A fresh directory, removed when the test ends.
     func temporaryDirectory() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atx-train-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
         return dir
     }
+}
 
+final class TrainerTests: XCTestCase {
     func testSGDMatchesTorchOptimSGD() {
         // torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.5): two steps by hand.
         var sgd = SGD(momentum: 0.9, weightDecay: 0.5)
