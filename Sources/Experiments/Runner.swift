@@ -1,5 +1,6 @@
 // The local scheduler: runs what a grid still needs, `jobs` worker processes at a time, teachers
-// before their students (a teacher's students of one seed in one worker, `Cohorts`), with a live display. Every state change goes through the store, so the
+// before their students, the longest chains of work first, a teacher's students of one seed in
+// one worker (`Cohorts`), with a live display. Every state change goes through the store, so the
 // runner or a worker killed at any moment loses nothing: a re-run resumes interrupted runs from
 // their last epoch checkpoint and never runs a finished one again.
 import Dispatch
