@@ -7,6 +7,12 @@
 //
 // A `Batcher` cuts any `BatchSource`: the in-memory 32×32 `ImageDataset`s, and the file-backed
 // `JPEGDataset`s (CUB-200-2011, MIT Indoor-67) whose batches are decoded from the files on access.
+//
+// Loops read an epoch through `EpochBatches.prefetching()`, which builds the next batch on a
+// background thread while the caller trains on the current one: reading and decoding leave the
+// step's critical path. A batch is a pure function of its position, so the batches are the same
+// whichever thread builds them and whatever the thread count.
+import Dispatch
 import Tensor
 
 /// What a `Batcher` cuts into batches.
@@ -114,4 +120,65 @@ public struct EpochBatches: RandomAccessCollection, Sendable {
     public subscript(b: Int) -> Batch {
         do { return try batch(b) } catch { preconditionFailure("\(error)") }
     }
+
+    /// Batches `range` of the epoch, in order, for one pass: while the caller works on batch b,
+    /// batch b + 1 is built on a background thread.
+    public func prefetching(_ range: Range<Int>? = nil) -> PrefetchingBatches {
+        PrefetchingBatches(self, range: range ?? indices)
+    }
 }
+
+/// One pass over batches of an epoch, one batch ahead (`EpochBatches.prefetching`). `next()`
+/// returns the batches in order, then nil; a batch that cannot be read throws at its own place
+/// in the order, as `EpochBatches.batch(_:)` would, and ends the pass. At most one batch is built ahead, and
+/// nothing is left running once the pass is dropped.
+public final class PrefetchingBatches {
+    private let batches: EpochBatches
+    private let range: Range<Int>
+    private var position: Int
+    private var pending: Pending?
+    private let queue = DispatchQueue(label: "atx.prefetch")
+
+    /// A batch being built: its result, handed over through the semaphore.
+    private final class Pending: @unchecked Sendable {
+        let index: Int
+        var result: Result<Batch, Error>?
+        let done = DispatchSemaphore(value: 0)
+        init(index: Int) { self.index = index }
+    }
+
+    init(_ batches: EpochBatches, range: Range<Int>) {
+        precondition(range.clamped(to: batches.indices) == range, "prefetching: batches \(range) outside 0..<\(batches.endIndex)")
+        self.batches = batches
+        self.range = range
+        position = range.lowerBound
+        start(position)
+    }
+
+    /// The next batch and its index in the epoch, or nil after the last.
+    public func next() throws -> (index: Int, batch: Batch)? {
+        guard let current = pending else { return nil }
+        current.done.wait()
+        pending = nil
+        let batch = try current.result!.get()   // a batch that cannot be read ends the pass
+        position += 1
+        start(position)
+        return (current.index, batch)
+    }
+
+    private func start(_ b: Int) {
+        guard range.contains(b) else { return }
+        let work = Pending(index: b), batches = self.batches
+        pending = work
+        queue.async {
+            work.result = Result { try batches.batch(b) }
+            work.done.signal()
+        }
+    }
+
+    deinit {
+        // A pass left early (a failed batch, every member ended) waits for the batch in flight.
+        pending?.done.wait()
+    }
+}
+

@@ -1,8 +1,9 @@
 // The training loop. Every run trains in a cohort: the runs of one seed that learn from the same
 // teacher see the same batches (the paired design), so a cohort trains them in lockstep, batch by
-// batch, and reads each batch and runs the teacher's forward on it once for all of them. A run
-// trained alone is a cohort of one. Each member computes exactly what it would compute alone (same
-// batches, same teacher output, its own parameters, optimiser and checkpoints), bit for bit.
+// batch, and reads each batch (one ahead, on a background thread) and runs the teacher's forward
+// on it once for all of them. A run trained alone is a cohort of one. Each member computes exactly
+// what it would compute alone (same batches, same teacher output, its own parameters, optimiser and
+// checkpoints), bit for bit.
 import Autograd
 import Data
 import Dispatch
@@ -49,12 +50,13 @@ public final class Cohort {
         while epoch <= last {
             let due = members.indices.filter { outcome[$0] == nil && members[$0].completedEpochs < epoch }
             var states = Dictionary(uniqueKeysWithValues: due.map { ($0, EpochState(members[$0], epoch: epoch)) })
-            let batches = train.epoch(epoch)
-            for b in batches.indices where !states.isEmpty {
+            let batches = train.epoch(epoch).prefetching()
+            while !states.isEmpty {
                 let start = DispatchTime.now().uptimeNanoseconds
-                let batch: Batch
+                let (b, batch): (Int, Batch)
                 do {
-                    batch = try batches.batch(b)   // throws for an unreadable JPEG instead of trapping
+                    guard let next = try batches.next() else { break }   // throws for an unreadable JPEG
+                    (b, batch) = next
                 } catch {
                     for i in states.keys { outcome[i] = .failure(error) }
                     states = [:]
@@ -63,7 +65,7 @@ public final class Cohort {
                 let readers = states.keys.filter { members[$0].config.method.readsTeacherForward }
                 let shared = readers.isEmpty ? nil : lead.teacher.map { teacherForward($0, batch.images) }
                 if shared != nil { teacherForwards += 1 }
-                // The batch and the teacher's forward are charged to the members in equal shares.
+                // The wait for the batch and the teacher's forward are charged to the members in equal shares.
                 let share = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(states.count)
                 for i in states.keys.sorted() {
                     let m = members[i]
@@ -73,7 +75,7 @@ public final class Cohort {
                                                   batchNumber: b + 1, teacherOutput: m.config.method.readsTeacherForward ? shared : nil)
                         let seconds = share + Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
                         states[i]!.add(obj, labels: batch.labels, seconds: seconds)
-                        m.observer(.batch(epoch: epoch, batch: b + 1, batches: batches.count, loss: Double(obj.loss.value.scalar),
+                        m.observer(.batch(epoch: epoch, batch: b + 1, batches: train.batchesPerEpoch, loss: Double(obj.loss.value.scalar),
                                           imagesPerSecond: states[i]!.imagesPerSecond))
                     } catch {
                         // Keep the curve so far beside the checkpoint (a diverged run's curves.json).

@@ -294,11 +294,10 @@ public final class Trainer {
     /// in eval mode, with no graph.
     public func evaluate(_ model: Model, on split: any BatchSource, batchSize: Int = 500) throws
         -> (loss: Double, error: Double, top5Error: Double?) {
-        let batches = Batcher(split, batchSize: batchSize, shuffle: false).epoch(0)
+        let batches = Batcher(split, batchSize: batchSize, shuffle: false).epoch(0).prefetching()
         var loss = 0.0, wrong = 0, wrong5 = 0
         try GradMode.withoutGraph {
-            for b in batches.indices {
-                let batch = try batches.batch(b)
+            while let (_, batch) = try batches.next() {
                 let logits = model.forward(Variable(batch.images), mode: .eval, requiresGrad: false).output.logits
                 loss += Double(crossEntropy(logits, labels: batch.labels).value.scalar) * Double(batch.labels.count)
                 wrong += misclassified(logits.value, batch.labels)
