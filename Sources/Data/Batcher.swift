@@ -130,8 +130,8 @@ public struct EpochBatches: RandomAccessCollection, Sendable {
 
 /// One pass over batches of an epoch, one batch ahead (`EpochBatches.prefetching`). `next()`
 /// returns the batches in order, then nil; a batch that cannot be read throws at its own place
-/// in the order, as `EpochBatches.batch(_:)` would, and ends the pass. At most one batch is built ahead, and
-/// nothing is left running once the pass is dropped.
+/// in the order, as `EpochBatches.batch(_:)` would, and ends the pass. At most one batch is built
+/// ahead, and nothing is left running once the pass is dropped.
 public final class PrefetchingBatches {
     private let batches: EpochBatches
     private let range: Range<Int>
@@ -181,4 +181,3 @@ public final class PrefetchingBatches {
         pending?.done.wait()
     }
 }
-

@@ -65,7 +65,8 @@ public final class Cohort {
                 let readers = states.keys.filter { members[$0].config.method.readsTeacherForward }
                 let shared = readers.isEmpty ? nil : lead.teacher.map { teacherForward($0, batch.images) }
                 if shared != nil { teacherForwards += 1 }
-                // The wait for the batch and the teacher's forward are charged to the members in equal shares.
+                // The wait for the batch and the teacher's forward are charged to the members in equal
+                // shares.
                 let share = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(states.count)
                 for i in states.keys.sorted() {
                     let m = members[i]
