@@ -135,7 +135,6 @@ public struct EpochBatches: RandomAccessCollection, Sendable {
 public final class PrefetchingBatches {
     private let batches: EpochBatches
     private let range: Range<Int>
-    private var position: Int
     private var pending: Pending?
     private let queue = DispatchQueue(label: "atx.prefetch")
 
@@ -151,8 +150,7 @@ public final class PrefetchingBatches {
         precondition(range.clamped(to: batches.indices) == range, "prefetching: batches \(range) outside 0..<\(batches.endIndex)")
         self.batches = batches
         self.range = range
-        position = range.lowerBound
-        start(position)
+        start(range.lowerBound)
     }
 
     /// The next batch and its index in the epoch, or nil after the last.
@@ -161,8 +159,7 @@ public final class PrefetchingBatches {
         current.done.wait()
         pending = nil
         let batch = try current.result!.get()   // a batch that cannot be read ends the pass
-        position += 1
-        start(position)
+        start(current.index + 1)
         return (current.index, batch)
     }
 
