@@ -58,8 +58,8 @@ func batchNormOp(_ x: Variable, gamma: Variable, beta: Variable, runningMean: in
         let dx = gamma.reshaped([1, c, 1]) * invStd * (g3 - channelMean(g3) - xhat * channelMean(g3 * xhat))
         return [dx.reshaped(shape), (g3 * xhat).sum(axis: 2).sum(axis: 0), g3.sum(axis: 2).sum(axis: 0)]
     }, fast: { g in
-        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(g, x: x.value, gamma: gamma.value, stats: stats,
-                                                                reluOutput: relu ? y : nil)
+        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(g, x: x.value, gamma: gamma.value, beta: beta.value,
+                                                                stats: stats, relu: relu)
         return [dx, dgamma, dbeta]
     })
 }

@@ -2,10 +2,10 @@
 // [N, C] inputs, with H = W = 1). Train: batch statistics (biased variance to normalise, the
 // unbiased one for the running average, momentum 0.1). Eval: running statistics.
 //
-// The kernels are memory-bound, so every pass walks the tensor in storage order (sample by
-// sample, all channels), which the hardware prefetchers follow; per-channel sums are kept per
-// chunk of samples (SIMD sums of each plane in Float, accumulated in Double) and added in chunk
-// order, so results depend only on the thread count.
+// The kernels are memory-bound, so each reads the tensors as few times as it can, in storage
+// order (sample by sample, all channels), which the hardware prefetchers follow. Statistics are
+// SIMD sums of each plane in Float, kept per plane and added per channel in Double in sample
+// order afterwards, so results depend on nothing but the data.
 
 public struct BatchNormStats: Sendable {
     /// Per-channel batch mean and 1/sqrt(var + eps) used to normalise.
@@ -20,28 +20,24 @@ extension Tensor {
         return (shape[0], shape[1], shape[2...].reduce(1, *))
     }
 
-    /// For each channel, Σ over samples of `plane(b, ch)` (a per-plane sum, or two of them),
-    /// over chunks of samples in parallel, added in chunk order.
-    static func channelSums(n: Int, c: Int, l: Int, _ plane: (_ b: Int, _ ch: Int) -> (Float, Float)) -> ([Double], [Double]) {
-        let chunks = Threads.chunks(n, costPerItem: c * l)
-        var partial = [Double](repeating: 0, count: 2 * c * chunks)
-        partial.withUnsafeMutableBufferPointer { pp in
-            let pp = SendablePointer(pp.baseAddress!)
-            Threads.forEachChunk(n, chunks: chunks) { chunk, samples in
-                let s0 = pp.p + 2 * c * chunk, s1 = s0 + c
-                for b in samples {
-                    for ch in 0..<c {
-                        let (a, d) = plane(b, ch)
-                        s0[ch] += Double(a); s1[ch] += Double(d)
-                    }
-                }
+    /// `plane(p)` for each plane p = b·C + ch of an [N, C, L] tensor, in parallel; then
+    /// `channel(ch, planes)` combines a channel's planes, given in sample order.
+    static func planeSums<P, T>(n: Int, c: Int, l: Int, initial: P, _ plane: (Int) -> P,
+                                channel: (Int, [P]) -> T) -> [T] {
+        var sums = [P](repeating: initial, count: n * c)
+        sums.withUnsafeMutableBufferPointer { ps in
+            let ps = SendablePointer(ps.baseAddress!)
+            Threads.parallelFor(n * c, costPerItem: l) { planes in
+                for p in planes { ps.p[p] = plane(p) }
             }
         }
-        var first = [Double](repeating: 0, count: c), second = first
-        for chunk in 0..<chunks {
-            for ch in 0..<c { first[ch] += partial[2 * c * chunk + ch]; second[ch] += partial[2 * c * chunk + c + ch] }
-        }
-        return (first, second)
+        return (0..<c).map { ch in channel(ch, (0..<n).map { sums[$0 * c + ch] }) }
+    }
+
+    /// A channel's scale and shift: BN(x) = x·scale + shift.
+    static func affine(mean: [Float], invStd: [Float], gamma: Tensor, beta: Tensor) -> (scale: [Float], shift: [Float]) {
+        let scale = (0..<mean.count).map { invStd[$0] * gamma.data[$0] }
+        return (scale, (0..<mean.count).map { beta.data[$0] - mean[$0] * scale[$0] })
     }
 
     /// Training-mode batch norm, followed by max(·, 0) when `relu` (one pass instead of two).
@@ -54,15 +50,20 @@ extension Tensor {
                      "batchNorm: input \(x.shape) has \(c) channels; gamma \(gamma.shape), beta \(beta.shape), running stats \(runningMean.shape)/\(runningVar.shape)")
         let m = n * l
         precondition(m > 1, "batchNorm: training mode needs more than one value per channel, input \(x.shape)")
-        // Two passes: the mean, then the squared deviations from it.
-        let (sums, _) = x.data.withUnsafeBufferPointer { px in
+        // Two passes: the mean, then the squared deviations from it. (One pass of shifted sums,
+        // reading each plane once from memory and again from cache, measured slower: the
+        // activations stay in the last-level cache, and the SIMD work per value grows.)
+        let mean = x.data.withUnsafeBufferPointer { px in
             let px = px.baseAddress!
-            return channelSums(n: n, c: c, l: l) { b, ch in (Reduce.sum(px + (b * c + ch) * l, l), 0) }
+            return planeSums(n: n, c: c, l: l, initial: Float(0), { p in Reduce.sum(px + p * l, l) },
+                             channel: { _, planes in Float(planes.reduce(0.0) { $0 + Double($1) } / Double(m)) })
         }
-        let mean = sums.map { Float($0 / Double(m)) }
-        let (squares, _) = x.data.withUnsafeBufferPointer { px in
+        let squares = x.data.withUnsafeBufferPointer { px in
             let px = px.baseAddress!
-            return channelSums(n: n, c: c, l: l) { b, ch in (Reduce.sumOfSquares(px + (b * c + ch) * l, l, minus: mean[ch]), 0) }
+            return planeSums(n: n, c: c, l: l, initial: Float(0), { p in
+                let mu = mean[p % c], mv = Reduce.Lanes(repeating: mu), xs = px + p * l
+                return Reduce.sum(l, lanes: { let d = Reduce.load(xs + $0) - mv; return d * d }, scalar: { let d = xs[$0] - mu; return d * d })
+            }, channel: { _, planes in planes.reduce(0.0) { $0 + Double($1) } })
         }
         let invStd = squares.map { Float(1 / ($0 / Double(m) + Double(eps)).squareRoot()) }
         for ch in 0..<c {
@@ -86,8 +87,7 @@ extension Tensor {
     /// y = (x − mean[c]) · invStd[c] · gamma[c] + beta[c], then max(y, 0) when `relu`.
     static func normalizeAffine(_ x: Tensor, mean: [Float], invStd: [Float], gamma: Tensor, beta: Tensor, relu: Bool) -> Tensor {
         let (n, c, l) = x.channelSplit(op: "batchNorm")
-        let scale = (0..<c).map { invStd[$0] * gamma.data[$0] }
-        let shift = (0..<c).map { beta.data[$0] - mean[$0] * scale[$0] }
+        let (scale, shift) = affine(mean: mean, invStd: invStd, gamma: gamma, beta: beta)
         return Tensor(shape: x.shape) { out in
             let o = SendablePointer(out.baseAddress!)
             x.data.withUnsafeBufferPointer { px in
@@ -107,58 +107,60 @@ extension Tensor {
         }
     }
 
-    /// Backward of training-mode batch norm: (dx, dgamma, dbeta). With `reluOutput` (the output
-    /// of a fused BN-ReLU), dy is first masked by [output > 0], as ReLU's backward would.
-    public static func batchNormTrainBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, stats: BatchNormStats,
-                                              reluOutput: Tensor? = nil) -> (Tensor, Tensor, Tensor) {
+    /// Backward of training-mode batch norm: (dx, dgamma, dbeta). With `relu` (a fused BN-ReLU),
+    /// dy is first masked by [output > 0], as ReLU's backward would; the output is recomputed
+    /// from x, gamma and beta, bit for bit as the forward made it, instead of being read.
+    public static func batchNormTrainBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, beta: Tensor, stats: BatchNormStats,
+                                              relu: Bool = false) -> (Tensor, Tensor, Tensor) {
         let (n, c, l) = x.channelSplit(op: "batchNormBackward")
         precondition(dy.shape == x.shape, "batchNormBackward: dy \(dy.shape) differs from x \(x.shape)")
-        precondition(reluOutput.map { $0.shape == x.shape } ?? true, "batchNormBackward: ReLU output \(reluOutput!.shape) differs from x \(x.shape)")
-        let m = Float(n * l), masked = reluOutput != nil
-        var dgamma = [Float](repeating: 0, count: c), dbeta = dgamma
-        let dx = Tensor(shape: x.shape) { out in
-            let o = SendablePointer(out.baseAddress!)
-            x.data.withUnsafeBufferPointer { px in
-                dy.data.withUnsafeBufferPointer { pg in
-                    (reluOutput?.data ?? [0]).withUnsafeBufferPointer { py in
-                        let px = px.baseAddress!, pg = pg.baseAddress!, py = py.baseAddress!
-                        // Pass 1: Σ g and Σ g·(x − mean) per channel, where g is dy, or dy·[y > 0]
-                        // kept in dx's storage for pass 2.
-                        let (sg, sgxc) = channelSums(n: n, c: c, l: l) { b, ch in
-                            let at = (b * c + ch) * l
-                            var gs = pg + at
-                            if masked {
-                                let d = o.p + at, ys = py + at
-                                for i in 0..<l { let mask: Float = ys[i] > 0 ? 1 : 0; d[i] = gs[i] * mask }
-                                gs = UnsafePointer(d)
-                            }
-                            return (Reduce.sum(gs, l), Reduce.dot(gs, px + at, l, minus: stats.mean[ch]))
-                        }
-                        // Σ g·x̂ = invStd·Σ g·(x − mean).
-                        let sgx = (0..<c).map { sgxc[$0] * Double(stats.invStd[$0]) }
-                        for ch in 0..<c { dgamma[ch] = Float(sgx[ch]); dbeta[ch] = Float(sg[ch]) }
-                        let k = (0..<c).map { gamma.data[$0] * stats.invStd[$0] }
-                        let mg = sg.map { Float($0) / m }, mgx = sgx.map { Float($0) / m }
-                        // Pass 2: dx = k·(g − mean(g) − x̂·mean(g·x̂)), in place over the masked
-                        // gradient or from dy (separate loops: a maybe-aliased source would keep
-                        // the loop from vectorising).
-                        Threads.parallelFor(n * c, costPerItem: l) { planes in
-                            for pl in planes {
-                                let ch = pl % c
-                                let (kc, mgc, mgxc, mu, istd) = (k[ch], mg[ch], mgx[ch], stats.mean[ch], stats.invStd[ch])
-                                let xs = px + pl * l, d = o.p + pl * l
-                                if masked {
-                                    for i in 0..<l { d[i] = kc * (d[i] - mgc - (xs[i] - mu) * istd * mgxc) }
-                                } else {
-                                    let gs = pg + pl * l
-                                    for i in 0..<l { d[i] = kc * (gs[i] - mgc - (xs[i] - mu) * istd * mgxc) }
-                                }
+        let m = Float(n * l)
+        let (scale, shift) = affine(mean: stats.mean, invStd: stats.invStd, gamma: gamma, beta: beta)
+        // The ReLU's mask off: every output counts as positive.
+        let (maskScale, maskShift) = relu ? (scale, shift) : ([Float](repeating: 0, count: c), [Float](repeating: 1, count: c))
+        return x.data.withUnsafeBufferPointer { px in
+            dy.data.withUnsafeBufferPointer { pg in
+                let px = px.baseAddress!, pg = pg.baseAddress!
+                // Pass 1: Σ g and Σ g·(x − mean) per channel, where g = dy·[x·scale + shift > 0].
+                let sums = planeSums(n: n, c: c, l: l, initial: (Float(0), Float(0)), { p -> (Float, Float) in
+                    let ch = p % c
+                    let (a, b, mu) = (Reduce.Lanes(repeating: maskScale[ch]), Reduce.Lanes(repeating: maskShift[ch]),
+                                      Reduce.Lanes(repeating: stats.mean[ch]))
+                    let (sa, sb, smu) = (maskScale[ch], maskShift[ch], stats.mean[ch])
+                    let xs = px + p * l, gs = pg + p * l
+                    return Reduce.sums(l, lanes: { i in
+                        let xv = Reduce.load(xs + i)
+                        let g = Reduce.Lanes(repeating: 0).replacing(with: Reduce.load(gs + i), where: xv * a + b .> 0)
+                        return (g, g * (xv - mu))
+                    }, scalar: { i in
+                        let g = gs[i] * (xs[i] * sa + sb > 0 ? 1 : 0)
+                        return (g, g * (xs[i] - smu))
+                    })
+                }, channel: { _, planes -> (Double, Double) in
+                    planes.reduce((0.0, 0.0)) { ($0.0 + Double($1.0), $0.1 + Double($1.1)) }
+                })
+                // Σ g·x̂ = invStd·Σ g·(x − mean).
+                let sg = sums.map { Float($0.0) }, sgx = (0..<c).map { Float(sums[$0].1 * Double(stats.invStd[$0])) }
+                let k = (0..<c).map { gamma.data[$0] * stats.invStd[$0] }
+                let mg = sg.map { $0 / m }, mgx = sgx.map { $0 / m }
+                // Pass 2: dx = k·(g − mean(g) − x̂·mean(g·x̂)).
+                let dx = Tensor(shape: x.shape) { out in
+                    let o = SendablePointer(out.baseAddress!)
+                    Threads.parallelFor(n * c, costPerItem: l) { planes in
+                        for p in planes {
+                            let ch = p % c
+                            let (a, b) = (maskScale[ch], maskShift[ch])
+                            let (kc, mgc, mgxc, mu, istd) = (k[ch], mg[ch], mgx[ch], stats.mean[ch], stats.invStd[ch])
+                            let xs = px + p * l, gs = pg + p * l, d = o.p + p * l
+                            for i in 0..<l {
+                                let g = gs[i] * (xs[i] * a + b > 0 ? 1 : 0)
+                                d[i] = kc * (g - mgc - (xs[i] - mu) * istd * mgxc)
                             }
                         }
                     }
                 }
+                return (dx, Tensor(shape: [c], data: sgx), Tensor(shape: [c], data: sg))
             }
         }
-        return (dx, Tensor(shape: [c], data: dgamma), Tensor(shape: [c], data: dbeta))
     }
 }

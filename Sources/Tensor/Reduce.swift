@@ -24,20 +24,25 @@ enum Reduce {
         return s
     }
 
+    /// (Σ f(i), Σ h(i)) in one pass: `lanes(i)` gives f and h at i..<i+8, `scalar(i)` at i; two
+    /// accumulators of eight lanes for each (four would not fit in SSE's 16 registers).
+    @inline(__always)
+    static func sums(_ n: Int, lanes: (Int) -> (Lanes, Lanes), scalar: (Int) -> (Float, Float)) -> (Float, Float) {
+        var a0 = Lanes(), a1 = Lanes(), b0 = Lanes(), b1 = Lanes()
+        var i = 0
+        while i + 16 <= n {
+            let (f0, h0) = lanes(i), (f1, h1) = lanes(i + 8)
+            a0 += f0; a1 += f1; b0 += h0; b1 += h1
+            i += 16
+        }
+        if i + 8 <= n { let (f, h) = lanes(i); a0 += f; b0 += h; i += 8 }
+        var s = (a0 + a1).sum(), t = (b0 + b1).sum()
+        while i < n { let (f, h) = scalar(i); s += f; t += h; i += 1 }
+        return (s, t)
+    }
+
     /// Σ p[i].
     static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         sum(n, lanes: { load(p + $0) }, scalar: { p[$0] })
-    }
-
-    /// Σ (p[i] − c)².
-    static func sumOfSquares(_ p: UnsafePointer<Float>, _ n: Int, minus c: Float) -> Float {
-        let cv = Lanes(repeating: c)
-        return sum(n, lanes: { let d = load(p + $0) - cv; return d * d }, scalar: { let d = p[$0] - c; return d * d })
-    }
-
-    /// Σ a[i]·(b[i] − c).
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int, minus c: Float) -> Float {
-        let cv = Lanes(repeating: c)
-        return sum(n, lanes: { load(a + $0) * (load(b + $0) - cv) }, scalar: { a[$0] * (b[$0] - c) })
     }
 }

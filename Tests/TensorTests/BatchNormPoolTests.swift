@@ -26,11 +26,34 @@ final class BatchNormPoolTests: XCTestCase {
         }
     }
 
+    /// Statistics of planes far from zero, each with its own mean: the per-plane sums are
+    /// combined about the channel's mean, so no cancellation loses the variance.
+    func testBatchNormStatisticsOfOffsetPlanes() {
+        var rng = RNG(seed: 8)
+        var x = Tensor.normal([4, 2, 9, 9], std: 0.01, rng: &rng)
+        for k in 0..<x.count { x.data[k] += 1000 + 0.5 * Float(k / (2 * 81)) }
+        var rm = Tensor(zeros: [2]), rv = Tensor(repeating: 1, shape: [2])
+        let (_, stats) = Tensor.batchNormTrain(x, gamma: Tensor(repeating: 1, shape: [2]), beta: Tensor(zeros: [2]),
+                                               runningMean: &rm, runningVar: &rv)
+        let ref = Naive.batchNormTrain(x, gamma: [1, 1], beta: [0, 0], eps: 1e-5)
+        for c in 0..<2 {
+            XCTAssertEqual(Double(stats.mean[c]), ref.mean[c], accuracy: 1e-4)
+            let want = 1 / (ref.variance[c] + 1e-5).squareRoot()
+            XCTAssertEqual(Double(stats.invStd[c]), want, accuracy: 1e-5 * want, "channel \(c)")
+        }
+    }
+
     /// The ReLU fused into BN: forward max(BN(x), 0) in both modes, and the backward with the
     /// mask applied inside equal, bit for bit, to ReLU's backward followed by BN's.
+    /// Planes of 35 and 63 values: every block size of the SIMD loops (32 and 8 for one sum, 16
+    /// and 8 for two) and their scalar tails.
     func testBatchNormWithFusedReLU() {
+        for shape in [[3, 4, 5, 7], [2, 4, 7, 9]] { checkBatchNormWithFusedReLU(shape) }
+    }
+
+    func checkBatchNormWithFusedReLU(_ shape: [Int]) {
         var rng = RNG(seed: 6)
-        let x = Tensor.normal([3, 4, 5, 7], mean: 0.5, std: 2, rng: &rng), dy = Tensor.normal(x.shape, rng: &rng)
+        let x = Tensor.normal(shape, mean: 0.5, std: 2, rng: &rng), dy = Tensor.normal(x.shape, rng: &rng)
         let gamma = Tensor.uniform([4], rng: &rng), beta = Tensor.normal([4], rng: &rng)
         var rm = Tensor(zeros: [4]), rv = Tensor(repeating: 1, shape: [4])
         let (plain, stats) = Tensor.batchNormTrain(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv)
@@ -39,8 +62,8 @@ final class BatchNormPoolTests: XCTestCase {
         XCTAssertEqual(fusedStats.mean, stats.mean)
         XCTAssertEqual(Tensor.batchNormEval(x, gamma: gamma, beta: beta, runningMean: rm, runningVar: rv, relu: true),
                        Tensor.batchNormEval(x, gamma: gamma, beta: beta, runningMean: rm, runningVar: rv).relu())
-        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(dy, x: x, gamma: gamma, stats: stats, reluOutput: fused)
-        let (dx2, dgamma2, dbeta2) = Tensor.batchNormTrainBackward(Tensor.reluBackward(dy, output: fused), x: x, gamma: gamma, stats: stats)
+        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(dy, x: x, gamma: gamma, beta: beta, stats: stats, relu: true)
+        let (dx2, dgamma2, dbeta2) = Tensor.batchNormTrainBackward(Tensor.reluBackward(dy, output: fused), x: x, gamma: gamma, beta: beta, stats: stats)
         XCTAssertEqual([dx, dgamma, dbeta], [dx2, dgamma2, dbeta2])
     }
 
@@ -51,7 +74,7 @@ final class BatchNormPoolTests: XCTestCase {
         let dy = Tensor.normal(x.shape, rng: &rng)
         var rm = Tensor(zeros: [2]), rv = Tensor(repeating: 1, shape: [2])
         let (_, stats) = Tensor.batchNormTrain(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv)
-        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(dy, x: x, gamma: gamma, stats: stats)
+        let (dx, dgamma, dbeta) = Tensor.batchNormTrainBackward(dy, x: x, gamma: gamma, beta: beta, stats: stats)
         func loss(_ x: Tensor, _ gamma: [Float], _ beta: [Float]) -> Double {
             zip(Naive.batchNormTrain(x, gamma: gamma, beta: beta, eps: 1e-5).y, dy.data).reduce(0) { $0 + $1.0 * Double($1.1) }
         }
