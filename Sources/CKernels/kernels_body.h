@@ -714,6 +714,15 @@ static phases make_phases(int h, int w, int k, int pad, int stride) {
 /// Floats of a sample's phase planes plus the slack that reads past the last output run into.
 static long phases_size(const phases *f, int c, long Lr, int k) { return c * f->channel + Lr + (long)k * f->wq + k + 64; }
 
+/// dst[j] = src[2j] for the elements src[0 ..< n] (⌈n/2⌉ of them), W at a time from two vectors
+/// (masked at the end: no read or write outside them).
+static inline void every_other(const float *src, int n, float *dst) {
+    for (int j = 0; 2 * j < n; j += W) {
+        const int left = n - 2 * j;
+        st_n(dst + j, even(ld_n(src + 2 * j, left), ld_n(src + 2 * j + W, imax(0, left - W))), (left + 1) / 2);
+    }
+}
+
 /// Scatters channel planes of sample s into the (zeroed) phase planes.
 static void fill_phases(const phases *f, const float *x, int s, int c, int h, int w, int pad, float *xp) {
     for (int ic = 0; ic < c; ic++) {
@@ -721,15 +730,14 @@ static void fill_phases(const phases *f, const float *x, int s, int c, int h, in
         float *dst = xp + ic * f->channel;
         for (int iy = 0; iy < h; iy++) {
             const int r = iy + pad;
-            float *row = dst + ((long)(r % f->s) * f->s) * f->plane + (long)(r / f->s) * f->wq;
+            float *row = dst + (long)(r % f->s) * f->s * f->plane + (long)(r / f->s) * f->wq;
             const float *src = plane + (long)iy * w;
             if (f->s == 1) {
                 memcpy(row + pad, src, sizeof(float) * w);
-            } else {
-                for (int ix = 0; ix < w; ix++) {
-                    const int q = ix + pad;
-                    row[(long)(q % f->s) * f->plane + q / f->s] = src[ix];
-                }
+            } else {   // stride 2: padded column q = ix + pad goes to phase q mod 2, at q / 2
+                const int e = pad & 1;   // the first column of the even phase
+                every_other(src + e, w - e, row + ((e + pad) >> 1));
+                every_other(src + 1 - e, w - 1 + e, row + f->plane + ((1 - e + pad) >> 1));
             }
         }
     }
