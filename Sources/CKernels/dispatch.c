@@ -153,3 +153,22 @@ void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, floa
 void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw) {
     PICK(winoc_weight_grad)(m, du, o, c, c0, c1, dw);
 }
+
+void atx_bn_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {
+    PICK(bn_plane_sums)(x, l, c, p0, p1, mu, out);
+}
+
+void atx_bn_grad_sums(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
+                      int relu, const float *mu, float *out) {
+    PICK(bn_grad_sums)(x, dy, l, c, p0, p1, a, b, relu, mu, out);
+}
+
+void atx_bn_affine(const float *x, long l, int c, long p0, long p1, const float *a, const float *b, int relu, float *y) {
+    PICK(bn_affine)(x, l, c, p0, p1, a, b, relu, y);
+}
+
+void atx_bn_grad_input(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
+                       int relu, const float *k, const float *mg, const float *mu, const float *istd, const float *mgx,
+                       float *dx) {
+    PICK(bn_grad_input)(x, dy, l, c, p0, p1, a, b, relu, k, mg, mu, istd, mgx, dx);
+}

@@ -14,6 +14,7 @@
 
 typedef float vec __attribute__((ext_vector_type(ATX_W)));
 typedef float vecu __attribute__((ext_vector_type(ATX_W), aligned(4)));
+typedef int veci __attribute__((ext_vector_type(ATX_W)));
 #define W ATX_W
 
 static inline vec ld(const float *p) { return *(const vecu *)p; }
@@ -848,4 +849,113 @@ void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, in
     free(dyp);
     free(vacc);
     free(sacc);
+}
+
+// MARK: - Batch norm
+// Memory-bound loops over planes of n values. Contraction is off in them, so x·a + b rounds
+// after the product at every level: the backward's ReLU mask
+// [x·a + b > 0] is the forward's [max(x·a + b, 0) > 0], bit for bit. Sums use two vector
+// accumulators per sum, the tail one masked vector, the lanes added in order.
+
+/// v where m is set, +0 elsewhere.
+static inline vec keep(vec v, veci m) { return (vec)((veci)v & m); }
+/// Lanes l < n set.
+static inline veci first_lanes(long n) {
+    veci index;
+    for (int l = 0; l < W; l++) index[l] = l;
+    return index < (veci)(int)imin((int)n, W);
+}
+static inline float lanes_sum(vec v) {
+    float s = 0;
+    for (int l = 0; l < W; l++) s += v[l];
+    return s;
+}
+
+enum { BN_SUM, BN_SQUARES, BN_GRAD, BN_GRAD_RELU };
+
+/// The two terms a plane's sums add at W values x (and dy): BN_SUM x; BN_SQUARES (x − mu)²;
+/// BN_GRAD g and g·(x − mu) with g = dy, or (BN_GRAD_RELU) dy·[x·a + b > 0].
+static inline void bn_terms(int mode, vec x, vec dy, vec a, vec b, vec mu, vec *f, vec *h) {
+#pragma clang fp contract(off)
+    const vec d = x - mu;
+    if (mode == BN_SUM) { *f = x; *h = splat(0); return; }
+    if (mode == BN_SQUARES) { *f = d * d; *h = splat(0); return; }
+    const vec g = mode == BN_GRAD_RELU ? keep(dy, x * a + b > 0) : dy;
+    *f = g; *h = g * d;
+}
+
+static inline void bn_sums(int mode, const float *x, const float *dy, long n, float a, float b, float mu, float out[2]) {
+#pragma clang fp contract(off)
+    const vec av = splat(a), bv = splat(b), mv = splat(mu), zero = splat(0);
+    const int grad = mode >= BN_GRAD;
+    vec f0 = zero, f1 = zero, h0 = zero, h1 = zero, f, h;
+    long i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        bn_terms(mode, ld(x + i), grad ? ld(dy + i) : zero, av, bv, mv, &f, &h);
+        f0 += f; h0 += h;
+        bn_terms(mode, ld(x + i + W), grad ? ld(dy + i + W) : zero, av, bv, mv, &f, &h);
+        f1 += f; h1 += h;
+    }
+    for (; i < n; i += W) {
+        const veci m = first_lanes(n - i);
+        bn_terms(mode, ld_n(x + i, (int)(n - i)), grad ? ld_n(dy + i, (int)(n - i)) : zero, av, bv, mv, &f, &h);
+        f0 += keep(f, m); h0 += keep(h, m);
+    }
+    out[0] = lanes_sum(f0 + f1);
+    out[1] = lanes_sum(h0 + h1);
+}
+
+// The exported kernels take planes p0 ..< p1 of an [N, C, L] tensor (plane p at p·L, channel
+// p mod C) and per-channel parameters, so one call covers a thread's share.
+
+/// out[p] = Σ x over plane p, or with mu, Σ (x − mu[channel])².
+void ATX_S(bn_plane_sums)(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {
+    float s[2];
+    for (long p = p0; p < p1; p++) {
+        if (mu) bn_sums(BN_SQUARES, x + p * l, NULL, l, 0, 0, mu[p % c], s);
+        else bn_sums(BN_SUM, x + p * l, NULL, l, 0, 0, 0, s);
+        out[p] = s[0];
+    }
+}
+
+/// out[2p], out[2p + 1] = Σ g, Σ g·(x − mu[channel]) over plane p, g = dy or dy·[x·a + b > 0].
+void ATX_S(bn_grad_sums)(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
+                         int relu, const float *mu, float *out) {
+    for (long p = p0; p < p1; p++) {
+        const int ch = p % c;
+        if (relu) bn_sums(BN_GRAD_RELU, x + p * l, dy + p * l, l, a[ch], b[ch], mu[ch], out + 2 * p);
+        else bn_sums(BN_GRAD, x + p * l, dy + p * l, l, a[ch], b[ch], mu[ch], out + 2 * p);
+    }
+}
+
+void ATX_S(bn_affine)(const float *x, long l, int c, long p0, long p1, const float *a, const float *b, int relu, float *y) {
+#pragma clang fp contract(off)
+    for (long p = p0; p < p1; p++) {
+        const vec av = splat(a[p % c]), bv = splat(b[p % c]);
+        const float *xs = x + p * l;
+        float *ys = y + p * l;
+        for (long i = 0; i < l; i += W) {
+            const int k = (int)imin((int)(l - i), W);
+            const vec v = ld_n(xs + i, k) * av + bv;
+            st_n(ys + i, relu ? keep(v, ~(splat(0) >= v)) : v, k);   // max(v, 0) as Swift's: NaN stays
+        }
+    }
+}
+
+void ATX_S(bn_grad_input)(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
+                          int relu, const float *k, const float *mg, const float *mu, const float *istd, const float *mgx,
+                          float *dx) {
+#pragma clang fp contract(off)
+    for (long p = p0; p < p1; p++) {
+        const int ch = p % c;
+        const vec av = splat(a[ch]), bv = splat(b[ch]), kv = splat(k[ch]), mgv = splat(mg[ch]), muv = splat(mu[ch]);
+        const vec iv = splat(istd[ch]), mgxv = splat(mgx[ch]);
+        const float *xs = x + p * l, *gs = dy + p * l;
+        float *d = dx + p * l;
+        for (long i = 0; i < l; i += W) {
+            const int n = (int)imin((int)(l - i), W);
+            const vec xv = ld_n(xs + i, n), g = relu ? keep(ld_n(gs + i, n), xv * av + bv > 0) : ld_n(gs + i, n);
+            st_n(d + i, kv * (g - mgv - (xv - muv) * iv * mgxv), n);
+        }
+    }
 }

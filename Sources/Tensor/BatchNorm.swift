@@ -3,9 +3,12 @@
 // unbiased one for the running average, momentum 0.1). Eval: running statistics.
 //
 // The kernels are memory-bound, so each reads the tensors as few times as it can, in storage
-// order (sample by sample, all channels), which the hardware prefetchers follow. Statistics are
-// SIMD sums of each plane in Float, kept per plane and added per channel in Double in sample
-// order afterwards, so results depend on nothing but the data.
+// order (sample by sample, all channels), which the hardware prefetchers follow; the loops over
+// a plane are C (`atx_bn_*` in CKernels, AVX-512 / AVX2 / portable). Statistics are SIMD sums of
+// each plane in Float, kept per plane and added per channel in Double in sample order
+// afterwards, so results depend only on the machine's SIMD level, never on the thread count.
+
+import CKernels
 
 public struct BatchNormStats: Sendable {
     /// Per-channel batch mean and 1/sqrt(var + eps) used to normalise.
@@ -20,18 +23,19 @@ extension Tensor {
         return (shape[0], shape[1], shape[2...].reduce(1, *))
     }
 
-    /// `plane(p)` for each plane p = b·C + ch of an [N, C, L] tensor, in parallel; then
-    /// `channel(ch, planes)` combines a channel's planes, given in sample order.
-    static func planeSums<P, T>(n: Int, c: Int, l: Int, initial: P, _ plane: (Int) -> P,
-                                channel: (Int, [P]) -> T) -> [T] {
-        var sums = [P](repeating: initial, count: n * c)
-        sums.withUnsafeMutableBufferPointer { ps in
-            let ps = SendablePointer(ps.baseAddress!)
-            Threads.parallelFor(n * c, costPerItem: l) { planes in
-                for p in planes { ps.p[p] = plane(p) }
-            }
+    /// `fill(planes, out)` over ranges of the planes p = b·C + ch of an [N, C, L] tensor, in
+    /// parallel, each writing `count` floats per plane at out + count·p; then, per channel and
+    /// for each of the `count` values, their sum over the samples in Double, in sample order.
+    static func channelSums(n: Int, c: Int, l: Int, count: Int,
+                            _ fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) -> [[Double]] {
+        var planes = [Float](repeating: 0, count: n * c * count)
+        planes.withUnsafeMutableBufferPointer { pp in
+            let pp = SendablePointer(pp.baseAddress!)
+            Threads.parallelFor(n * c, costPerItem: l) { range in fill(range, pp.p) }
         }
-        return (0..<c).map { ch in channel(ch, (0..<n).map { sums[$0 * c + ch] }) }
+        return (0..<count).map { v in
+            (0..<c).map { ch in (0..<n).reduce(0.0) { $0 + Double(planes[($1 * c + ch) * count + v]) } }
+        }
     }
 
     /// A channel's scale and shift: BN(x) = x·scale + shift.
@@ -52,18 +56,16 @@ extension Tensor {
         precondition(m > 1, "batchNorm: training mode needs more than one value per channel, input \(x.shape)")
         // Two passes: the mean, then the squared deviations from it. (One pass of shifted sums,
         // reading each plane once from memory and again from cache, measured slower: the
-        // activations stay in the last-level cache, and the SIMD work per value grows.)
+        // activations stay in the last-level cache.)
         let mean = x.data.withUnsafeBufferPointer { px in
-            let px = px.baseAddress!
-            return planeSums(n: n, c: c, l: l, initial: Float(0), { p in Reduce.sum(px + p * l, l) },
-                             channel: { _, planes in Float(planes.reduce(0.0) { $0 + Double($1) } / Double(m)) })
+            channelSums(n: n, c: c, l: l, count: 1) { planes, out in
+                atx_bn_plane_sums(px.baseAddress!, l, Int32(c), planes.lowerBound, planes.upperBound, nil, out)
+            }[0].map { Float($0 / Double(m)) }
         }
         let squares = x.data.withUnsafeBufferPointer { px in
-            let px = px.baseAddress!
-            return planeSums(n: n, c: c, l: l, initial: Float(0), { p in
-                let mu = mean[p % c], mv = Reduce.Lanes(repeating: mu), xs = px + p * l
-                return Reduce.sum(l, lanes: { let d = Reduce.load(xs + $0) - mv; return d * d }, scalar: { let d = xs[$0] - mu; return d * d })
-            }, channel: { _, planes in planes.reduce(0.0) { $0 + Double($1) } })
+            channelSums(n: n, c: c, l: l, count: 1) { planes, out in
+                atx_bn_plane_sums(px.baseAddress!, l, Int32(c), planes.lowerBound, planes.upperBound, mean, out)
+            }[0]
         }
         let invStd = squares.map { Float(1 / ($0 / Double(m) + Double(eps)).squareRoot()) }
         for ch in 0..<c {
@@ -93,15 +95,7 @@ extension Tensor {
             x.data.withUnsafeBufferPointer { px in
                 let px = px.baseAddress!
                 Threads.parallelFor(n * c, costPerItem: l) { planes in
-                    for pl in planes {
-                        let (a, b) = (scale[pl % c], shift[pl % c])
-                        let s = px + pl * l, d = o.p + pl * l
-                        if relu {
-                            for i in 0..<l { d[i] = Swift.max(s[i] * a + b, 0) }
-                        } else {
-                            for i in 0..<l { d[i] = s[i] * a + b }
-                        }
-                    }
+                    atx_bn_affine(px, l, Int32(c), planes.lowerBound, planes.upperBound, scale, shift, relu ? 1 : 0, o.p)
                 }
             }
         }
@@ -116,47 +110,24 @@ extension Tensor {
         precondition(dy.shape == x.shape, "batchNormBackward: dy \(dy.shape) differs from x \(x.shape)")
         let m = Float(n * l)
         let (scale, shift) = affine(mean: stats.mean, invStd: stats.invStd, gamma: gamma, beta: beta)
-        // The ReLU's mask off: every output counts as positive.
-        let (maskScale, maskShift) = relu ? (scale, shift) : ([Float](repeating: 0, count: c), [Float](repeating: 1, count: c))
+        let masked: Int32 = relu ? 1 : 0
         return x.data.withUnsafeBufferPointer { px in
             dy.data.withUnsafeBufferPointer { pg in
                 let px = px.baseAddress!, pg = pg.baseAddress!
-                // Pass 1: Σ g and Σ g·(x − mean) per channel, where g = dy·[x·scale + shift > 0].
-                let sums = planeSums(n: n, c: c, l: l, initial: (Float(0), Float(0)), { p -> (Float, Float) in
-                    let ch = p % c
-                    let (a, b, mu) = (Reduce.Lanes(repeating: maskScale[ch]), Reduce.Lanes(repeating: maskShift[ch]),
-                                      Reduce.Lanes(repeating: stats.mean[ch]))
-                    let (sa, sb, smu) = (maskScale[ch], maskShift[ch], stats.mean[ch])
-                    let xs = px + p * l, gs = pg + p * l
-                    return Reduce.sums(l, lanes: { i in
-                        let xv = Reduce.load(xs + i)
-                        let g = Reduce.Lanes(repeating: 0).replacing(with: Reduce.load(gs + i), where: xv * a + b .> 0)
-                        return (g, g * (xv - mu))
-                    }, scalar: { i in
-                        let g = gs[i] * (xs[i] * sa + sb > 0 ? 1 : 0)
-                        return (g, g * (xs[i] - smu))
-                    })
-                }, channel: { _, planes -> (Double, Double) in
-                    planes.reduce((0.0, 0.0)) { ($0.0 + Double($1.0), $0.1 + Double($1.1)) }
-                })
+                // Pass 1: Σ g and Σ g·(x − mean) per channel, where g = dy, or dy·[x·scale + shift > 0].
+                let sums = channelSums(n: n, c: c, l: l, count: 2) { planes, out in
+                    atx_bn_grad_sums(px, pg, l, Int32(c), planes.lowerBound, planes.upperBound, scale, shift, masked, stats.mean, out)
+                }
                 // Σ g·x̂ = invStd·Σ g·(x − mean).
-                let sg = sums.map { Float($0.0) }, sgx = (0..<c).map { Float(sums[$0].1 * Double(stats.invStd[$0])) }
+                let sg = sums[0].map { Float($0) }, sgx = (0..<c).map { Float(sums[1][$0] * Double(stats.invStd[$0])) }
                 let k = (0..<c).map { gamma.data[$0] * stats.invStd[$0] }
                 let mg = sg.map { $0 / m }, mgx = sgx.map { $0 / m }
                 // Pass 2: dx = k·(g − mean(g) − x̂·mean(g·x̂)).
                 let dx = Tensor(shape: x.shape) { out in
                     let o = SendablePointer(out.baseAddress!)
                     Threads.parallelFor(n * c, costPerItem: l) { planes in
-                        for p in planes {
-                            let ch = p % c
-                            let (a, b) = (maskScale[ch], maskShift[ch])
-                            let (kc, mgc, mgxc, mu, istd) = (k[ch], mg[ch], mgx[ch], stats.mean[ch], stats.invStd[ch])
-                            let xs = px + p * l, gs = pg + p * l, d = o.p + p * l
-                            for i in 0..<l {
-                                let g = gs[i] * (xs[i] * a + b > 0 ? 1 : 0)
-                                d[i] = kc * (g - mgc - (xs[i] - mu) * istd * mgxc)
-                            }
-                        }
+                        atx_bn_grad_input(px, pg, l, Int32(c), planes.lowerBound, planes.upperBound, scale, shift, masked,
+                                          k, mg, stats.mean, stats.invStd, mgx, o.p)
                     }
                 }
                 return (dx, Tensor(shape: [c], data: sgx), Tensor(shape: [c], data: sg))

@@ -2,7 +2,20 @@ import XCTest
 @testable import Tensor
 
 final class BatchNormPoolTests: XCTestCase {
+    /// Runs `body` at every SIMD level of the C kernels, best first, then restores the best.
+    func atEveryLevel(_ body: (String) -> Void) {
+        defer { SIMD.set(SIMD.supported) }
+        for level in (0...SIMD.supported).reversed() {
+            SIMD.set(level)
+            body(SIMD.name(level))
+        }
+    }
+
     func testBatchNormTrainMatchesDirectComputationAndUpdatesRunningStats() {
+        atEveryLevel { _ in checkBatchNormTrainMatchesDirectComputation() }
+    }
+
+    func checkBatchNormTrainMatchesDirectComputation() {
         var rng = RNG(seed: 5)
         let x = Tensor.normal([3, 4, 5, 7], mean: 0.5, std: 2, rng: &rng)
         let gamma = Tensor.uniform([4], rng: &rng), beta = Tensor.normal([4], rng: &rng)
@@ -29,6 +42,10 @@ final class BatchNormPoolTests: XCTestCase {
     /// Statistics of planes far from zero, each with its own mean: the per-plane sums are
     /// combined about the channel's mean, so no cancellation loses the variance.
     func testBatchNormStatisticsOfOffsetPlanes() {
+        atEveryLevel { level in checkStatisticsOfOffsetPlanes(level) }
+    }
+
+    func checkStatisticsOfOffsetPlanes(_ level: String) {
         var rng = RNG(seed: 8)
         var x = Tensor.normal([4, 2, 9, 9], std: 0.01, rng: &rng)
         for k in 0..<x.count { x.data[k] += 1000 + 0.5 * Float(k / (2 * 81)) }
@@ -39,16 +56,24 @@ final class BatchNormPoolTests: XCTestCase {
         for c in 0..<2 {
             XCTAssertEqual(Double(stats.mean[c]), ref.mean[c], accuracy: 1e-4)
             let want = 1 / (ref.variance[c] + 1e-5).squareRoot()
-            XCTAssertEqual(Double(stats.invStd[c]), want, accuracy: 1e-5 * want, "channel \(c)")
+            XCTAssertEqual(Double(stats.invStd[c]), want, accuracy: 1e-5 * want, "channel \(c), \(level)")
         }
     }
 
     /// The ReLU fused into BN: forward max(BN(x), 0) in both modes, and the backward with the
     /// mask applied inside equal, bit for bit, to ReLU's backward followed by BN's.
-    /// Planes of 35 and 63 values: every block size of the SIMD loops (32 and 8 for one sum, 16
-    /// and 8 for two) and their scalar tails.
+    /// Planes of 35 and 63 values, at every SIMD level: blocks of two vectors, then a whole
+    /// vector and a masked one. A NaN stays NaN through the fused ReLU (divergence must show).
     func testBatchNormWithFusedReLU() {
-        for shape in [[3, 4, 5, 7], [2, 4, 7, 9]] { checkBatchNormWithFusedReLU(shape) }
+        atEveryLevel { _ in
+            for shape in [[3, 4, 5, 7], [2, 4, 7, 9]] { checkBatchNormWithFusedReLU(shape) }
+            var x = Tensor(repeating: 1, shape: [2, 1, 3, 3])
+            x.data[4] = .nan
+            let y = Tensor.batchNormEval(x, gamma: Tensor(repeating: 1, shape: [1]), beta: Tensor(zeros: [1]),
+                                         runningMean: Tensor(zeros: [1]), runningVar: Tensor(repeating: 1, shape: [1]), relu: true)
+            XCTAssertTrue(y.data[4].isNaN)
+            XCTAssertEqual(y.data[5], 1 / (1 + 1e-5 as Float).squareRoot())
+        }
     }
 
     func checkBatchNormWithFusedReLU(_ shape: [Int]) {
@@ -68,6 +93,10 @@ final class BatchNormPoolTests: XCTestCase {
     }
 
     func testBatchNormBackwardMatchesCentralDifferencesInDouble() {
+        atEveryLevel { _ in checkBackwardMatchesCentralDifferences() }
+    }
+
+    func checkBackwardMatchesCentralDifferences() {
         var rng = RNG(seed: 9)
         let x = Tensor.normal([3, 2, 5, 7], rng: &rng)
         let gamma = Tensor.uniform([2], low: 0.5, high: 1.5, rng: &rng), beta = Tensor.normal([2], rng: &rng)

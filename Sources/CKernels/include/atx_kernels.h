@@ -1,9 +1,9 @@
-// Vectorised convolution kernels in C, where Swift (compiled for baseline x86-64) cannot reach
-// AVX2 or AVX-512. Each kernel is compiled three times from one body (kernels_body.h): for
-// AVX-512 (F, VL, BW, DQ), for AVX2 + FMA, and portably (SSE2 on x86-64); the best level the
-// CPU supports is picked at run time (cpuid), never at build time, so the binary runs on any
-// x86-64 node. Every function is single-threaded: the Swift side splits the work over threads
-// (fixed splits, so results depend only on the thread count).
+// Vectorised convolution and batch-norm kernels in C, where Swift (compiled for baseline
+// x86-64) cannot reach AVX2 or AVX-512. Each kernel is compiled three times from one body
+// (kernels_body.h): for AVX-512 (F, VL, BW, DQ), for AVX2 + FMA, and portably (SSE2 on
+// x86-64); the best level the CPU supports is picked at run time (cpuid), never at build
+// time, so the binary runs on any x86-64 node. Every function is single-threaded: the Swift
+// side splits the work over threads (fixed splits, so results depend only on the thread count).
 #ifndef ATX_KERNELS_H
 #define ATX_KERNELS_H
 
@@ -75,5 +75,20 @@ void atx_direct_pack(const float *w, int o, int c, int k, float *packed);
 void atx_direct_forward(const float *x, const float *packed, int n, int c, int h, int w, int o, int k, int pad, int stride, float *y);
 /// dw [O, C, K, K] = Σ over the n samples of the weight gradient of that convolution; overwrites dw.
 void atx_direct_weight_grad(const float *x, const float *dy, int n, int c, int h, int w, int o, int k, int pad, int stride, float *dw);
+
+/// Batch norm over planes p0 ..< p1 of an [N, C, L] tensor (plane p at p·L, channel p mod C;
+/// per-channel parameters indexed by channel; the Swift side splits the planes over threads).
+/// Products and sums round separately (no FMA), so ReLU's mask recomputed in the backward is
+/// the forward's bit for bit. out[p] = Σ x over plane p, or with mu, Σ (x − mu)²:
+void atx_bn_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out);
+/// out[2p], out[2p + 1] = Σ g, Σ g·(x − mu) over plane p; g = dy, or with `relu` dy·[x·a + b > 0].
+void atx_bn_grad_sums(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
+                      int relu, const float *mu, float *out);
+/// y = x·a + b, then max(·, 0) with `relu` (NaN stays NaN).
+void atx_bn_affine(const float *x, long l, int c, long p0, long p1, const float *a, const float *b, int relu, float *y);
+/// dx = k·(g − mg − (x − mu)·istd·mgx), g as in atx_bn_grad_sums.
+void atx_bn_grad_input(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
+                       int relu, const float *k, const float *mg, const float *mu, const float *istd, const float *mgx,
+                       float *dx);
 
 #endif
