@@ -853,9 +853,9 @@ void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, in
 
 // MARK: - Batch norm
 // Memory-bound loops over planes of n values. Contraction is off in them, so x·a + b rounds
-// after the product at every level: the backward's ReLU mask
-// [x·a + b > 0] is the forward's [max(x·a + b, 0) > 0], bit for bit. Sums use two vector
-// accumulators per sum, the tail one masked vector, the lanes added in order.
+// after the product at every level: the backward's ReLU mask [x·a + b > 0] is the forward's
+// [max(x·a + b, 0) > 0], bit for bit. Sums use two vector accumulators per sum and one masked
+// vector for the tail, and add the lanes in order.
 
 /// v where m is set, +0 elsewhere.
 static inline vec keep(vec v, veci m) { return (vec)((veci)v & m); }
