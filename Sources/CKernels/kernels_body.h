@@ -51,6 +51,12 @@ static inline vec next(vec a, vec b) { return __builtin_shufflevector(a, b, ATX_
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline int imax(int a, int b) { return a > b ? a : b; }
 static inline long roundup(long a, long b) { return (a + b - 1) / b * b; }
+/// The lanes of v added in order.
+static inline float lanes_sum(vec v) {
+    float s = 0;
+    for (int l = 0; l < W; l++) s += v[l];
+    return s;
+}
 
 // MARK: - Peak
 
@@ -826,9 +832,7 @@ void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, in
                             if (vacc) {
                                 vacc[t] += acc[a][j];
                             } else {
-                                float sum = 0;
-                                for (int l = 0; l < W; l++) sum += acc[a][j][l];
-                                sacc[t] += sum;
+                                sacc[t] += lanes_sum(acc[a][j]);
                             }
                         }
                 }
@@ -837,13 +841,7 @@ void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, in
     }
     const long total = (long)o * c * taps;
     for (long t = 0; t < total; t++) {
-        if (vacc) {
-            float sum = 0;
-            for (int l = 0; l < W; l++) sum += vacc[t][l];
-            dw[t] = sum;
-        } else {
-            dw[t] = sacc[t];
-        }
+        dw[t] = vacc ? lanes_sum(vacc[t]) : sacc[t];
     }
     free(xp);
     free(dyp);
@@ -864,11 +862,6 @@ static inline veci first_lanes(long n) {
     veci index;
     for (int l = 0; l < W; l++) index[l] = l;
     return index < (veci)(int)imin((int)n, W);
-}
-static inline float lanes_sum(vec v) {
-    float s = 0;
-    for (int l = 0; l < W; l++) s += v[l];
-    return s;
 }
 
 enum { BN_SUM, BN_SQUARES, BN_GRAD, BN_GRAD_RELU };
