@@ -51,6 +51,14 @@ static inline vec next(vec a, vec b) { return __builtin_shufflevector(a, b, ATX_
 static inline int imin(int a, int b) { return a < b ? a : b; }
 static inline int imax(int a, int b) { return a > b ? a : b; }
 static inline long roundup(long a, long b) { return (a + b - 1) / b * b; }
+/// n floats on whole cache lines (64-byte aligned), zeroed if `zero`: vector stores into the
+/// kernels' scratch never split a line (a split store costs about two). Freed with free().
+static inline float *lines(long n, int zero) {
+    const size_t bytes = (size_t)roundup(n > 0 ? n * (long)sizeof(float) : 64, 64);
+    float *p = aligned_alloc(64, bytes);
+    if (zero) memset(p, 0, bytes);
+    return p;
+}
 /// The lanes of v added in order.
 static inline float lanes_sum(vec v) {
     float s = 0;
@@ -83,8 +91,8 @@ void ATX_S(wino2_input)(const atx_wino_plan *p, const float *x, long q0, long q1
     // pad on), so every tile reads inside it; the row pass then combines along x, the column
     // pass along y: t = [d0 − d2, d1 + d2, d2 − d1, d1 − d3].
     const int rows = 2 * th + 2, stride = 2 * twv + 2 * W;
-    float *padded = calloc((size_t)rows * stride, sizeof(float));
-    float *rp = malloc(sizeof(float) * (size_t)rows * 4 * twv);
+    float *padded = lines((long)rows * stride, 1);
+    float *rp = lines((long)rows * 4 * twv, 0);
     const int copyRows = imax(0, imin(p->h, rows - pad)), copyCols = imin(p->w, stride - pad);
     for (long q = q0; q < q1; q++) {
         const long s = q / p->c;
@@ -161,8 +169,8 @@ void ATX_S(wino2_output)(const atx_wino_plan *p, const float *m, long q0, long q
 void ATX_S(wino2_output_grad)(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm) {
     const int tw = p->tw, th = p->th, oh = p->oh, ow = p->ow, twv = (int)roundup(tw, W), lane = twv + W;
     const long A = p->outputAlphaStride;
-    float *lanes = calloc((size_t)4 * lane, sizeof(float));           // g00, g01, g10, g11 by tile column
-    float *rowbuf = calloc((size_t)2 * twv + 2 * W, sizeof(float));   // a dy row, zero past ow
+    float *lanes = lines(4 * lane, 1);   // g00, g01, g10, g11 by tile column
+    float *rowbuf = lines(2 * twv + 2 * W, 1);   // a dy row, zero past ow
     for (long q = q0; q < q1; q++) {
         const long s = q / p->o;
         const int oc = (int)(q % p->o);
@@ -244,8 +252,8 @@ void ATX_S(wino4_input)(const atx_wino_plan *p, const float *x, long q0, long q1
     const int tw = p->tw, th = p->th, twv = (int)roundup(tw, W), pad = p->pad;
     const long A = p->inputAlphaStride;
     const int rows = 4 * th + 2, stride = 4 * twv + 4 * W;
-    float *padded = calloc((size_t)rows * stride, sizeof(float));
-    float *rp = malloc(sizeof(float) * (size_t)rows * 6 * twv);
+    float *padded = lines((long)rows * stride, 1);
+    float *rp = lines((long)rows * 6 * twv, 0);
     const int copyRows = imax(0, imin(p->h, rows - pad)), copyCols = imin(p->w, stride - pad);
     for (long q = q0; q < q1; q++) {
         const long s = q / p->c;
@@ -317,8 +325,8 @@ void ATX_S(wino4_output)(const atx_wino_plan *p, const float *m, long q0, long q
 void ATX_S(wino4_output_grad)(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm) {
     const int tw = p->tw, th = p->th, oh = p->oh, ow = p->ow, twv = (int)roundup(tw, W), lane = twv + W;
     const long A = p->outputAlphaStride;
-    float *g = calloc((size_t)16 * lane, sizeof(float));               // g[r][c] by tile column
-    float *rowbuf = calloc((size_t)4 * twv + 4 * W, sizeof(float));    // a dy row, zero past ow
+    float *g = lines(16 * lane, 1);   // g[r][c] by tile column
+    float *rowbuf = lines(4 * twv + 4 * W, 1);   // a dy row, zero past ow
     for (long q = q0; q < q1; q++) {
         const long s = q / p->o;
         const int oc = (int)(q % p->o);
@@ -416,7 +424,7 @@ void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1
     const int m = p->m, a = m + 2, tw = p->tw, th = p->th, c = p->c, blocks = channel_blocks(c);
     const int rows = m * th + 2, cols = m * tw + 2;
     const long A = p->inputAlphaStride;
-    float *buf = malloc(sizeof(float) * (size_t)rows * cols * W);
+    float *buf = lines((long)rows * cols * W, 0);
     for (long q = q0; q < q1; q++) {
         const int s = (int)(q / blocks), c0 = (int)(q % blocks) * W, nb = imin(W, c - c0);
         to_lanes(x, c, p->h, p->w, p->pad, s, c0, nb, rows, cols, buf);
@@ -462,7 +470,7 @@ void ATX_S(winoc_output)(const atx_wino_plan *p, const float *mm, long q0, long 
     const int m = p->m, tw = p->tw, th = p->th, o = p->o, oh = p->oh, ow = p->ow, blocks = channel_blocks(o);
     const int cols = m * tw;
     const long A = p->outputAlphaStride;
-    float *buf = malloc(sizeof(float) * (size_t)m * th * cols * W);
+    float *buf = lines((long)m * th * cols * W, 0);
     for (long q = q0; q < q1; q++) {
         const int s = (int)(q / blocks), o0 = (int)(q % blocks) * W, nb = imin(W, o - o0);
         for (int ty = 0; ty < th; ty++) {
@@ -499,7 +507,7 @@ void ATX_S(winoc_output_grad)(const atx_wino_plan *p, const float *dy, long q0, 
     const int m = p->m, tw = p->tw, th = p->th, o = p->o, blocks = channel_blocks(o);
     const int rows = m * th, cols = m * tw;
     const long A = p->outputAlphaStride;
-    float *buf = malloc(sizeof(float) * (size_t)rows * cols * W);
+    float *buf = lines((long)rows * cols * W, 0);
     for (long q = q0; q < q1; q++) {
         const int s = (int)(q / blocks), o0 = (int)(q % blocks) * W, nb = imin(W, o - o0);
         to_lanes(dy, o, p->oh, p->ow, 0, s, o0, nb, rows, cols, buf);
@@ -755,8 +763,8 @@ void ATX_S(direct_forward)(const float *x, const float *packed, int n, int c, in
     const phases f = make_phases(h, w, k, pad, stride);
     const long Lr = roundup(f.L, W * NV), opad = roundup(o, OB);
     const int taps = k * k;
-    float *xp = calloc((size_t)phases_size(&f, c, Lr, k), sizeof(float));
-    float *out = malloc(sizeof(float) * (size_t)(opad * Lr));
+    float *xp = lines(phases_size(&f, c, Lr, k), 1);
+    float *out = lines(opad * Lr, 0);
     for (int s = 0; s < n; s++) {
         fill_phases(&f, x, s, c, h, w, pad, xp);
         for (long ob = 0; ob < opad; ob += OB) {
@@ -797,13 +805,13 @@ void ATX_S(direct_weight_grad)(const float *x, const float *dy, int n, int c, in
     const long Lr = roundup(f.L, W), opad = roundup(o, OB);
     const int taps = k * k;
     const long size = opad * c * taps;
-    float *xp = calloc((size_t)phases_size(&f, c, Lr, k), sizeof(float));
-    float *dyp = calloc((size_t)(opad * Lr), sizeof(float));   // dy on the flat grid: zero at ox ≥ OW and past o
+    float *xp = lines(phases_size(&f, c, Lr, k), 1);
+    float *dyp = lines(opad * Lr, 1);   // dy on the flat grid: zero at ox ≥ OW and past o
     // Vector partial sums per tap over all n samples, reduced once at the end; when that table
     // would be large, each sample's sums are reduced into scalars instead.
     const int vectorPartials = size * W <= (1L << 21);
     vec *vacc = vectorPartials ? aligned_alloc(64, roundup(sizeof(vec) * size, 64)) : NULL;
-    float *sacc = vectorPartials ? NULL : calloc((size_t)size, sizeof(float));
+    float *sacc = vectorPartials ? NULL : lines(size, 1);
     if (vacc) for (long t = 0; t < size; t++) vacc[t] = splat(0);
     for (int s = 0; s < n; s++) {
         fill_phases(&f, x, s, c, h, w, pad, xp);

@@ -230,8 +230,8 @@ public enum ConvKernels {
         let K = g.colRows, L = g.positions, size = groupSize(g)
         let yP = SendablePointer(y)
         Threads.parallelFor(groups(g, size), costPerItem: g.o * K * L * size) { range in
-            let col = g.isPointwise && size == 1 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: K * L * size)
-            let out = size == 1 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: g.o * L * size)
+            let col = g.isPointwise && size == 1 ? nil : UnsafeMutablePointer<Float>.allocateLines(K * L * size)
+            let out = size == 1 ? nil : UnsafeMutablePointer<Float>.allocateLines(g.o * L * size)
             defer { col?.deallocate(); out?.deallocate() }
             for group in range {
                 let samples = (group * size)..<min(g.n, (group + 1) * size), count = samples.count
@@ -259,8 +259,8 @@ public enum ConvKernels {
         let K = g.colRows, L = g.positions, size = groupSize(g)
         let dxP = SendablePointer(dx)
         Threads.parallelFor(groups(g, size), costPerItem: g.o * K * L * size) { range in
-            let dcol = UnsafeMutablePointer<Float>.allocate(capacity: K * L * size)
-            let dyGroup = UnsafeMutablePointer<Float>.allocate(capacity: size > 1 ? g.o * L * size : 0)
+            let dcol = UnsafeMutablePointer<Float>.allocateLines(K * L * size)
+            let dyGroup = UnsafeMutablePointer<Float>.allocateLines(size > 1 ? g.o * L * size : 0)
             defer { dcol.deallocate(); dyGroup.deallocate() }
             for group in range {
                 let samples = (group * size)..<min(g.n, (group + 1) * size), count = samples.count
@@ -277,14 +277,14 @@ public enum ConvKernels {
                                _ dw: UnsafeMutablePointer<Float>) {
         let K = g.colRows, L = g.positions, size = g.o * K, group = groupSize(g), groupCount = groups(g, group)
         let chunks = Threads.chunks(groupCount, costPerItem: g.o * K * L * group)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * (chunks - 1))
+        let partials = UnsafeMutablePointer<Float>.allocateLines(size * (chunks - 1))
         defer { partials.deallocate() }
         let dwP = SendablePointer(dw), partP = SendablePointer(partials)
         if g.n == 0 { dw.update(repeating: 0, count: size) }
         Threads.forEachChunk(groupCount, chunks: chunks) { chunk, range in
             let acc = chunk == 0 ? dwP.p : partP.p + (chunk - 1) * size
-            let col = g.isPointwise && group == 1 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: K * L * group)
-            let dyGroup = UnsafeMutablePointer<Float>.allocate(capacity: group > 1 ? g.o * L * group : 0)
+            let col = g.isPointwise && group == 1 ? nil : UnsafeMutablePointer<Float>.allocateLines(K * L * group)
+            let dyGroup = UnsafeMutablePointer<Float>.allocateLines(group > 1 ? g.o * L * group : 0)
             defer { col?.deallocate(); dyGroup.deallocate() }
             for i in range {
                 let samples = (i * group)..<min(g.n, (i + 1) * group), count = samples.count
@@ -306,7 +306,7 @@ public enum ConvKernels {
 
     /// y = conv2d(x, w) for stride 1 or 2 by the direct C kernels, samples split over threads.
     static func directForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
-        let packed = UnsafeMutablePointer<Float>.allocate(capacity: atx_direct_packed_size(Int32(g.o), Int32(g.c), Int32(g.kh)))
+        let packed = UnsafeMutablePointer<Float>.allocateLines(atx_direct_packed_size(Int32(g.o), Int32(g.c), Int32(g.kh)))
         defer { packed.deallocate() }
         atx_direct_pack(w, Int32(g.o), Int32(g.c), Int32(g.kh), packed)
         let yP = SendablePointer(y)
@@ -322,7 +322,7 @@ public enum ConvKernels {
                                      _ dw: UnsafeMutablePointer<Float>) {
         let size = g.o * g.colRows
         let chunks = Threads.chunks(g.n, costPerItem: g.o * g.colRows * g.positions)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: size * (chunks - 1))
+        let partials = UnsafeMutablePointer<Float>.allocateLines(size * (chunks - 1))
         defer { partials.deallocate() }
         let dwP = SendablePointer(dw), partP = SendablePointer(partials)
         if g.n == 0 { dw.update(repeating: 0, count: size) }

@@ -105,7 +105,7 @@ public enum ConvTuning {
 
     /// Raised whenever a convolution kernel changes how fast it is, so that choices measured
     /// with the old kernels are measured again.
-    public static let kernelRevision = 3
+    public static let kernelRevision = 4
 
     static var cacheURL: URL { MachineCache.url("conv-algorithms.json") }
 

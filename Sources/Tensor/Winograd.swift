@@ -48,11 +48,13 @@ struct WinogradPlan {
         samplesPerBlock = max(1, min(g.n, (target + tiles - 1) / tiles))
         let rowLength = samplesPerBlock * tiles
         // 64 floats of slack after each α plane: the transforms read up to a vector past a row's
-        // last tile, and the pad keeps the planes, used together, off the same cache sets.
+        // last tile, and the pad keeps the planes, used together, off the same cache sets. Each
+        // plane starts on a cache line (the buffers are allocated on lines).
+        func stride(_ channels: Int) -> Int { (channels * rowLength + 15) / 16 * 16 + 64 }
         c = atx_wino_plan(m: Int32(m), c: Int32(g.c), h: Int32(g.h), w: Int32(g.w), pad: Int32(g.padding),
                           o: Int32(g.o), oh: Int32(g.oh), ow: Int32(g.ow), th: Int32(th), tw: Int32(tw),
                           tilesPerSample: tiles, rowLength: rowLength,
-                          inputAlphaStride: g.c * rowLength + 64, outputAlphaStride: g.o * rowLength + 64)
+                          inputAlphaStride: stride(g.c), outputAlphaStride: stride(g.o))
     }
 
     var tilesPerSample: Int { c.tilesPerSample }
@@ -141,14 +143,14 @@ enum Winograd {
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, m: Int, byChannel: Bool = false,
                         _ y: UnsafeMutablePointer<Float>) {
         let p = WinogradPlan(g, m: m, byChannel: byChannel)
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * g.o * g.c)
+        let u = UnsafeMutablePointer<Float>.allocateLines(p.alphas * g.o * g.c)
         defer { u.deallocate() }
         transformWeights(w, p, u)
         let yP = SendablePointer(y)
         if p.threadsTakeBlocks {
             Threads.parallelFor(p.blocks, costPerItem: p.blockCost) { range in
-                let v = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.inputAlphaStride)
-                let mm = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.outputAlphaStride)
+                let v = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.inputAlphaStride)
+                let mm = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.outputAlphaStride)
                 defer { v.deallocate(); mm.deallocate() }
                 for b in range {
                     let s = p.samples(b)
@@ -159,8 +161,8 @@ enum Winograd {
             }
             return
         }
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.inputAlphaStride)
-        let mm = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.outputAlphaStride)
+        let v = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.inputAlphaStride)
+        let mm = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.outputAlphaStride)
         defer { v.deallocate(); mm.deallocate() }
         let vP = SendablePointer(v), mP = SendablePointer(mm)
         for b in 0..<p.blocks {
@@ -188,7 +190,7 @@ enum Winograd {
         let p = WinogradPlan(g, m: m, byChannel: byChannel)
         let size = p.alphas * g.o * g.c
         let chunks = p.threadsTakeBlocks ? Threads.chunks(p.blocks, costPerItem: p.blockCost) : 1
-        let du = UnsafeMutablePointer<Float>.allocate(capacity: size * chunks)
+        let du = UnsafeMutablePointer<Float>.allocateLines(size * chunks)
         defer { du.deallocate() }
         if p.blocks == 0 { du.update(repeating: 0, count: size) }
         let duP = SendablePointer(du)
@@ -208,8 +210,8 @@ enum Winograd {
         if p.threadsTakeBlocks {
             Threads.forEachChunk(p.blocks, chunks: chunks) { chunk, range in
                 let acc = duP.p + chunk * size
-                let v = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.inputAlphaStride)
-                let mm = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.outputAlphaStride)
+                let v = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.inputAlphaStride)
+                let mm = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.outputAlphaStride)
                 defer { v.deallocate(); mm.deallocate() }
                 for b in range {
                     let s = p.samples(b)
@@ -228,8 +230,8 @@ enum Winograd {
                 }
             }
         } else {
-            let v = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.inputAlphaStride)
-            let mm = UnsafeMutablePointer<Float>.allocate(capacity: p.alphas * p.outputAlphaStride)
+            let v = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.inputAlphaStride)
+            let mm = UnsafeMutablePointer<Float>.allocateLines(p.alphas * p.outputAlphaStride)
             defer { v.deallocate(); mm.deallocate() }
             let vP = SendablePointer(v), mP = SendablePointer(mm)
             for b in 0..<p.blocks {
