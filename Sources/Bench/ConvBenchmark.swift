@@ -57,8 +57,9 @@ public struct ConvBenchRow: Sendable, Codable {
     /// the transposed shape for stride 1, else im2col), weight gradient.
     public var chosen: [ConvAlgorithm]
     /// GFLOPS (direct-convolution flops over time) of forward, input gradient and weight
-    /// gradient, per algorithm that applies, and of a bare full-batch sgemm of the same shapes.
-    public var byAlgorithm: [String: [Double]]
+    /// gradient, per algorithm that applies (nil for a pass it does not compute), and of a bare
+    /// full-batch sgemm of the same shapes.
+    public var byAlgorithm: [String: [Double?]]
     public var sgemm: [Double]
 }
 
@@ -82,16 +83,16 @@ public enum ConvBenchmark {
         let x = Tensor.normal(g.inputShape, rng: &rng), w = Tensor.normal(g.weightShape, rng: &rng)
         let dy = Tensor.normal(g.outputShape, rng: &rng)
         let flops = g.flops
-        var byAlgorithm: [String: [Double]] = [:]
+        var byAlgorithm: [String: [Double?]] = [:]
         for algorithm in ConvAlgorithm.allCases where g.supports(algorithm) {
             let fwd = time(reps: reps) { _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding, algorithm: algorithm) }
             let bwdIn = time(reps: reps) {
                 _ = Tensor.conv2dBackwardInput(dy, w, inputShape: g.inputShape, stride: g.stride, padding: g.padding, algorithm: algorithm)
             }
-            let bwdW = time(reps: reps) {
+            let bwdW = !g.supports(algorithm, .weightGradient) ? nil : time(reps: reps) {
                 _ = Tensor.conv2dBackwardWeight(dy, x, weightShape: g.weightShape, stride: g.stride, padding: g.padding, algorithm: algorithm)
             }
-            byAlgorithm[algorithm.rawValue] = [fwd, bwdIn, bwdW].map { flops / $0 / 1e9 }
+            byAlgorithm[algorithm.rawValue] = [fwd, bwdIn, bwdW].map { $0.map { flops / $0 / 1e9 } }
         }
         // Bare GEMMs of the same shapes: W[O, CKK]·col[CKK, NL]; Wᵀ·dY; dY·colᵀ.
         let a = [Float](repeating: 0.5, count: g.o * g.colRows)

@@ -148,6 +148,10 @@ void atx_winoc_output_grad(const atx_wino_plan *p, const float *dy, long q0, lon
     PICK(winoc_output_grad)(p, dy, q0, q1, dm);
 }
 
+void atx_winof_forward(const atx_wino_plan *p, const float *x, const float *u, long s0, long s1, float *y) {
+    PICK(winof_forward)(p, x, u, s0, s1, y);
+}
+
 void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u) { PICK(winoc_weights)(m, w, o, c, c0, c1, u); }
 
 void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw) {

@@ -388,8 +388,13 @@ static inline void transpose(vec r[W]) {
 
 /// buf[(r·cols + col)·W + l] = plane (c0 + l)[r − pad][col − pad] of sample s (zero outside):
 /// W pixels of W planes at a time, transposed in registers.
-static void to_lanes(const float *x, int c, int h, int w, int pad, int s, int c0, int nb, int rows, int cols, float *buf) {
-    memset(buf, 0, sizeof(float) * (size_t)rows * cols * W);
+/// With `zero` false the caller knows that buf's border is zero already (the same geometry as
+/// the last call).
+static void to_lanes(const float *x, int c, int h, int w, int pad, int s, int c0, int nb, int rows, int cols, float *buf, int zero) {
+    // The whole buffer, not just its border: memset's string stores claim the lines without
+    // reading them, so the transposed stores below hit L1 (zeroing only the border measured 15%
+    // slower at 32 channels of 16×16).
+    if (zero) memset(buf, 0, sizeof(float) * (size_t)rows * cols * W);
     const float *planes = x + ((long)s * c + c0) * h * w;
     const int width = imin(w, cols - pad);
     for (int iy = 0; iy < h && iy + pad < rows; iy++) {
@@ -420,6 +425,37 @@ static void from_lanes(const float *buf, int rows, int cols, int o, int oh, int 
     }
 }
 
+/// Bᵀ d B of one 6×6 tile of W channels: d from the lanes buffer at base (rows `cols` pixels
+/// apart), V_α to out + α·A (the first nb lanes).
+static inline void input_tile4(const float *base, int cols, float *out, long A, int nb) {
+    vec t[6][6];
+    for (int j = 0; j < 6; j++) {
+        vec col[6];
+        bt6(ld(base + j * W), ld(base + ((long)cols + j) * W), ld(base + ((long)2 * cols + j) * W),
+            ld(base + ((long)3 * cols + j) * W), ld(base + ((long)4 * cols + j) * W), ld(base + ((long)5 * cols + j) * W), col);
+        for (int i = 0; i < 6; i++) t[i][j] = col[i];
+    }
+    for (int i = 0; i < 6; i++) {
+        vec row[6];
+        bt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], row);
+        for (int j = 0; j < 6; j++) st_n(out + (6 * i + j) * A, row[j], nb);
+    }
+}
+
+/// Aᵀ M A of one tile of W channels: M_α at src + α·A, the 4×4 outputs to the lanes buffer at
+/// base (rows `cols` pixels apart).
+static inline void output_tile4(const float *src, long A, float *base, int cols) {
+    vec col[6][4];
+    for (int j = 0; j < 6; j++)
+        at6(ld(src + j * A), ld(src + (6 + j) * A), ld(src + (12 + j) * A), ld(src + (18 + j) * A),
+            ld(src + (24 + j) * A), ld(src + (30 + j) * A), col[j]);
+    for (int r = 0; r < 4; r++) {
+        vec yr[4];
+        at6(col[0][r], col[1][r], col[2][r], col[3][r], col[4][r], col[5][r], yr);
+        for (int cc = 0; cc < 4; cc++) st(base + ((long)r * cols + cc) * W, yr[cc]);
+    }
+}
+
 void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1, float *v) {
     const int m = p->m, a = m + 2, tw = p->tw, th = p->th, c = p->c, blocks = channel_blocks(c);
     const int rows = m * th + 2, cols = m * tw + 2;
@@ -427,7 +463,7 @@ void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1
     float *buf = lines((long)rows * cols * W, 0);
     for (long q = q0; q < q1; q++) {
         const int s = (int)(q / blocks), c0 = (int)(q % blocks) * W, nb = imin(W, c - c0);
-        to_lanes(x, c, p->h, p->w, p->pad, s, c0, nb, rows, cols, buf);
+        to_lanes(x, c, p->h, p->w, p->pad, s, c0, nb, rows, cols, buf, 1);
         for (int ty = 0; ty < th; ty++) {
             for (int tx = 0; tx < tw; tx++) {
                 float *out = v + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * c + c0;
@@ -446,18 +482,7 @@ void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1
                         st_n(out + (4 * i + 3) * A, t[i][1] - t[i][3], nb);
                     }
                 } else {
-                    vec t[6][6];
-                    for (int j = 0; j < 6; j++) {
-                        vec col[6];
-                        bt6(ld(base + j * W), ld(base + ((long)cols + j) * W), ld(base + ((long)2 * cols + j) * W),
-                            ld(base + ((long)3 * cols + j) * W), ld(base + ((long)4 * cols + j) * W), ld(base + ((long)5 * cols + j) * W), col);
-                        for (int i = 0; i < 6; i++) t[i][j] = col[i];
-                    }
-                    for (int i = 0; i < 6; i++) {
-                        vec row[6];
-                        bt6(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], t[i][5], row);
-                        for (int j = 0; j < 6; j++) st_n(out + (6 * i + j) * A, row[j], nb);
-                    }
+                    input_tile4(base, cols, out, A, nb);
                 }
             }
         }
@@ -486,15 +511,7 @@ void ATX_S(winoc_output)(const atx_wino_plan *p, const float *mm, long q0, long 
                     st(base, a0[0] + a0[1] + a0[2]); st(base + W, a0[1] - a0[2] - a0[3]);
                     st(base + (long)cols * W, b0[0] + b0[1] + b0[2]); st(base + ((long)cols + 1) * W, b0[1] - b0[2] - b0[3]);
                 } else {
-                    vec col[6][4];
-                    for (int j = 0; j < 6; j++)
-                        at6(ld(src + j * A), ld(src + (6 + j) * A), ld(src + (12 + j) * A), ld(src + (18 + j) * A),
-                            ld(src + (24 + j) * A), ld(src + (30 + j) * A), col[j]);
-                    for (int r = 0; r < 4; r++) {
-                        vec yr[4];
-                        at6(col[0][r], col[1][r], col[2][r], col[3][r], col[4][r], col[5][r], yr);
-                        for (int cc = 0; cc < 4; cc++) st(base + ((long)r * cols + cc) * W, yr[cc]);
-                    }
+                    output_tile4(src, A, base, cols);
                 }
             }
         }
@@ -510,7 +527,7 @@ void ATX_S(winoc_output_grad)(const atx_wino_plan *p, const float *dy, long q0, 
     float *buf = lines((long)rows * cols * W, 0);
     for (long q = q0; q < q1; q++) {
         const int s = (int)(q / blocks), o0 = (int)(q % blocks) * W, nb = imin(W, o - o0);
-        to_lanes(dy, o, p->oh, p->ow, 0, s, o0, nb, rows, cols, buf);
+        to_lanes(dy, o, p->oh, p->ow, 0, s, o0, nb, rows, cols, buf, 1);
         for (int ty = 0; ty < th; ty++) {
             for (int tx = 0; tx < tw; tx++) {
                 float *out = dm + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * o + o0;
@@ -540,6 +557,57 @@ void ATX_S(winoc_output_grad)(const atx_wino_plan *p, const float *dy, long q0, 
         }
     }
     free(buf);
+}
+
+// MARK: - Winograd F(4×4, 3×3) fused, vectorised over channels
+// The transforms of winoc_input / winoc_output with the α products in between done here, on a
+// run of FT tiles at a time: V [α][FT][C'] and M [α][FT][O'] (C', O' rounded up to whole
+// vectors) are a few dozen KB and stay in L1, where the unfused path stores a block's V and M
+// to L2 and reads them back, and calls OpenBLAS for 16×16 products. M_α[t][o] adds
+// V_α[t][c]·U_α[c][o] over c in order, one FMA per c, FT tiles × one vector of o in registers.
+
+enum { FT = 8 };
+
+void ATX_S(winof_forward)(const atx_wino_plan *p, const float *x, const float *u, long s0, long s1, float *y) {
+    const int tw = p->tw, c = p->c, o = p->o, tiles = (int)p->tilesPerSample;
+    const int cb = channel_blocks(c), ob = channel_blocks(o), cp = cb * W, op = ob * W;
+    const int rows = 4 * p->th + 2, cols = 4 * tw + 2, orows = 4 * p->th, ocols = 4 * tw;
+    const long inBlock = (long)rows * cols * W, outBlock = (long)orows * ocols * W;
+    // The sample's input and output in lanes, by blocks of W channels; in's border stays zero.
+    float *in = lines(cb * inBlock, 1), *out = lines(ob * outBlock, 0);
+    float *v = lines(36L * FT * cp, 1), *mm = lines(36L * FT * op, 0);
+    for (long s = s0; s < s1; s++) {
+        for (int b = 0; b < cb; b++) to_lanes(x, c, p->h, p->w, p->pad, (int)s, b * W, imin(W, c - b * W), rows, cols, in + b * inBlock, 0);
+        for (int t0 = 0; t0 < tiles; t0 += FT) {
+            const int nt = imin(FT, tiles - t0);
+            for (int t = 0; t < nt; t++) {
+                const int ty = (t0 + t) / tw, tx = (t0 + t) % tw;
+                for (int b = 0; b < cb; b++)
+                    input_tile4(in + b * inBlock + ((long)4 * ty * cols + 4 * tx) * W, cols, v + (long)t * cp + b * W, (long)FT * cp, W);
+            }
+            for (int a = 0; a < 36; a++) {
+                const float *va = v + (long)a * FT * cp, *ua = u + (long)a * c * o;
+                float *ma = mm + (long)a * FT * op;
+                for (int k = 0; k < ob; k++) {
+                    const int n = imin(W, o - k * W);
+                    vec acc[FT];
+                    for (int t = 0; t < FT; t++) acc[t] = splat(0);
+                    for (int ic = 0; ic < c; ic++) {
+                        const vec w = ld_n(ua + (long)ic * o + k * W, n);
+                        for (int t = 0; t < FT; t++) acc[t] += splat(va[(long)t * cp + ic]) * w;
+                    }
+                    for (int t = 0; t < FT; t++) st(ma + (long)t * op + k * W, acc[t]);
+                }
+            }
+            for (int t = 0; t < nt; t++) {
+                const int ty = (t0 + t) / tw, tx = (t0 + t) % tw;
+                for (int k = 0; k < ob; k++)
+                    output_tile4(mm + (long)t * op + k * W, (long)FT * op, out + k * outBlock + ((long)4 * ty * ocols + 4 * tx) * W, ocols);
+            }
+        }
+        for (int k = 0; k < ob; k++) from_lanes(out + k * outBlock, orows, ocols, o, p->oh, p->ow, (int)s, k * W, imin(W, o - k * W), y);
+    }
+    free(in); free(out); free(v); free(mm);
 }
 
 // MARK: - Weight transforms, vectorised over input channels

@@ -16,6 +16,7 @@
     void winoc_input_##S(const atx_wino_plan *p, const float *x, long q0, long q1, float *v);               \
     void winoc_output_##S(const atx_wino_plan *p, const float *m, long q0, long q1, float *y);              \
     void winoc_output_grad_##S(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm);       \
+    void winof_forward_##S(const atx_wino_plan *p, const float *x, const float *u, long s0, long s1, float *y); \
     void winoc_weights_##S(int m, const float *w, int o, int c, int c0, int c1, float *u);                  \
     void winoc_weight_grad_##S(int m, const float *du, int o, int c, int c0, int c1, float *dw);            \
     int direct_block_##S(void);                                                                             \

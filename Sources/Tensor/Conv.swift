@@ -7,7 +7,8 @@
 //   by side, so the GEMM is wide enough (`groupSize`). Samples are split over threads; each
 //   calls single-threaded OpenBLAS.
 // - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift), the
-//   latter also with its transforms vectorised over channels (small planes).
+//   latter also with its transforms vectorised over channels (small planes), and, for the
+//   forward, with those transforms and the products fused per run of tiles (few channels).
 // - direct, stride 1 or 2, square kernels up to 8×8: C kernels (CKernels, AVX-512 / AVX2 /
 //   portable) on a flat zero-padded grid (stride 2: four phase planes), register-blocked over
 //   output channels and positions; no GEMM, no transforms. A stride-2 input gradient is not a
@@ -83,6 +84,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
         switch algorithm {
         case .im2col: return true
         case .winograd, .winograd4, .winograd4c: return Winograd.applies(to: self)
+        case .winograd4f: return Winograd.applies(to: self) && pass == .forward
         case .direct: return stride <= 2 && kh == kw && kh <= 8
         }
     }
@@ -102,6 +104,10 @@ public enum ConvAlgorithm: String, Sendable, Codable, CaseIterable {
     /// Winograd F(4×4, 3×3) with its transforms vectorised over channels (V [α][tiles][C]):
     /// whole vectors on small planes, where a row holds few tiles.
     case winograd4c
+    /// Winograd F(4×4, 3×3) by channel with the transforms and the α products fused per run of
+    /// tiles in C (no V or M in memory, no OpenBLAS): for few channels. Forward (and so the
+    /// stride-1 input gradient) only.
+    case winograd4f
     /// Direct convolution in C SIMD kernels: stride 1 or 2, square kernels up to 8×8.
     case direct
 
@@ -355,6 +361,7 @@ extension Tensor {
                     case .winograd: Winograd.forward(px, pw, g, m: 2, py)
                     case .winograd4: Winograd.forward(px, pw, g, m: 4, py)
                     case .winograd4c: Winograd.forward(px, pw, g, m: 4, byChannel: true, py)
+                    case .winograd4f: Winograd.fusedForward(px, pw, g, py)
                     case .direct: ConvKernels.directForward(px, pw, g, py)
                     }
                 }
@@ -400,6 +407,7 @@ extension Tensor {
                     case .winograd: Winograd.backwardWeight(pdy, px, g, m: 2, pdw)
                     case .winograd4: Winograd.backwardWeight(pdy, px, g, m: 4, pdw)
                     case .winograd4c: Winograd.backwardWeight(pdy, px, g, m: 4, byChannel: true, pdw)
+                    case .winograd4f: preconditionFailure("conv2dBackwardWeight: winograd4f computes forwards only")
                     case .direct: ConvKernels.directBackwardWeight(pdy, px, g, pdw)
                     }
                 }

@@ -12,7 +12,9 @@
 // output; Tests/TensorTests/ConvTests.swift measures it).
 //
 // The transforms are C (CKernels: AVX-512, AVX2 or portable, picked at run time), the GEMMs
-// OpenBLAS at one thread. Two schedules, chosen by the number of blocks, give the same numbers:
+// OpenBLAS at one thread; `fusedForward` does the products in C as well, run of tiles by run
+// of tiles, so V and M never leave L1 (for few channels, where OpenBLAS's 16×16 products and the
+// trips to L2 cost more than the products). Two schedules, chosen by the number of blocks, give the same numbers:
 // with enough blocks each thread takes whole blocks; with few (wide layers at small batches,
 // where one block holds the batch) the threads share each block: transforms split over
 // planes, GEMMs over α. Each α's GEMM and each plane's transform is computed the same way in
@@ -177,6 +179,21 @@ enum Winograd {
             }
             Threads.parallelFor(p.outputUnits(s.count), costPerItem: p.tilesPerSample * p.alphas * 8) { q in
                 p.outputTransform(mP.p, q, yb2.p)
+            }
+        }
+    }
+
+    /// y = conv2d(x, w) by the fused F(4×4) kernel (atx_winof_forward), whole samples per thread:
+    /// each sample is computed the same way whatever the thread count.
+    static func fusedForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, _ y: UnsafeMutablePointer<Float>) {
+        let p = WinogradPlan(g, m: 4, byChannel: true)
+        let u = UnsafeMutablePointer<Float>.allocateLines(p.alphas * g.o * g.c)
+        defer { u.deallocate() }
+        transformWeights(w, p, u)
+        let yP = SendablePointer(y)
+        Threads.parallelFor(g.n, costPerItem: p.alphas * g.o * g.c * p.tilesPerSample) { samples in
+            withUnsafePointer(to: p.c) { plan in
+                atx_winof_forward(plan, x, u, samples.lowerBound, samples.upperBound, yP.p)
             }
         }
     }

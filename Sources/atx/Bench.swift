@@ -112,10 +112,11 @@ struct BenchCommand: ParsableCommand {
             + (ConvTuning.isEnabled ? " (measured on this machine, cached)" : " (fixed default: tuning off)"))
         let peaks = report.peak.isEmpty ? measurePeaks(counts, &report) : Dictionary(uniqueKeysWithValues: report.peak.map { ($0.threads, $0) })
         /// "fwd / dx / dw" GFLOPS, * after the passes the kernels compute with `a`.
-        func cells(_ v: [Double]?, _ a: ConvAlgorithm?, _ chosen: [ConvAlgorithm]) -> String {
+        func cells(_ v: [Double?]?, _ a: ConvAlgorithm?, _ chosen: [ConvAlgorithm]) -> String {
             guard let v else { return pad("–", 22, left: true) }
-            let marks = (0..<3).map { a != nil && chosen[$0] == a ? "*" : " " }
-            return String(format: "%5.0f%@/%5.0f%@/%5.0f%@", v[0], marks[0], v[1], marks[1], v[2], marks[2])
+            return (0..<3).map { i in
+                (v[i].map { String(format: "%5.0f", $0) } ?? pad("–", 5, left: true)) + (a != nil && chosen[i] == a ? "*" : " ")
+            }.joined(separator: "/")
         }
         let sets = [("WRN-16-1", ConvBenchCase.wrn(widen: 1, batch: batch))] + (quick ? [] : [
             ("WRN-16-2", ConvBenchCase.wrn(widen: 2, batch: batch)), ("ResNet-18, batch 16", ConvBenchCase.resnet18(batch: 16))])
@@ -127,7 +128,7 @@ struct BenchCommand: ParsableCommand {
                     let r = settings.convolution(c, threads: t)
                     report.convolutions.append(r)
                     let columns = ConvAlgorithm.allCases.map { cells(r.byAlgorithm[$0.rawValue], $0, r.chosen) }
-                    let best = (0..<3).map { i in r.byAlgorithm.values.map { $0[i] }.max() ?? 0 }
+                    let best = (0..<3).map { i in r.byAlgorithm.values.compactMap { $0[i] }.max() ?? 0 }
                     let share = peaks[t].map { p in best.map { String(format: "%3.0f", 100 * $0 / p.gflops) }.joined(separator: "/") } ?? ""
                     say(pad(r.name, 36) + String(format: " %3d ", t) + columns.joined(separator: " ") + " " + cells(r.sgemm, nil, r.chosen)
                         + "  " + share)

@@ -62,6 +62,9 @@ void atx_winoc_output_grad(const atx_wino_plan *p, const float *dy, long q0, lon
 /// u[α][c][o] for input channels [c0, c1); dw from du[α][c][o] likewise.
 void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u);
 void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw);
+/// y = conv2d(x, w) for samples [s0, s1) by F(4×4, 3×3) with the channel-vectorised transforms
+/// and the α products fused per run of tiles (p->m = 4; u = atx_winoc_weights' u[α][c][o]).
+void atx_winof_forward(const atx_wino_plan *p, const float *x, const float *u, long s0, long s1, float *y);
 
 /// Direct convolution of square kernels (K ≤ 8), stride 1 or 2, on a flat zero-padded grid.
 /// Output channels per register block at the current level (weights are packed in blocks).
