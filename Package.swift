@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layering (a target imports only targets listed before it):
 //   CBLAS, CZlib (system libraries), CJPEG (libjpeg-turbo behind a C shim), CKernels (C SIMD
-//   kernels) → Tensor → Autograd → NN → Data → Training → Bench → Store → Report → Experiments →
+//   kernels), CThreads (the worker threads) → Tensor → Autograd → NN → Data → Training → Bench → Store → Report → Experiments →
 //   atx (the command line: parsing and printing only).
 // Data needs only Tensor (with zlib and CJPEG); Store needs only GRDB; Report needs only Store (and
 // zlib) and knows no dataset, table or model by name; Bench (every benchmark figure, the machine
@@ -25,7 +25,9 @@ let package = Package(
         // Convolution kernels in C, each compiled for AVX-512, AVX2 + FMA and portably, picked at run
         // time (cpuid): Swift here targets baseline x86-64. Optimised in debug builds too (tests).
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"], swiftSettings: optimize),
+        // The worker threads of the parallel loops (pthreads and C11 atomics).
+        .target(name: "CThreads", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels", "CThreads"], swiftSettings: optimize),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Autograd", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Autograd", "Tensor"], swiftSettings: optimize),

@@ -2,8 +2,10 @@
 // parallel loops split into. OpenBLAS itself always runs single-threaded: every GEMM is called
 // from inside our own chunks (one sample or one block per call), so no BLAS worker ever
 // busy-waits on the other core between calls, and results depend only on the thread count.
+// The loops run on CThreads' workers, which wait for the next loop spinning for half a
+// millisecond before they sleep (see pool.c).
 import CBLAS
-import Dispatch
+import CThreads
 import Foundation
 
 public enum Threads {
@@ -53,9 +55,12 @@ public enum Threads {
         precondition(chunks >= 1, "Threads.forEachChunk: need at least one chunk")
         if chunks == 1 { if n > 0 { body(0, 0..<n) }; return }
         withoutActuallyEscaping(body) { escaping in
-            let boxed = UnsafeSendableChunkClosure(escaping)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                boxed.body(c, chunkRange(n, chunks: chunks, c))
+            var job = ChunkJob(n: n, chunks: chunks, body: escaping)
+            withUnsafeMutablePointer(to: &job) { context in
+                atx_pool_run(Int32(count), chunks, { context, c in
+                    let job = context!.assumingMemoryBound(to: ChunkJob.self).pointee
+                    job.body(c, Threads.chunkRange(job.n, chunks: job.chunks, c))
+                }, context)
             }
         }
     }
@@ -66,11 +71,11 @@ public enum Threads {
     }
 }
 
-/// Wraps a non-escaping closure so `concurrentPerform` may call it from several threads.
-/// Safe because `forEachChunk` hands each chunk a disjoint range and waits for all of them.
-struct UnsafeSendableChunkClosure: @unchecked Sendable {
+/// One `forEachChunk` call as the worker threads (CThreads' atx_pool_run) see it: its body is
+/// called from several threads at once, each with its own chunk, and outlives no call.
+private struct ChunkJob {
+    let n, chunks: Int
     let body: (Int, Range<Int>) -> Void
-    init(_ body: @escaping (Int, Range<Int>) -> Void) { self.body = body }
 }
 
 /// A raw pointer that may cross into `concurrentPerform` (disjoint writes only).
