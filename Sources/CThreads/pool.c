@@ -10,6 +10,7 @@
 #include "atx_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,13 +67,21 @@ static void take_chunks(uint32_t g) {
 /// Whether the ticket still shows generation `seen`, or a job not yet open.
 static inline int waiting(uint64_t t, uint32_t seen) { return generation(t) == seen || (t & 0xffffffffu) == CLOSED; }
 
+/// One round of waiting: a pause, and after the first thousand rounds a yield too, so that on a
+/// machine with more runnable threads than cores (two 2-thread runs on two cores) a waiting
+/// thread hands its core to one with work.
+static inline void wait_round(int spins) {
+    relax();
+    if (spins >= 1024) sched_yield();
+}
+
 static void *worker(void *arg) {
     const int index = (int)(intptr_t)arg;
     uint32_t seen = generation(atomic_load(&ticket));
     for (;;) {
         double until = 0;
         for (int spins = 0; waiting(atomic_load_explicit(&ticket, memory_order_acquire), seen); spins++) {
-            relax();
+            wait_round(spins);
             if ((spins & 255) != 255) continue;
             const double now = seconds();
             if (until == 0) until = now + SPIN_SECONDS;
@@ -125,6 +134,6 @@ void atx_pool_run(int threads, long chunks, void (*fn)(void *ctx, long chunk), v
         pthread_mutex_unlock(&sleep_lock);
     }
     take_chunks(g);
-    while (atomic_load_explicit(&job_done, memory_order_acquire) < chunks) relax();
+    for (int spins = 0; atomic_load_explicit(&job_done, memory_order_acquire) < chunks; spins++) wait_round(spins);
     atomic_store(&busy, 0);
 }
