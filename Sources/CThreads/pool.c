@@ -5,8 +5,8 @@
 // fails its claim: no thread runs a chunk with another job's function. Workers that finish a
 // job spin for half a millisecond watching the ticket before they sleep on a condition
 // variable: a training step runs hundreds of parallel loops a few dozen microseconds apart, and
-// waking a sleeping thread for each (as libdispatch's concurrentPerform did) cost 15–20 µs a
-// loop, a tenth of a two-thread step.
+// waking a sleeping thread for each, as libdispatch's concurrentPerform did, cost 15–20 µs a
+// loop (eight chunks of 76 µs of work in all took 51–57 µs on two threads; here 46).
 #include "atx_pool.h"
 
 #include <pthread.h>
