@@ -69,9 +69,11 @@ public enum ConvTuning {
     /// Times each candidate (one warm-up, then the best of five rounds, candidates interleaved
     /// within a round so drift on a shared machine hits them alike) on random data of the shape.
     static func measure(_ g: ConvGeometry, _ pass: ConvPass, _ candidates: [ConvAlgorithm]) -> Entry {
+        // Uniform data: the kernels' time does not depend on the values, and Box–Muller's log and
+        // cos over a wide layer's batch took longer than the timing itself.
         var rng = RNG(seed: 1)
-        let x = Tensor.normal(g.inputShape, rng: &rng), w = Tensor.normal(g.weightShape, rng: &rng)
-        let dy = Tensor.normal(g.outputShape, rng: &rng)
+        let x = Tensor.uniform(g.inputShape, low: -1, high: 1, rng: &rng), w = Tensor.uniform(g.weightShape, low: -1, high: 1, rng: &rng)
+        let dy = Tensor.uniform(g.outputShape, low: -1, high: 1, rng: &rng)
         func run(_ a: ConvAlgorithm) {
             switch pass {
             case .forward: _ = Tensor.conv2d(x, w, stride: g.stride, padding: g.padding, algorithm: a)
