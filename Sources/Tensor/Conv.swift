@@ -407,7 +407,7 @@ extension Tensor {
                     case .winograd: Winograd.backwardWeight(pdy, px, g, m: 2, pdw)
                     case .winograd4: Winograd.backwardWeight(pdy, px, g, m: 4, pdw)
                     case .winograd4c: Winograd.backwardWeight(pdy, px, g, m: 4, byChannel: true, pdw)
-                    case .winograd4f: preconditionFailure("conv2dBackwardWeight: winograd4f computes forwards only")
+                    case .winograd4f: fatalError("conv2dBackwardWeight: winograd4f computes forwards only")   // traps even unchecked
                     case .direct: ConvKernels.directBackwardWeight(pdy, px, g, pdw)
                     }
                 }

@@ -78,7 +78,7 @@ private struct ChunkJob {
     let body: (Int, Range<Int>) -> Void
 }
 
-/// A raw pointer that may cross into `concurrentPerform` (disjoint writes only).
+/// A raw pointer that may cross into a parallel loop's chunks (disjoint writes only).
 public struct SendablePointer<T>: @unchecked Sendable {
     public let p: UnsafeMutablePointer<T>
     public init(_ p: UnsafeMutablePointer<T>) { self.p = p }

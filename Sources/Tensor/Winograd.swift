@@ -12,13 +12,14 @@
 // output; Tests/TensorTests/ConvTests.swift measures it).
 //
 // The transforms are C (CKernels: AVX-512, AVX2 or portable, picked at run time), the GEMMs
-// OpenBLAS at one thread; `fusedForward` does the products in C as well, run of tiles by run
-// of tiles, so V and M never leave L1 (for few channels, where OpenBLAS's 16×16 products and the
-// trips to L2 cost more than the products). Two schedules, chosen by the number of blocks, give the same numbers:
-// with enough blocks each thread takes whole blocks; with few (wide layers at small batches,
-// where one block holds the batch) the threads share each block: transforms split over
-// planes, GEMMs over α. Each α's GEMM and each plane's transform is computed the same way in
-// both, so the forward result does not even depend on the thread count.
+// OpenBLAS at one thread; `fusedForward` does the products in C as well, a run of tiles at a
+// time, so V and M never leave L1 (for few channels, where V's and M's trips to L2 and
+// OpenBLAS's calls on 16×16 matrices weigh most). Two schedules, chosen by the number of
+// blocks, give the same numbers: with enough blocks each thread takes whole blocks; with few
+// (wide layers at small batches, where one block holds the batch) the threads share each
+// block: transforms split over planes, GEMMs over α. Each α's GEMM and each plane's transform
+// is computed the same way in both, so the forward result does not even depend on the thread
+// count.
 import CKernels
 import Foundation
 
