@@ -10,8 +10,10 @@
 // (BLASKernels.swift). A choice, once made in a process, never changes; the cache file is read
 // and written under an exclusive lock, so processes started together (a grid's workers) wait
 // for one measurement and all use it, and a run resumed on the same machine takes the same
-// algorithms (results then stay bit-identical). Without tuning (tests, library users) the
-// kernels use `ConvGeometry.defaultAlgorithm(for:)`, which depends on nothing measured.
+// algorithms (results then stay bit-identical). Entries written by another build of atx (say,
+// one with an algorithm this one lacks, on a shared home directory) are kept as they are.
+// Without tuning (tests, library users) the kernels use `ConvGeometry.defaultAlgorithm(for:)`,
+// which depends on nothing measured.
 import CKernels
 import Foundation
 
@@ -111,22 +113,41 @@ public enum ConvTuning {
 
     static var cacheURL: URL { MachineCache.url("conv-algorithms.json") }
 
+    /// An entry as stored: the algorithm by name, so that an entry written by another build
+    /// (an algorithm this one does not know) is kept, not a reason to drop the whole table.
+    struct StoredEntry: Codable, Equatable {
+        var algorithm: String
+        var seconds: [String: Double]
+    }
+
     /// Runs `body` on the cached table under an exclusive lock (flock) on a lock file beside it,
-    /// writing the table back (atomically) if `body` changed it. Without a usable cache directory
-    /// `body` gets an empty table and nothing is kept.
+    /// writing the table back (atomically) if `body` changed it. `body` sees the entries this
+    /// build can use; the others stay in the file as they were. A file that is not such a table
+    /// at all is kept beside the new one as conv-algorithms.json.unreadable. Without a usable
+    /// cache directory `body` gets an empty table and nothing is kept.
     static func withCache<T>(_ body: (inout [String: Entry]) -> T) -> T {
         let url = cacheURL
         try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let fd = open(url.path + ".lock", O_CREAT | O_RDWR, 0o644)
         if fd >= 0 { flock(fd, LOCK_EX) }
         defer { if fd >= 0 { flock(fd, LOCK_UN); close(fd) } }
-        var table = (try? Data(contentsOf: url)).flatMap { try? JSONDecoder().decode([String: Entry].self, from: $0) } ?? [:]
+        var stored: [String: StoredEntry] = [:]
+        if let data = try? Data(contentsOf: url) {
+            if let decoded = try? JSONDecoder().decode([String: StoredEntry].self, from: data) {
+                stored = decoded
+            } else {
+                try? FileManager.default.removeItem(at: url.appendingPathExtension("unreadable"))
+                try? FileManager.default.moveItem(at: url, to: url.appendingPathExtension("unreadable"))
+            }
+        }
+        var table = stored.compactMapValues { e in ConvAlgorithm(rawValue: e.algorithm).map { Entry(algorithm: $0, seconds: e.seconds) } }
         let before = table
         let result = body(&table)
         if table != before {
+            for (key, e) in table where before[key] != e { stored[key] = StoredEntry(algorithm: e.algorithm.rawValue, seconds: e.seconds) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            if let data = try? encoder.encode(table) { try? data.write(to: url, options: .atomic) }
+            if let data = try? encoder.encode(stored) { try? data.write(to: url, options: .atomic) }
         }
         return result
     }

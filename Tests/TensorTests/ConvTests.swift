@@ -241,7 +241,8 @@ final class ConvTests: XCTestCase {
     }
 
     /// The default choice (no tuning) is fixed, and a tuned choice is one of the shape's
-    /// candidates, the same on every call, written to the cache and read back from it.
+    /// candidates, the same on every call, written to the cache and read back from it; the cache
+    /// keeps entries another build wrote, and sets aside a file it cannot read.
     func testAlgorithmChoiceDefaultsAndTuning() throws {
         let g = ConvGeometry(input: [4, 16, 8, 8], weight: [16, 16, 3, 3], stride: 1, padding: 1)
         XCTAssertFalse(ConvTuning.isEnabled)
@@ -276,5 +277,25 @@ final class ConvTests: XCTestCase {
         // A new process (here: forgetting what this one decided) reads the same choice back.
         ConvTuning.forgetForTests()
         XCTAssertEqual(g.algorithm(for: .forward), chosen)
+
+        // An entry written by another build (an algorithm this one does not know) neither hides
+        // the entries this build can read nor is dropped when the file is written again.
+        var raw = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: ConvTuning.cacheURL)) as? [String: Any])
+        raw["a newer build's shape"] = ["algorithm": "winograd9", "seconds": ["winograd9": 0.001, "im2col": 0.002]]
+        try JSONSerialization.data(withJSONObject: raw).write(to: ConvTuning.cacheURL)
+        ConvTuning.forgetForTests()
+        XCTAssertEqual(g.algorithm(for: .forward), chosen, "read back beside an unknown algorithm")
+        let other = ConvGeometry(input: [2, 8, 6, 6], weight: [8, 8, 3, 3], stride: 1, padding: 1)
+        _ = other.algorithm(for: .forward)   // measured and written
+        let after = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: ConvTuning.cacheURL)) as? [String: Any])
+        for key in ["a newer build's shape", ConvTuning.cacheKey(g, .forward), ConvTuning.cacheKey(other, .forward)] {
+            XCTAssertNotNil(after[key], key)
+        }
+        // A file that is not a table at all is set aside, not overwritten.
+        try Data("not json".utf8).write(to: ConvTuning.cacheURL)
+        ConvTuning.forgetForTests()
+        XCTAssertTrue(g.candidates(.forward).contains(g.algorithm(for: .forward)))
+        XCTAssertEqual(try String(contentsOf: ConvTuning.cacheURL.appendingPathExtension("unreadable"), encoding: .utf8), "not json")
+        XCTAssertNotNil(try JSONDecoder().decode([String: ConvTuning.Entry].self, from: Data(contentsOf: ConvTuning.cacheURL))[ConvTuning.cacheKey(g, .forward)])
     }
 }
