@@ -1,4 +1,4 @@
-// 2-D convolution (cross-correlation, as PyTorch) with its two backward kernels, by one of four
+// 2-D convolution (cross-correlation, as PyTorch) with its two backward kernels, by one of the
 // algorithms (`ConvAlgorithm`), chosen per shape and pass (`ConvGeometry.algorithm(for:)`,
 // measured on the machine at hand by `ConvTuning` when a run turns it on):
 // - im2col + GEMM, any shape: one sample at a time, so the sample's column matrix stays in
