@@ -186,7 +186,7 @@ extension Variable {
         let x = self
         var kept = shape
         kept[axis] = 1
-        let n = value.map { $0 * $0 }.sum(axis: axis, keepDims: keepDims).map { $0.squareRoot() }
+        let n = value.pow(2).sum(axis: axis, keepDims: keepDims).map { $0.squareRoot() }
         return .record(.norm, n, inputs: [self],
                        vjp: { g, y in [g.reshaped(kept) * x / y.reshaped(kept).clamped(min: 1e-30)] })
     }

@@ -158,8 +158,8 @@ void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1,
     PICK(winoc_weight_grad)(m, du, o, c, c0, c1, dw);
 }
 
-void atx_bn_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {
-    PICK(bn_plane_sums)(x, l, c, p0, p1, mu, out);
+void atx_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {
+    PICK(plane_sums)(x, l, c, p0, p1, mu, out);
 }
 
 void atx_bn_grad_sums(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,

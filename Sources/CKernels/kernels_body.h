@@ -978,7 +978,7 @@ static inline void bn_sums(int mode, const float *x, const float *dy, long n, fl
 // p mod C) and per-channel parameters, so one call covers a thread's share.
 
 /// out[p] = Σ x over plane p, or with mu, Σ (x − mu[channel])².
-void ATX_S(bn_plane_sums)(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {
+void ATX_S(plane_sums)(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {
     float s[2];
     for (long p = p0; p < p1; p++) {
         if (mu) bn_sums(BN_SQUARES, x + p * l, NULL, l, 0, 0, mu[p % c], s);

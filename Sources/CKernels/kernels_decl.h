@@ -24,7 +24,7 @@
                             int pad, int stride, float *y);                                                 \
     void direct_weight_grad_##S(const float *x, const float *dy, int n, int c, int h, int w, int o, int k,  \
                                 int pad, int stride, float *dw);                                            \
-    void bn_plane_sums_##S(const float *x, long l, int c, long p0, long p1, const float *mu, float *out);   \
+    void plane_sums_##S(const float *x, long l, int c, long p0, long p1, const float *mu, float *out);   \
     void bn_grad_sums_##S(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a,  \
                           const float *b, int relu, const float *mu, float *out);                           \
     void bn_affine_##S(const float *x, long l, int c, long p0, long p1, const float *a, const float *b,     \

@@ -59,12 +59,12 @@ extension Tensor {
         // Swift or in C: the activations stay in the last-level cache.)
         let mean = x.data.withUnsafeBufferPointer { px in
             channelSums(n: n, c: c, l: l, count: 1) { planes, out in
-                atx_bn_plane_sums(px.baseAddress!, l, Int32(c), planes.lowerBound, planes.upperBound, nil, out)
+                atx_plane_sums(px.baseAddress!, l, Int32(c), planes.lowerBound, planes.upperBound, nil, out)
             }[0].map { Float($0 / Double(m)) }
         }
         let squares = x.data.withUnsafeBufferPointer { px in
             channelSums(n: n, c: c, l: l, count: 1) { planes, out in
-                atx_bn_plane_sums(px.baseAddress!, l, Int32(c), planes.lowerBound, planes.upperBound, mean, out)
+                atx_plane_sums(px.baseAddress!, l, Int32(c), planes.lowerBound, planes.upperBound, mean, out)
             }[0]
         }
         let invStd = squares.map { Float(1 / ($0 / Double(m) + Double(eps)).squareRoot()) }

@@ -1,4 +1,5 @@
 // Elementwise kernels with NumPy broadcasting, reductions over an axis, softmax, flips.
+import CKernels
 
 public enum BinaryOp: Sendable {
     case add, sub, mul, div, max
@@ -201,6 +202,11 @@ extension Tensor {
         if shape == target { return self }
         let s = Tensor.broadcastShape(target, shape, op: "sum(toShape:)")
         precondition(s == shape, "sum(toShape:): shape \(shape) does not reduce to \(target)")
+        let padded = [Int](repeating: 1, count: shape.count - target.count) + target
+        if let k = (0...shape.count).first(where: { padded[..<$0] == shape[..<$0] && padded[$0...].allSatisfy { $0 == 1 } }) {
+            // Trailing dimensions only ([N, D] → [N, 1]): each row's sum, as sum(axis:) takes it.
+            return Tensor.rowSums(self, rows: shape[..<k].reduce(1, *), length: shape[k...].reduce(1, *), shape: target)
+        }
         let st = Tensor.broadcastStrides(target, in: shape)
         var out = [Float](repeating: 0, count: target.product)
         data.withUnsafeBufferPointer { p in
@@ -226,9 +232,25 @@ extension Tensor {
         return s
     }
 
+    /// The sums of `rows` consecutive runs of `length` elements, vectorised in C (atx_plane_sums:
+    /// the lanes' partial sums, then the lanes in order), the rows split over threads: a row's
+    /// sum does not depend on the thread count.
+    static func rowSums(_ x: Tensor, rows: Int, length: Int, shape: [Int]) -> Tensor {
+        Tensor(shape: shape) { out in
+            let out = SendablePointer(out.baseAddress!)
+            x.data.withUnsafeBufferPointer { p in
+                let p = p.baseAddress!
+                Threads.parallelFor(rows, costPerItem: length) { r in
+                    atx_plane_sums(p, length, 1, r.lowerBound, r.upperBound, nil, out.p)
+                }
+            }
+        }
+    }
+
     /// Sum over one axis.
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor {
         let (outer, n, inner) = axisSplit(axis, op: "sum(axis:)")
+        if inner == 1 { return Tensor.rowSums(self, rows: outer, length: n, shape: reducedShape(axis, keepDims: keepDims)) }
         return Tensor(shape: reducedShape(axis, keepDims: keepDims)) { out in
             let out = SendablePointer(out.baseAddress!)
             data.withUnsafeBufferPointer { p in

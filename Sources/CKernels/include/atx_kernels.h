@@ -82,8 +82,9 @@ void atx_direct_weight_grad(const float *x, const float *dy, int n, int c, int h
 /// Batch norm over planes p0 ..< p1 of an [N, C, L] tensor (plane p at p·L, channel p mod C;
 /// per-channel parameters indexed by channel; the Swift side splits the planes over threads).
 /// Products and sums round separately (no FMA), so ReLU's mask recomputed in the backward is
-/// the forward's bit for bit. out[p] = Σ x over plane p, or with mu, Σ (x − mu)²:
-void atx_bn_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out);
+/// the forward's bit for bit. out[p] = Σ x over plane p, or with mu, Σ (x − mu)² (without mu,
+/// also the row sums of Tensor's reductions over trailing dimensions, with c = 1):
+void atx_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out);
 /// out[2p], out[2p + 1] = Σ g, Σ g·(x − mu) over plane p; g = dy, or with `relu` dy·[x·a + b > 0].
 void atx_bn_grad_sums(const float *x, const float *dy, long l, int c, long p0, long p1, const float *a, const float *b,
                       int relu, const float *mu, float *out);
