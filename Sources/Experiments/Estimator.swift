@@ -1,7 +1,8 @@
-// How long runs take on this machine. A network's training throughput comes from the store's
-// finished epochs of the same network and method when there are any, else from a few training
-// steps measured here once (cached per host, OpenBLAS kernel set, network, batch and threads),
-// so `atx plan` speaks for the machine at hand rather than for the one the code was written on.
+// How long runs take on this machine. A run's training throughput comes from the store's
+// finished epochs of the same student, teacher and method when there are any, else from a few
+// training steps of that student, teacher and method measured here once (cached per host,
+// OpenBLAS kernel set, step, batch and threads), so `atx plan` speaks for the machine at hand
+// rather than for the one the code was written on.
 import Bench
 import Data
 import Foundation
@@ -10,15 +11,16 @@ import Store
 import Tensor
 import Training
 
-/// Estimates run times from the throughput the store has seen for the same model and method,
-/// or from a cross-entropy step measured on this machine.
+/// Estimates run times from the throughput the store has seen for the same student, teacher and
+/// method, or from training steps of the grid's own networks and methods measured on this machine.
 public struct Estimator {
-    /// Store medians by "model method".
+    /// Store medians by `measuredKey`.
     let measured: [String: Double]
-    /// Cross-entropy images/s per network from calibration steps, and where each came from.
+    /// Images/s of the calibration steps by `Step.name`.
     let calibrated: [String: Double]
     /// The image side the calibration steps ran at (32 for the in-memory datasets).
     var calibrationSide = ImageDataset.side
+    /// Where each step's figure came from, by `Step.name`.
     public let sources: [String: Source]
 
     public enum Source: String, Sendable {
@@ -27,38 +29,95 @@ public struct Estimator {
         case cache = "a step measured on this machine before (cached)"
     }
 
-    /// Reads the store's throughput and calibrates the networks of `grid` it has no runs of:
-    /// `threads` is the workers' thread count.
+    /// What a calibration step times: a network's cross-entropy training step, a frozen teacher's
+    /// forward (which a cohort's students share), or a student's step of a method with its teacher
+    /// (the teacher's forward included).
+    enum Step: Hashable {
+        case train(String)
+        case forward(String)
+        case method(student: String, teacher: String?, MethodKind)
+
+        /// The run's own step: its method, its teacher.
+        init(_ config: RunConfig) {
+            self = config.method.kind == .ce ? .train(config.student) : .method(student: config.student, teacher: config.teacher, config.method.kind)
+        }
+
+        /// What a benchmark case times.
+        init(_ c: StepBenchCase) {
+            self = !c.trains ? .forward(c.student) : c.method.kind == .ce ? .train(c.student) : .method(student: c.student, teacher: c.teacher, c.method.kind)
+        }
+
+        /// "wrn-16-1", "wrn-16-2 forward", "wrn-16-1←wrn-16-2 factt".
+        var name: String {
+            switch self {
+            case .train(let model): return model
+            case .forward(let model): return "\(model) forward"
+            case .method(let student, let teacher, let kind): return student + (teacher.map { "←\($0)" } ?? "") + " \(kind.rawValue)"
+            }
+        }
+    }
+
+    /// Reads the store's throughput and calibrates the steps of `grid` it has no runs of: each
+    /// network's cross-entropy step, each teacher's forward, and each student's step of each
+    /// method and teacher. `threads` is the workers' thread count.
     public init(store: Store, grid: Grid? = nil, threads: Int = 1, calibrate: Bool = true) {
         var m: [String: [Double]] = [:]
         for r in (try? store.runs()) ?? [] {
             let ips = ((try? store.epochs(key: r.key)) ?? []).map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
             let side = (try? Worker.decodeConfig(r.configJSON))?.geometry?.crop
-            if !ips.isEmpty { m[Estimator.measuredKey(r.student, r.method, side: side), default: []] += ips }
+            if !ips.isEmpty { m[Estimator.measuredKey(r.student, r.teacher, r.method, side: side), default: []] += ips }
         }
         measured = m.mapValues { $0.sorted()[$0.count / 2] }
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
         if let grid {
-            let models = Set(grid.runs.flatMap { [$0.config.student] + ($0.config.teacher.map { [$0] } ?? []) })
             // Grids on JPEG datasets (Table 4) are calibrated at their crop size, with their freezing;
             // the others on images with their dataset's channels (Fashion-MNIST's first layer reads one).
             let jpeg = grid.runs.first { $0.config.dataset.descriptor.isJPEG }?.config
             let inMemory = grid.runs.first { !$0.config.dataset.descriptor.isJPEG }?.config.dataset ?? .synthetic
             let side = jpeg.map { $0.dataset.descriptor.imageSide($0.geometry ?? .imageNet) }
             calibrationSide = side ?? ImageDataset.side
-            for model in models.sorted() {
-                if measured[Estimator.measuredKey(model, "ce", side: side)] != nil { sources[model] = .store; continue }
-                let bench = StepBenchCase(name: model, student: model, teacher: nil, method: .ce, trains: true,
+            // Each step once, timed with the first run's method of its kind (a mapping or β does not
+            // change a step's cost).
+            var steps: [Step: Method] = [:]
+            for run in grid.runs {
+                let c = run.config
+                steps[.train(c.student)] = steps[.train(c.student)] ?? .ce
+                if let teacher = c.teacher { steps[.train(teacher)] = steps[.train(teacher)] ?? .ce }
+                if c.method.readsTeacherForward, let teacher = c.teacher { steps[.forward(teacher)] = .ce }
+                if c.method.kind != .ce { steps[Step(c)] = steps[Step(c)] ?? c.method }
+            }
+            for (step, method) in steps.sorted(by: { $0.key.name < $1.key.name }) {
+                let name = step.name
+                switch step {
+                case .train(let model):
+                    if measured[Estimator.measuredKey(model, nil, "ce", side: side)] != nil { sources[name] = .store; continue }
+                case .method(let student, let teacher, let kind):
+                    if measured[Estimator.measuredKey(student, teacher, kind.rawValue, side: side)] != nil { sources[name] = .store; continue }
+                case .forward: break
+                }
+                let (student, teacher, trains): (String, String?, Bool) = switch step {
+                case .train(let model): (model, nil, true)
+                case .forward(let model): (model, nil, false)
+                case .method(let student, let teacher, _): (student, teacher, true)
+                }
+                let bench = StepBenchCase(name: name, student: student, teacher: teacher, method: method, trains: trains,
                                           dataset: jpeg?.dataset ?? inMemory, geometry: jpeg?.geometry ?? .imageNet,
                                           freezing: jpeg == nil ? nil : grid.settings.freeze)
                 guard calibrate, let (rate, source) = Calibration.rate(bench, batch: min(grid.settings.batchSize, jpeg == nil ? 128 : 16),
                                                                        threads: threads) else { continue }
-                calibrated[model] = rate
-                sources[model] = source
+                calibrated[name] = rate
+                sources[name] = source
             }
         }
         self.calibrated = calibrated
         self.sources = sources
+    }
+
+    /// Figures given by `Step.name` (tests).
+    init(measured: [String: Double] = [:], calibrated: [String: Double]) {
+        self.measured = measured
+        self.calibrated = calibrated
+        sources = calibrated.mapValues { _ in .cache }
     }
 
     /// "wrn-16-1 and wrn-16-2 from a step measured on this machine now; …".
@@ -69,35 +128,37 @@ public struct Estimator {
         }.joined(separator: "; ")
     }
 
-    /// Finished runs are grouped by network, method and, for the JPEG datasets, crop side.
-    static func measuredKey(_ model: String, _ method: String, side: Int?) -> String {
-        "\(model) \(method)" + (side.map { " @\($0)" } ?? "")
+    /// Finished runs are grouped by student, teacher, method and, for the JPEG datasets, crop side.
+    static func measuredKey(_ student: String, _ teacher: String?, _ method: String, side: Int?) -> String {
+        student + (teacher.map { "←\($0)" } ?? "") + " \(method)" + (side.map { " @\($0)" } ?? "")
+    }
+
+    /// Images/s of `step` on images of `side` (nil: 32×32): the calibration step's, scaled by the
+    /// pixel count when it ran at another side; nil when it was not measured.
+    func calibratedRate(_ step: Step, side: Int?) -> Double? {
+        calibrated[step.name].map { $0 * pow(Double(calibrationSide) / Double(side ?? ImageDataset.side), 2) }
     }
 
     /// Cross-entropy training images/s of `model` on images of `side` (nil: 32×32): the store's
-    /// runs at that size, else the calibration step's, scaled by the pixel count when it ran at another side.
+    /// runs at that size, else the calibration step's (50 when neither is known).
     func rate(_ model: String, side: Int? = nil) -> Double {
-        if let m = measured[Estimator.measuredKey(model, "ce", side: side)] { return m }
-        return (calibrated[model] ?? 50) * pow(Double(calibrationSide) / Double(side ?? ImageDataset.side), 2)
+        measured[Estimator.measuredKey(model, nil, "ce", side: side)] ?? calibratedRate(.train(model), side: side) ?? 50
     }
 
-    /// Training images per second of `config`: the store's median for the same student and method
-    /// when it has one; else the student's rate, plus the frozen teacher's forward (about a third
-    /// of its training step) for distillation; double backprop costs about 3× the student's step
-    /// (min-l2), 6× (symmetry norm: two of them), plus the teacher's input gradient for grad-AT
-    /// (ratios measured for NIN-thin without BN: 71, 36 and 29 img/s against 205 for cross-entropy).
-    /// `sharing`: the students of its cohort (`Cohorts`), who share the teacher's forward.
+    /// Training images per second of `config`: the store's median for the same student, teacher and
+    /// method when it has one; else its calibration step's. `sharing`: the students of its cohort
+    /// (`Cohorts`), who share the teacher's forward, so each pays 1/sharing of it. A step that was
+    /// not measured counts as the student's cross-entropy step.
     public func throughput(_ config: RunConfig, sharing: Int = 1) -> Double {
         let side = config.geometry?.crop
-        if let m = measured[Estimator.measuredKey(config.student, config.method.name, side: side)] { return m }
-        let student = rate(config.student, side: side), teacher = config.teacher.map { rate($0, side: side) } ?? student
-        switch config.method {
-        case .ce: return student
-        case .at, .kd, .atkd, .factt: return 1 / (1 / student + 1 / (3 * teacher * Double(max(sharing, 1))))
-        case .minL2: return student / 3
-        case .symmetry: return student / 6
-        case .gradAT: return 1 / (3 / student + 1.5 / teacher)
-        }
+        if let m = measured[Estimator.measuredKey(config.student, config.teacher, config.method.name, side: side)] { return m }
+        guard config.method.kind != .ce, let step = calibratedRate(Step(config), side: side) else { return rate(config.student, side: side) }
+        guard config.method.readsTeacherForward, sharing > 1, let teacher = config.teacher,
+              let forward = calibratedRate(.forward(teacher), side: side) else { return step }
+        // The step's seconds per image less the shares of the teacher's forward that others pay
+        // (never below the student's own cross-entropy step).
+        let seconds = 1 / step - (1 - 1 / Double(sharing)) / forward
+        return 1 / max(seconds, 1 / rate(config.student, side: side))
     }
 
     public static func images(_ config: RunConfig) -> (train: Int, test: Int) {
@@ -162,13 +223,13 @@ public struct Estimator {
     }
 }
 
-/// A network's cross-entropy training throughput on this machine: a warm-up step and two timed
-/// steps of the trainer's own step on synthetic images, cached in
-/// $XDG_CACHE_HOME/atx/throughput.json per host, kernel set, convolution kernels' revision,
-/// network, batch, threads and, unless three, image channels.
+/// A step's throughput on this machine (`Estimator.Step`: a training step of a network and
+/// method, or a teacher's forward): a warm-up step and two timed steps of the trainer's own step
+/// on synthetic images, cached in $XDG_CACHE_HOME/atx/throughput.json per host, kernel set,
+/// convolution kernels' revision, step, batch, threads and, unless three, image channels.
 enum Calibration {
     static func rate(_ c: StepBenchCase, batch: Int, threads: Int) -> (Double, Estimator.Source)? {
-        let key = ([Host.name, BLASKernels.description, "conv kernels r\(ConvTuning.kernelRevision)", c.student, "batch \(batch)",
+        let key = ([Host.name, BLASKernels.description, "conv kernels r\(ConvTuning.kernelRevision)", Estimator.Step(c).name, "batch \(batch)",
                     "threads \(threads)"]
                    + (c.side == ImageDataset.side ? [] : ["side \(c.side)"])
                    + (c.dataset.descriptor.channels == 3 ? [] : ["\(c.dataset.descriptor.channels) channel"])

@@ -27,26 +27,39 @@ final class EstimatorTests: XCTestCase {
         XCTAssertEqual(test, 50)
         XCTAssertEqual(estimator.seconds(ce.config), Double(ce.config.epochs) * (1.0 + 50.0 / 300.0), accuracy: 1e-9)
         XCTAssertEqual(estimator.seconds(ce.config, epochsDone: 1), Double(ce.config.epochs - 1) * (1.0 + 50.0 / 300.0), accuracy: 1e-9)
-        // A distillation run adds a third of the teacher's step; min-l2 triples the student's.
-        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", teacher: "wrn-10-1", method: .kd(temperature: 4, alpha: 0.9, form: .code2017), dataset: .synthetic)),
-                       1 / (1 / 100.0 + 1 / 300.0), accuracy: 1e-9)
-        XCTAssertEqual(estimator.throughput(RunConfig(student: "wrn-10-1", method: .minL2(beta: 1), dataset: .synthetic)), 100.0 / 3, accuracy: 1e-9)
+        // A step not measured (no calibration here) counts as the student's cross-entropy step;
+        // the store's epochs of a student with its teacher and method are that run's own figure.
+        let kd = try XCTUnwrap(grid.runs.first { $0.config.method.kind == .kd }).config
+        XCTAssertEqual(estimator.throughput(kd), 100, accuracy: 1e-9)
+        let at = try XCTUnwrap(grid.runs.first { $0.config.method.kind == .at })
+        try store.recordEpoch(EpochRow(runKey: at.key, epoch: 1, trainLoss: 1, trainError: 50, testLoss: 1, testError: 50,
+                                       learningRate: 0.1, seconds: 1, imagesPerSecond: 40, parts: [:]))
+        let reread = Estimator(store: store, grid: grid, threads: 1, calibrate: false)
+        XCTAssertEqual(reread.throughput(at.config), 40, accuracy: 1e-9)
+        XCTAssertEqual(reread.throughput(at.config, sharing: 2), 40, accuracy: 1e-9, "the store's figure already has its cohort's sharing")
+        XCTAssertEqual(reread.sources["wrn-10-1←wrn-10-2 at"], .store)
+        var other = at.config
+        other.teacher = "wrn-10-3"
+        XCTAssertEqual(reread.throughput(other), 100, accuracy: 1e-9, "another teacher's step is not this one's")
     }
 
     /// The plan simulates the runner: the longest chains first (both teachers, then the students of
-    /// each seed as one cohort sharing the teacher's forward, then the baselines), at every network's
-    /// fallback rate of 50 img/s.
+    /// each seed as one cohort sharing the teacher's forward, then the baselines), at the rates of
+    /// the calibration steps.
     func testThePlanSimulatesTheRunnersSchedule() throws {
         let grid = try Grid(spec: try SpecTests.spec("smoke"), profile: "smoke", locations: SpecTests.noCIFAR)
-        let estimator = Estimator(store: try Store.inMemory(), grid: grid, threads: 1, calibrate: false)
+        let estimator = Estimator(calibrated: ["wrn-10-1": 50, "wrn-10-2": 25, "wrn-10-2 forward": 75,
+                                               "wrn-10-1←wrn-10-2 at": 30, "wrn-10-1←wrn-10-2 kd": 30])
         let todo = grid.runs.map { (run: $0, epochsDone: 0) }
         let teacher = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-2" }).config
         let baseline = try XCTUnwrap(grid.runs.first { $0.config.student == "wrn-10-1" && $0.config.method == .ce }).config
         let student = try XCTUnwrap(grid.runs.first { $0.config.method.kind == .at }).config
         let (t, b) = (estimator.seconds(teacher), estimator.seconds(baseline))
+        XCTAssertEqual(t, Double(teacher.epochs) * (100 / 25.0 + 50 / 75.0), accuracy: 1e-9, "testing at three times the training rate")
         let (alone, shared) = (estimator.seconds(student), estimator.seconds(student, sharing: 2))
-        XCTAssertLessThan(shared, alone, "a cohort of two shares the teacher's forward")
-        XCTAssertEqual(shared, Double(student.epochs) * (100 / (1 / (1 / 50.0 + 1 / (3 * 50.0 * 2))) + 50 / 150.0), accuracy: 1e-9)
+        XCTAssertEqual(alone, Double(student.epochs) * (100 / 30.0 + 50 / 150.0), accuracy: 1e-9)
+        // Each of two students pays its step less half the teacher's forward.
+        XCTAssertEqual(shared, Double(student.epochs) * (100 * (1 / 30.0 - 0.5 / 75) + 50 / 150.0), accuracy: 1e-9)
         let one = estimator.simulate(grid, todo: todo, jobs: 1)
         XCTAssertEqual(one.wall, 2 * (t + b + 2 * shared), accuracy: 1e-9, "one worker: everything in turn")
         let two = estimator.simulate(grid, todo: todo, jobs: 2)
@@ -56,6 +69,30 @@ final class EstimatorTests: XCTestCase {
         let later = grid.runs.filter { $0.config.student != "wrn-10-2" }.map { (run: $0, epochsDone: $0.config.method == student.method ? 1 : 0) }
         XCTAssertEqual(estimator.simulate(grid, todo: later, jobs: 2).wall,
                        2 * shared - shared / Double(student.epochs) + b, accuracy: 1e-9)
+        // A forward so slow that the shares would take the student below its own cross-entropy
+        // step: the cross-entropy step bounds it.
+        let odd = Estimator(calibrated: ["wrn-10-1": 50, "wrn-10-2 forward": 10, "wrn-10-1←wrn-10-2 at": 30])
+        XCTAssertEqual(odd.throughput(student, sharing: 4), 50, accuracy: 1e-9)
+    }
+
+    /// The estimator calibrates each network's step, each teacher's forward and each student's step
+    /// of each method and teacher, and no more.
+    func testEveryStepOfTheGridIsCalibratedOnce() throws {
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("atx-estimator-\(UUID().uuidString)")
+        setenv("XDG_CACHE_HOME", cache.path, 1)
+        defer { unsetenv("XDG_CACHE_HOME"); try? FileManager.default.removeItem(at: cache) }
+        let grid = try Grid(spec: try SpecTests.spec("smoke"), profile: "smoke", locations: SpecTests.noCIFAR)
+        let estimator = Estimator(store: try Store.inMemory(), grid: grid, threads: 1)
+        XCTAssertEqual(Set(estimator.sources.keys), ["wrn-10-1", "wrn-10-2", "wrn-10-2 forward", "wrn-10-1←wrn-10-2 at", "wrn-10-1←wrn-10-2 kd"])
+        XCTAssertTrue(estimator.sources.values.allSatisfy { $0 == .measuredNow })
+        XCTAssertTrue(estimator.calibrated.values.allSatisfy { $0 > 0 })
+        // A forward is faster than a training step, and a student's step with its teacher's forward
+        // slower than the student's own (the figures are this machine's; only the order is tested).
+        XCTAssertGreaterThan(estimator.calibrated["wrn-10-2 forward"]!, estimator.calibrated["wrn-10-2"]!)
+        XCTAssertLessThan(estimator.calibrated["wrn-10-1←wrn-10-2 at"]!, estimator.calibrated["wrn-10-1"]!)
+        let again = Estimator(store: try Store.inMemory(), grid: grid, threads: 1)
+        XCTAssertTrue(again.sources.values.allSatisfy { $0 == .cache })
+        XCTAssertEqual(again.calibrated, estimator.calibrated)
     }
 
     func testCalibrationMeasuresOnceAndCaches() throws {
