@@ -4,6 +4,7 @@
 // and split samples over threads).
 import CBLAS
 import Foundation
+import NN
 import Tensor
 
 public struct ConvBenchCase: Sendable {
@@ -27,6 +28,24 @@ public struct ConvBenchCase: Sendable {
         cases.append(g("g2.b0.conv0 \(w[2])→\(w[3]) 3×3 s2 @16", w[2], w[3], 16, 3, 2))
         cases.append(g("g2.b0.convdim \(w[2])→\(w[3]) 1×1 s2 @16", w[2], w[3], 16, 1, 2))
         cases.append(g("g2 \(w[3])→\(w[3]) 3×3 @8", w[3], w[3], 8, 3, 1))
+        return cases
+    }
+
+    /// The distinct convolutions of NIN (NIN-wide's widths unless given) at 32×32: each block's
+    /// 5×5 (3×3 in the last) convolution and its 1×1 convolutions.
+    public static func nin(widths: [Int] = NetworkInNetwork.wide, batch: Int, inChannels: Int = 3) -> [ConvBenchCase] {
+        var cases: [ConvBenchCase] = [], cin = inChannels, side = 32
+        for b in 0..<3 {
+            for j in 0..<3 {
+                let cout = widths[3 * b + j], k = j > 0 ? 1 : b < 2 ? 5 : 3
+                let g = ConvGeometry(input: [batch, cin, side, side], weight: [cout, cin, k, k], stride: 1, padding: k / 2)
+                if !cases.contains(where: { $0.geometry == g }) {
+                    cases.append(ConvBenchCase(name: "block\(b).conv\(j) \(cin)→\(cout) \(k)×\(k) @\(side)", geometry: g))
+                }
+                cin = cout
+            }
+            side /= 2
+        }
         return cases
     }
 

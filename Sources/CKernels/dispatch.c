@@ -152,10 +152,12 @@ void atx_winof_forward(const atx_wino_plan *p, const float *x, const float *u, l
     PICK(winof_forward)(p, x, u, s0, s1, y);
 }
 
-void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u) { PICK(winoc_weights)(m, w, o, c, c0, c1, u); }
+void atx_winoc_weights(int m, int r, const float *w, int o, int c, int c0, int c1, float *u) {
+    PICK(winoc_weights)(m, r, w, o, c, c0, c1, u);
+}
 
-void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw) {
-    PICK(winoc_weight_grad)(m, du, o, c, c0, c1, dw);
+void atx_winoc_weight_grad(int m, int r, const float *du, int o, int c, int c0, int c1, float *dw) {
+    PICK(winoc_weight_grad)(m, r, du, o, c, c0, c1, dw);
 }
 
 void atx_plane_sums(const float *x, long l, int c, long p0, long p1, const float *mu, float *out) {

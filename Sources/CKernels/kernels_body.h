@@ -241,6 +241,22 @@ static inline void a6(vec g0, vec g1, vec g2, vec g3, vec u[6]) {
     u[0] = g0; u[1] = s02 + s13; u[2] = s02 - s13; u[3] = p + q; u[4] = p - q; u[5] = g3;
 }
 
+// Winograd F(2×2, 5×5) on the same six points: Bᵀ as above (bt6, input_tile4), and
+//   G  = [¼ 0 0 0 0; −⅙ −⅙ −⅙ −⅙ −⅙; −⅙ ⅙ −⅙ ⅙ −⅙; 1/24 1/12 ⅙ ⅓ ⅔; 1/24 −1/12 ⅙ −⅓ ⅔; 0 0 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 1]
+
+/// y = Aᵀ m: six vectors to two.
+static inline void at62(vec m0, vec m1, vec m2, vec m3, vec m4, vec m5, vec y[2]) {
+    y[0] = m0 + (m1 + m2) + (m3 + m4);
+    y[1] = (m1 - m2) + splat(2) * (m3 - m4) + m5;
+}
+
+/// u = A g: two vectors to six (the adjoint of at62).
+static inline void a62(vec g0, vec g1, vec u[6]) {
+    const vec t = splat(2) * g1;
+    u[0] = g0; u[1] = g0 + g1; u[2] = g0 - g1; u[3] = g0 + t; u[4] = g0 - t; u[5] = g1;
+}
+
 /// Elements 4k + j (j = 0…3) of the 4W floats at p: four strided vectors.
 static inline void stride4(const float *p, vec d[4]) {
     vec a = ld(p), b = ld(p + W), c = ld(p + 2 * W), e = ld(p + 3 * W);
@@ -457,8 +473,8 @@ static inline void output_tile4(const float *src, long A, float *base, int cols)
 }
 
 void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1, float *v) {
-    const int m = p->m, a = m + 2, tw = p->tw, th = p->th, c = p->c, blocks = channel_blocks(c);
-    const int rows = m * th + 2, cols = m * tw + 2;
+    const int m = p->m, tw = p->tw, th = p->th, c = p->c, blocks = channel_blocks(c);
+    const int rows = m * th + p->r - 1, cols = m * tw + p->r - 1;
     const long A = p->inputAlphaStride;
     float *buf = lines((long)rows * cols * W, 0);
     for (long q = q0; q < q1; q++) {
@@ -468,7 +484,7 @@ void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1
             for (int tx = 0; tx < tw; tx++) {
                 float *out = v + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * c + c0;
                 const float *base = buf + ((long)m * ty * cols + m * tx) * W;
-                if (m == 2) {
+                if (p->r == 3 && m == 2) {
                     vec t[4][4];   // Bᵀ d along y, for each column j
                     for (int j = 0; j < 4; j++) {
                         vec d0 = ld(base + j * W), d1 = ld(base + ((long)cols + j) * W);
@@ -481,12 +497,11 @@ void ATX_S(winoc_input)(const atx_wino_plan *p, const float *x, long q0, long q1
                         st_n(out + (4 * i + 2) * A, t[i][2] - t[i][1], nb);
                         st_n(out + (4 * i + 3) * A, t[i][1] - t[i][3], nb);
                     }
-                } else {
+                } else {   // a 6×6 tile: F(4×4, 3×3) or F(2×2, 5×5)
                     input_tile4(base, cols, out, A, nb);
                 }
             }
         }
-        (void)a;
     }
     free(buf);
 }
@@ -502,7 +517,17 @@ void ATX_S(winoc_output)(const atx_wino_plan *p, const float *mm, long q0, long 
             for (int tx = 0; tx < tw; tx++) {
                 const float *src = mm + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * o + o0;
                 float *base = buf + ((long)m * ty * cols + m * tx) * W;
-                if (m == 2) {
+                if (p->r == 5) {
+                    vec col[6][2];
+                    for (int j = 0; j < 6; j++)
+                        at62(ld(src + j * A), ld(src + (6 + j) * A), ld(src + (12 + j) * A), ld(src + (18 + j) * A),
+                             ld(src + (24 + j) * A), ld(src + (30 + j) * A), col[j]);
+                    for (int r = 0; r < 2; r++) {
+                        vec yr[2];
+                        at62(col[0][r], col[1][r], col[2][r], col[3][r], col[4][r], col[5][r], yr);
+                        st(base + (long)r * cols * W, yr[0]); st(base + ((long)r * cols + 1) * W, yr[1]);
+                    }
+                } else if (m == 2) {
                     vec a0[4], b0[4];
                     for (int j = 0; j < 4; j++) {
                         vec m0 = ld(src + j * A), m1 = ld(src + (4 + j) * A), m2 = ld(src + (8 + j) * A), m3 = ld(src + (12 + j) * A);
@@ -532,7 +557,15 @@ void ATX_S(winoc_output_grad)(const atx_wino_plan *p, const float *dy, long q0, 
             for (int tx = 0; tx < tw; tx++) {
                 float *out = dm + ((long)s * p->tilesPerSample + (long)ty * tw + tx) * o + o0;
                 const float *base = buf + ((long)m * ty * cols + m * tx) * W;
-                if (m == 2) {
+                if (p->r == 5) {
+                    vec u[2][6];
+                    for (int r = 0; r < 2; r++) a62(ld(base + (long)r * cols * W), ld(base + ((long)r * cols + 1) * W), u[r]);
+                    for (int k = 0; k < 6; k++) {
+                        vec out6[6];
+                        a62(u[0][k], u[1][k], out6);
+                        for (int i = 0; i < 6; i++) st_n(out + (6 * i + k) * A, out6[i], nb);
+                    }
+                } else if (m == 2) {
                     vec g00 = ld(base), g01 = ld(base + W), g10 = ld(base + (long)cols * W), g11 = ld(base + ((long)cols + 1) * W);
                     vec u0[4] = {g00, g00 + g01, g00 - g01, -g01}, u1[4] = {g10, g10 + g11, g10 - g11, -g11};
                     for (int j = 0; j < 4; j++) {
@@ -642,6 +675,32 @@ static inline void gt_vec(int m, const vec d[6], vec out[3]) {
     }
 }
 
+/// G applied to r taps k[0…r−1]: m + r − 1 values (F(m×m, 3×3) by g_vec, or F(2×2, 5×5)).
+static inline void g_taps(int m, int r, const vec *k, vec out[6]) {
+    if (r == 3) { g_vec(m, k[0], k[1], k[2], out); return; }
+    const vec sixth = splat(1.0f / 6);
+    const vec e = k[0] + k[2] + k[4], od = k[1] + k[3];
+    const vec e2 = k[0] * splat(1.0f / 24) + k[2] * sixth + k[4] * splat(2.0f / 3), o2 = k[1] * splat(1.0f / 12) + k[3] * splat(1.0f / 3);
+    out[0] = k[0] * splat(0.25f);
+    out[1] = -(e + od) * sixth;
+    out[2] = -(e - od) * sixth;
+    out[3] = e2 + o2;
+    out[4] = e2 - o2;
+    out[5] = k[4];
+}
+
+/// Gᵀ applied to m + r − 1 values: r taps (the adjoint of g_taps).
+static inline void gt_taps(int m, int r, const vec d[6], vec out[5]) {
+    if (r == 3) { gt_vec(m, d, out); return; }
+    const vec sixth = splat(1.0f / 6);
+    const vec s12 = d[1] + d[2], d12 = d[2] - d[1], s34 = d[3] + d[4], d34 = d[3] - d[4];
+    out[0] = d[0] * splat(0.25f) - s12 * sixth + s34 * splat(1.0f / 24);
+    out[1] = d12 * sixth + d34 * splat(1.0f / 12);
+    out[2] = (s34 - s12) * sixth;
+    out[3] = d12 * sixth + d34 * splat(1.0f / 3);
+    out[4] = s34 * splat(2.0f / 3) - s12 * sixth + d[5];
+}
+
 void ATX_S(wino_weights)(int m, const float *w, int o, int c, int o0, int o1, float *u) {
     const int a = m + 2;
     const long step = (long)o * c;
@@ -702,26 +761,27 @@ void ATX_S(wino_weight_grad)(int m, const float *du, int o, int c, int o0, int o
     }
 }
 
-/// u[α][c][o] = (G w[o, c] Gᵀ)[α] (the channel-vectorised layout), for input channels [c0, c1),
-/// vectorised over output channels.
-void ATX_S(winoc_weights)(int m, const float *w, int o, int c, int c0, int c1, float *u) {
-    const int a = m + 2;
+/// u[α][c][o] = (G w[o, c] Gᵀ)[α] (the channel-vectorised layout) for w [O, C, r, r], input
+/// channels [c0, c1), vectorised over output channels.
+void ATX_S(winoc_weights)(int m, int r, const float *w, int o, int c, int c0, int c1, float *u) {
+    const int a = m + r - 1, taps = r * r;
     const long step = (long)o * c;
     for (int ic = c0; ic < c1; ic++) {
         for (int o0 = 0; o0 < o; o0 += W) {
             const int nb = imin(W, o - o0);
-            float taps[9][W];
+            float k[25][W];
             for (int j = 0; j < W; j++)
-                for (int t = 0; t < 9; t++) taps[t][j] = j < nb ? w[((long)(o0 + j) * c + ic) * 9 + t] : 0;
-            vec gk[6][3];
-            for (int col = 0; col < 3; col++) {
-                vec out[6];
-                g_vec(m, ld(taps[col]), ld(taps[3 + col]), ld(taps[6 + col]), out);
+                for (int t = 0; t < taps; t++) k[t][j] = j < nb ? w[((long)(o0 + j) * c + ic) * taps + t] : 0;
+            vec gk[6][5];   // G·k: along y, for each column
+            for (int col = 0; col < r; col++) {
+                vec column[5], out[6];
+                for (int i = 0; i < r; i++) column[i] = ld(k[i * r + col]);
+                g_taps(m, r, column, out);
                 for (int i = 0; i < a; i++) gk[i][col] = out[i];
             }
-            for (int i = 0; i < a; i++) {
+            for (int i = 0; i < a; i++) {   // (G·k)·Gᵀ: along x
                 vec out[6];
-                g_vec(m, gk[i][0], gk[i][1], gk[i][2], out);
+                g_taps(m, r, gk[i], out);
                 for (int j = 0; j < a; j++) st_n(u + (i * a + j) * step + (long)ic * o + o0, out[j], nb);
             }
         }
@@ -729,8 +789,8 @@ void ATX_S(winoc_weights)(int m, const float *w, int o, int c, int c0, int c1, f
 }
 
 /// dw[o, c] = Gᵀ du[·][c][o] G for input channels [c0, c1) (the adjoint of winoc_weights).
-void ATX_S(winoc_weight_grad)(int m, const float *du, int o, int c, int c0, int c1, float *dw) {
-    const int a = m + 2;
+void ATX_S(winoc_weight_grad)(int m, int r, const float *du, int o, int c, int c0, int c1, float *dw) {
+    const int a = m + r - 1, taps = r * r;
     const long step = (long)o * c;
     for (int ic = c0; ic < c1; ic++) {
         for (int o0 = 0; o0 < o; o0 += W) {
@@ -746,21 +806,21 @@ void ATX_S(winoc_weight_grad)(int m, const float *du, int o, int c, int c0, int 
                     d[alpha] = ld(part);
                 }
             }
-            vec t[3][6];
+            vec t[5][6];   // Gᵀ·dU along y, for each column
             for (int col = 0; col < a; col++) {
-                vec column[6], out[3];
+                vec column[6], out[5];
                 for (int i = 0; i < a; i++) column[i] = d[i * a + col];
-                gt_vec(m, column, out);
-                for (int r = 0; r < 3; r++) t[r][col] = out[r];
+                gt_taps(m, r, column, out);
+                for (int row = 0; row < r; row++) t[row][col] = out[row];
             }
-            float taps[9][W];
-            for (int r = 0; r < 3; r++) {
-                vec out[3];
-                gt_vec(m, t[r], out);
-                for (int col = 0; col < 3; col++) st(taps[3 * r + col], out[col]);
+            float k[25][W];
+            for (int row = 0; row < r; row++) {
+                vec out[5];
+                gt_taps(m, r, t[row], out);
+                for (int col = 0; col < r; col++) st(k[r * row + col], out[col]);
             }
             for (int j = 0; j < nb; j++)
-                for (int k = 0; k < 9; k++) dw[((long)(o0 + j) * c + ic) * 9 + k] = taps[k][j];
+                for (int tap = 0; tap < taps; tap++) dw[((long)(o0 + j) * c + ic) * taps + tap] = k[tap][j];
         }
     }
 }

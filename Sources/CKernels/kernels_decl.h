@@ -17,8 +17,8 @@
     void winoc_output_##S(const atx_wino_plan *p, const float *m, long q0, long q1, float *y);              \
     void winoc_output_grad_##S(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm);       \
     void winof_forward_##S(const atx_wino_plan *p, const float *x, const float *u, long s0, long s1, float *y); \
-    void winoc_weights_##S(int m, const float *w, int o, int c, int c0, int c1, float *u);                  \
-    void winoc_weight_grad_##S(int m, const float *du, int o, int c, int c0, int c1, float *dw);            \
+    void winoc_weights_##S(int m, int r, const float *w, int o, int c, int c0, int c1, float *u);           \
+    void winoc_weight_grad_##S(int m, int r, const float *du, int o, int c, int c0, int c1, float *dw);     \
     int direct_block_##S(void);                                                                             \
     void direct_forward_##S(const float *x, const float *packed, int n, int c, int h, int w, int o, int k,  \
                             int pad, int stride, float *y);                                                 \

@@ -8,7 +8,8 @@
 //   calls single-threaded OpenBLAS.
 // - Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convolutions (Winograd.swift), the
 //   latter also with its transforms vectorised over channels (small planes), and, for the
-//   forward, with those transforms and the products fused per run of tiles (few channels).
+//   forward, with those transforms and the products fused per run of tiles (few channels); and
+//   F(2×2, 5×5) by channel for 5×5 stride-1 convolutions (NIN).
 // - direct, stride 1 or 2, square kernels up to 8×8: C kernels (CKernels, AVX-512 / AVX2 /
 //   portable) on a flat zero-padded grid (stride 2: four phase planes), register-blocked over
 //   output channels and positions; no GEMM, no transforms. A stride-2 input gradient is not a
@@ -85,6 +86,7 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
         case .im2col: return true
         case .winograd, .winograd4, .winograd4c: return Winograd.applies(to: self)
         case .winograd4f: return Winograd.applies(to: self) && pass == .forward
+        case .winograd5c: return Winograd.applies(to: self, kernel: 5)
         case .direct: return stride <= 2 && kh == kw && kh <= 8
         }
     }
@@ -108,6 +110,9 @@ public enum ConvAlgorithm: String, Sendable, Codable, CaseIterable {
     /// tiles in C (no V or M in memory, no OpenBLAS): for few channels. Forward (and so the
     /// stride-1 input gradient) only.
     case winograd4f
+    /// Winograd F(2×2, 5×5) by channel: 5×5, stride 1 (NIN's 5×5 layers); 36 multiplications per
+    /// 2×2 outputs instead of 100.
+    case winograd5c
     /// Direct convolution in C SIMD kernels: stride 1 or 2, square kernels up to 8×8.
     case direct
 
@@ -351,7 +356,7 @@ extension Tensor {
     public static func conv2d(_ x: Tensor, _ w: Tensor, stride: Int = 1, padding: Int = 0, algorithm: ConvAlgorithm? = nil) -> Tensor {
         let g = ConvGeometry(input: x.shape, weight: w.shape, stride: stride, padding: padding)
         let chosen = algorithm ?? g.algorithm(for: .forward)
-        precondition(g.supports(chosen), "conv2d: \(chosen) cannot compute weight \(w.shape) stride \(stride) padding \(padding) (Winograd: 3×3, stride 1, padding ≤ 2; direct: stride 1, square kernel)")
+        precondition(g.supports(chosen), "conv2d: \(chosen) cannot compute weight \(w.shape) stride \(stride) padding \(padding) (Winograd: 3×3 or (winograd5c) 5×5, stride 1, padding < kernel; direct: stride 1 or 2, square kernel)")
         return Profiler.work(.forward, flops: g.flops) { Tensor(shape: g.outputShape) { y in
             x.data.withUnsafeBufferPointer { px in
                 w.data.withUnsafeBufferPointer { pw in
@@ -362,6 +367,7 @@ extension Tensor {
                     case .winograd4: Winograd.forward(px, pw, g, m: 4, py)
                     case .winograd4c: Winograd.forward(px, pw, g, m: 4, byChannel: true, py)
                     case .winograd4f: Winograd.fusedForward(px, pw, g, py)
+                    case .winograd5c: Winograd.forward(px, pw, g, m: 2, byChannel: true, py)
                     case .direct: ConvKernels.directForward(px, pw, g, py)
                     }
                 }
@@ -397,7 +403,7 @@ extension Tensor {
         precondition(dy.shape == g.outputShape,
                      "conv2dBackwardWeight: dy \(dy.shape) does not match output shape \(g.outputShape) of input \(x.shape) and weight \(weightShape)")
         let chosen = algorithm ?? g.algorithm(for: .weightGradient)
-        precondition(g.supports(chosen, .weightGradient), "conv2dBackwardWeight: \(chosen) cannot compute weight \(weightShape) stride \(stride) padding \(padding) (Winograd: 3×3, stride 1, padding ≤ 2; direct: stride 1, square kernel)")
+        precondition(g.supports(chosen, .weightGradient), "conv2dBackwardWeight: \(chosen) cannot compute weight \(weightShape) stride \(stride) padding \(padding) (Winograd: 3×3 or (winograd5c) 5×5, stride 1, padding < kernel; direct: stride 1 or 2, square kernel)")
         return Profiler.work(.weightGradient, flops: g.flops) { Tensor(shape: g.weightShape) { dw in
             dy.data.withUnsafeBufferPointer { pdy in
                 x.data.withUnsafeBufferPointer { px in
@@ -408,6 +414,7 @@ extension Tensor {
                     case .winograd4: Winograd.backwardWeight(pdy, px, g, m: 4, pdw)
                     case .winograd4c: Winograd.backwardWeight(pdy, px, g, m: 4, byChannel: true, pdw)
                     case .winograd4f: fatalError("conv2dBackwardWeight: winograd4f computes forwards only")   // traps even unchecked
+                    case .winograd5c: Winograd.backwardWeight(pdy, px, g, m: 2, byChannel: true, pdw)
                     case .direct: ConvKernels.directBackwardWeight(pdy, px, g, pdw)
                     }
                 }

@@ -109,7 +109,7 @@ public enum ConvTuning {
 
     /// Raised whenever a convolution kernel changes how fast it is, so that choices measured
     /// with the old kernels are measured again.
-    public static let kernelRevision = 4
+    public static let kernelRevision = 5
 
     static var cacheURL: URL { MachineCache.url("conv-algorithms.json") }
 

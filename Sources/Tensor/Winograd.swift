@@ -1,15 +1,18 @@
 // Winograd F(m×m, 3×3), m = 2 or 4 (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", CVPR 2016), for 3×3 stride-1 convolutions: each m×m output tile costs (m+2)²
-// multiplications per (input, output) channel pair instead of 9m² (16 instead of 36 for m = 2,
-// 36 instead of 144 for m = 4), as (m+2)² GEMMs over a block of samples:
+// Networks", CVPR 2016), for 3×3 stride-1 convolutions, and F(2×2, 5×5) for 5×5 ones (NIN's
+// widest layers): each m×m output tile costs (m+r−1)² multiplications per (input, output)
+// channel pair instead of r²m² (16 instead of 36 for F(2×2, 3×3), 36 instead of 144 for
+// F(4×4, 3×3), 36 instead of 100 for F(2×2, 5×5)), as (m+r−1)² GEMMs over a block of samples:
 //   forward   M_α[O, T] = U_α[O, C] · V_α[C, T],   U = G w Gᵀ,  V = Bᵀ d B,  y = Aᵀ M A;
 //   weight    dU_α[O, C] = Σ dM_α[O, T] · V_α[C, T]ᵀ,  dM = A dy Aᵀ,  dw = Gᵀ dU G.
-// α runs over the (m+2)² tile positions, T over the tiles of a block of samples; d is the
-// (m+2)×(m+2) input tile at (m·ty − p, m·tx − p). The input gradient of a stride-1 convolution is
+// α runs over the (m+r−1)² tile positions, T over the tiles of a block of samples; d is the
+// (m+r−1)×(m+r−1) input tile at (m·ty − p, m·tx − p). F(4×4, 3×3) and F(2×2, 5×5) interpolate
+// at the same six points, so they share Bᵀ and the input transform. The input gradient of a stride-1 convolution is
 // itself a convolution (see Conv.swift), so it takes this path too. Every step is exact algebra;
-// only the rounding differs from a direct sum. F(2×2)'s coefficients are ±1 and ½; F(4×4)'s
-// reach 8 and 1/24, so its rounding error is about 10–20× larger (still ~1e-6 of the largest
-// output; Tests/TensorTests/ConvTests.swift measures it).
+// only the rounding differs from a direct sum. F(2×2, 3×3)'s coefficients are ±1 and ½;
+// F(4×4, 3×3)'s reach 8 and 1/24, F(2×2, 5×5)'s 5 and 1/24, so their rounding errors are about
+// 10–20× larger (still ~1e-6 of the largest output; Tests/TensorTests/ConvTests.swift measures it).
+// F(2×2, 5×5) has the channel-vectorised transforms only.
 //
 // The transforms are C (CKernels: AVX-512, AVX2 or portable, picked at run time), the GEMMs
 // OpenBLAS at one thread; `fusedForward` does the products in C as well, a run of tiles at a
@@ -27,20 +30,24 @@ import Foundation
 struct WinogradPlan {
     let g: ConvGeometry
     let m: Int
+    /// The kernel's side: 3, or 5 (F(2×2, 5×5)).
+    let r: Int
     /// V [α][T][C], M [α][T][O], U [α][C][O], transforms vectorised over channels (true), or
     /// V [α][C][T], M [α][O][T], U [α][O][C], transforms vectorised over a row of tiles.
     let byChannel: Bool
-    /// (m + 2)²: the tile positions, one GEMM each.
+    /// (m + r − 1)²: the tile positions, one GEMM each.
     let alphas: Int
     let samplesPerBlock: Int
     var c: atx_wino_plan
 
     init(_ g: ConvGeometry, m: Int, byChannel: Bool = false) {
-        precondition(m == 2 || m == 4, "Winograd: tiles are 2×2 or 4×4, got \(m)")
+        r = g.kh
+        precondition(g.kw == r && (r == 3 && (m == 2 || m == 4) || r == 5 && m == 2 && byChannel),
+                     "Winograd: F(2×2) or F(4×4) for 3×3 kernels, F(2×2) by channel for 5×5; got m = \(m), kernel \(g.kh)×\(g.kw)")
         self.g = g
         self.m = m
         self.byChannel = byChannel
-        alphas = (m + 2) * (m + 2)
+        alphas = (m + r - 1) * (m + r - 1)
         let th = (g.oh + m - 1) / m, tw = (g.ow + m - 1) / m, tiles = th * tw
         // A block's V and M take alphas·(C + O) floats per tile: about half the L2 keeps them in
         // cache. When U itself is larger than that it streams from memory once per block, so a
@@ -54,7 +61,7 @@ struct WinogradPlan {
         // last tile, and the pad keeps the planes, used together, off the same cache sets. Each
         // plane starts on a cache line (the buffers are allocated on lines).
         func stride(_ channels: Int) -> Int { (channels * rowLength + 15) / 16 * 16 + 64 }
-        c = atx_wino_plan(m: Int32(m), c: Int32(g.c), h: Int32(g.h), w: Int32(g.w), pad: Int32(g.padding),
+        c = atx_wino_plan(m: Int32(m), r: Int32(r), c: Int32(g.c), h: Int32(g.h), w: Int32(g.w), pad: Int32(g.padding),
                           o: Int32(g.o), oh: Int32(g.oh), ow: Int32(g.ow), th: Int32(th), tw: Int32(tw),
                           tilesPerSample: tiles, rowLength: rowLength,
                           inputAlphaStride: stride(g.c), outputAlphaStride: stride(g.o))
@@ -108,9 +115,12 @@ extension ConvGeometry {
 }
 
 enum Winograd {
-    /// Whether `g` can take this path: 3×3, stride 1, padding at most 2.
-    static func applies(to g: ConvGeometry) -> Bool {
-        g.kh == 3 && g.kw == 3 && g.stride == 1 && g.padding <= 2
+    /// Whether `g` can take the F(m×m, 3×3) paths: 3×3, stride 1, padding at most 2.
+    static func applies(to g: ConvGeometry) -> Bool { applies(to: g, kernel: 3) }
+
+    /// Whether `g` is an r×r stride-1 convolution with padding at most r − 1 (F(2×2, 5×5) for r = 5).
+    static func applies(to g: ConvGeometry, kernel r: Int) -> Bool {
+        g.kh == r && g.kw == r && g.stride == 1 && g.padding <= r - 1
     }
 
     /// u = (G w Gᵀ)[α] for every kernel, as [α][O][C] (split over output channels) or, by
@@ -119,7 +129,7 @@ enum Winograd {
         let g = p.g, uP = SendablePointer(u)
         Threads.parallelFor(p.byChannel ? g.c : g.o, costPerItem: (p.byChannel ? g.o : g.c) * p.alphas * 8) { r in
             if p.byChannel {
-                atx_winoc_weights(Int32(p.m), w, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), uP.p)
+                atx_winoc_weights(Int32(p.m), Int32(p.r), w, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), uP.p)
             } else {
                 atx_wino_weights(Int32(p.m), w, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), uP.p)
             }
@@ -142,7 +152,7 @@ enum Winograd {
         }
     }
 
-    /// y = conv2d(x, w) for a 3×3 stride-1 convolution with m×m tiles: x [N, C, H, W], w [O, C, 3, 3] → y [N, O, OH, OW].
+    /// y = conv2d(x, w) for an r×r stride-1 convolution with m×m tiles: x [N, C, H, W], w [O, C, r, r] → y [N, O, OH, OW].
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ g: ConvGeometry, m: Int, byChannel: Bool = false,
                         _ y: UnsafeMutablePointer<Float>) {
         let p = WinogradPlan(g, m: m, byChannel: byChannel)
@@ -199,10 +209,10 @@ enum Winograd {
         }
     }
 
-    /// dw = Σ over the batch of the weight gradient of a 3×3 stride-1 convolution with m×m
+    /// dw = Σ over the batch of the weight gradient of an r×r stride-1 convolution with m×m
     /// tiles. dU is summed over the blocks in order; when threads take whole blocks, each chunk
     /// of blocks (a split fixed by the thread count) has its own partial dU, added in chunk
-    /// order. dy [N, O, OH, OW], x [N, C, H, W] → dw [O, C, 3, 3].
+    /// order. dy [N, O, OH, OW], x [N, C, H, W] → dw [O, C, r, r].
     static func backwardWeight(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ g: ConvGeometry, m: Int, byChannel: Bool = false,
                                _ dw: UnsafeMutablePointer<Float>) {
         let p = WinogradPlan(g, m: m, byChannel: byChannel)
@@ -269,7 +279,7 @@ enum Winograd {
         let dwP = SendablePointer(dw)
         Threads.parallelFor(p.byChannel ? g.c : g.o, costPerItem: (p.byChannel ? g.o : g.c) * p.alphas * 8) { r in
             if p.byChannel {
-                atx_winoc_weight_grad(Int32(m), duP.p, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), dwP.p)
+                atx_winoc_weight_grad(Int32(m), Int32(p.r), duP.p, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), dwP.p)
             } else {
                 atx_wino_weight_grad(Int32(m), duP.p, Int32(g.o), Int32(g.c), Int32(r.lowerBound), Int32(r.upperBound), dwP.p)
             }

@@ -119,7 +119,8 @@ struct BenchCommand: ParsableCommand {
             }.joined(separator: "/")
         }
         let sets = [("WRN-16-1", ConvBenchCase.wrn(widen: 1, batch: batch))] + (quick ? [] : [
-            ("WRN-16-2", ConvBenchCase.wrn(widen: 2, batch: batch)), ("ResNet-18, batch 16", ConvBenchCase.resnet18(batch: 16))])
+            ("WRN-16-2", ConvBenchCase.wrn(widen: 2, batch: batch)), ("NIN-wide", ConvBenchCase.nin(batch: batch)),
+            ("ResNet-18, batch 16", ConvBenchCase.resnet18(batch: 16))])
         for (title, cases) in sets {
             say(pad(title, 36) + " thr" + (ConvAlgorithm.allCases.map(\.rawValue) + ["bare sgemm"]).map { "  " + pad($0, 21) }.joined()
                 + "  best % of peak")

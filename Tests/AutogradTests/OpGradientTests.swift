@@ -141,11 +141,12 @@ final class OpGradientTests: XCTestCase {
 
     /// Each convolution algorithm forced on the three convolution ops (conv2d and its two
     /// gradients, which call each other at higher orders), at first and second order, on shapes
-    /// it takes: 3×3 with padding 0–2, and for the direct kernels 1×1 and 5×5 too; channels and
-    /// sizes not multiples of a vector width.
+    /// it takes: 3×3 with padding 0–2, 5×5 with padding 2 and 4 (winograd5c, direct), and for the
+    /// direct kernels 1×1 too; channels and sizes not multiples of a vector width.
     func testEveryConvolutionAlgorithmAtBothOrders() {
         for algorithm in ConvAlgorithm.allCases {
-            for (k, p, c, o, h, w) in [(3, 1, 3, 5, 5, 6), (3, 0, 2, 3, 6, 5), (3, 2, 2, 2, 4, 5), (1, 0, 3, 2, 4, 5), (5, 2, 2, 3, 5, 6)] {
+            for (k, p, c, o, h, w) in [(3, 1, 3, 5, 5, 6), (3, 0, 2, 3, 6, 5), (3, 2, 2, 2, 4, 5), (1, 0, 3, 2, 4, 5), (5, 2, 2, 3, 5, 6),
+                                        (5, 4, 2, 2, 3, 4)] {
                 let x = spread([2, c, h, w], &rng, scale: 0.5), wt = spread([o, c, k, k], &rng, scale: 0.3)
                 let g = ConvGeometry(input: x.shape, weight: wt.shape, stride: 1, padding: p)
                 guard g.supports(algorithm) else { continue }

@@ -104,12 +104,15 @@ final class ConvTests: XCTestCase {
         }
         XCTAssertEqual(two, again)
         // Every algorithm's forward computes each sample the same way whatever the thread count.
-        let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1)
-        for a in ConvAlgorithm.allCases where g.supports(a) {
-            Threads.set(1)
-            let y1 = Tensor.conv2d(x, w, stride: 1, padding: 1, algorithm: a)
-            Threads.set(2)
-            XCTAssertEqual(Tensor.conv2d(x, w, stride: 1, padding: 1, algorithm: a), y1, "\(a) forward")
+        let w5 = Tensor.normal([16, 16, 5, 5], rng: &rng)
+        for (w, padding) in [(w, 1), (w5, 2)] {
+            let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: padding)
+            for a in ConvAlgorithm.allCases where g.supports(a) {
+                Threads.set(1)
+                let y1 = Tensor.conv2d(x, w, stride: 1, padding: padding, algorithm: a)
+                Threads.set(2)
+                XCTAssertEqual(Tensor.conv2d(x, w, stride: 1, padding: padding, algorithm: a), y1, "\(a) forward \(w.shape)")
+            }
         }
     }
 
@@ -124,7 +127,8 @@ final class ConvTests: XCTestCase {
         // (n, c, o, h, w, kernel, padding)
         let shapes = [(3, 4, 6, 5, 7, 3, 1), (2, 9, 8, 6, 6, 3, 0), (5, 8, 3, 7, 4, 3, 2), (1, 17, 13, 19, 23, 3, 1),
                       (2, 1, 1, 3, 3, 3, 1), (4, 33, 18, 9, 13, 3, 1), (3, 5, 7, 9, 11, 5, 2), (2, 3, 5, 10, 9, 1, 0),
-                      (2, 6, 9, 12, 12, 7, 3), (1, 3, 4, 6, 5, 3, 3), (20, 8, 16, 8, 8, 3, 1)]
+                      (2, 6, 9, 12, 12, 7, 3), (1, 3, 4, 6, 5, 3, 3), (20, 8, 16, 8, 8, 3, 1),
+                      (2, 19, 21, 8, 9, 5, 1), (1, 4, 3, 7, 6, 5, 4), (3, 17, 16, 9, 10, 5, 0)]
         // The references once per shape; then every level, thread count and algorithm.
         let cases = shapes.map { (n, c, o, h, w, k, padding) in
             let x = Tensor.normal([n, c, h, w], rng: &rng), wt = Tensor.normal([o, c, k, k], rng: &rng)
@@ -187,36 +191,40 @@ final class ConvTests: XCTestCase {
         var rng = RNG(seed: 41)
         let before = Threads.count
         defer { Threads.set(before) }
-        let x = Tensor.normal([3, 64, 5, 5], rng: &rng), w = Tensor.normal([48, 64, 3, 3], rng: &rng)
-        let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1)
-        let dy = Tensor.normal(g.outputShape, rng: &rng)
-        for m in [2, 4] { XCTAssertGreaterThan(WinogradPlan(g, m: m).samplesPerBlock, 1, "F(\(m)×\(m))") }
-        for a in [ConvAlgorithm.winograd, .winograd4, .winograd4c] {
+        let x = Tensor.normal([3, 64, 5, 5], rng: &rng)
+        for (a, m, k) in [(ConvAlgorithm.winograd, 2, 3), (.winograd4, 4, 3), (.winograd4c, 4, 3), (.winograd5c, 2, 5)] {
+            let w = Tensor.normal([48, 64, k, k], rng: &rng), padding = k / 2
+            let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: padding)
+            let dy = Tensor.normal(g.outputShape, rng: &rng)
+            let plan = { WinogradPlan(g, m: m, byChannel: a == .winograd4c || a == .winograd5c) }
+            XCTAssertGreaterThan(plan().samplesPerBlock, 1, "\(a)")
             Threads.set(1)
-            let y1 = Tensor.conv2d(x, w, padding: 1, algorithm: a)
-            let dw1 = Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: 1, algorithm: a)
+            let y1 = Tensor.conv2d(x, w, padding: padding, algorithm: a)
+            let dw1 = Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: padding, algorithm: a)
             Threads.set(2)
-            XCTAssertFalse(WinogradPlan(g, m: a == .winograd ? 2 : 4, byChannel: a == .winograd4c).threadsTakeBlocks)
-            XCTAssertEqual(Tensor.conv2d(x, w, padding: 1, algorithm: a), y1, "\(a) forward")
-            XCTAssertEqual(Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: 1, algorithm: a), dw1, "\(a) weight gradient")
-            let yRef = Naive.conv2d(x, w, stride: 1, padding: 1)
+            XCTAssertFalse(plan().threadsTakeBlocks)
+            XCTAssertEqual(Tensor.conv2d(x, w, padding: padding, algorithm: a), y1, "\(a) forward")
+            XCTAssertEqual(Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: padding, algorithm: a), dw1, "\(a) weight gradient")
+            let yRef = Naive.conv2d(x, w, stride: 1, padding: padding)
             XCTAssertLessThan(maxAbsDiff(y1.data, yRef), 1e-5 * maxAbs(yRef), "\(a)")
         }
     }
 
     /// The rounding error of each algorithm against a float64 reference on realistic shapes and
     /// magnitudes (He-initialised weights, unit-variance inputs and output gradients): a WRN
-    /// layer at CIFAR size and a wide layer at ResNet-18's 14×14 scale. Winograd F(4×4)'s error is
-    /// about 10–20× F(2×2)'s: near 1e-5 of the largest output, 2e-6 in RMS; the figures are printed.
+    /// layer at CIFAR size, a wide layer at ResNet-18's 14×14 scale and a NIN 5×5 layer. Winograd
+    /// F(4×4, 3×3)'s and F(2×2, 5×5)'s errors are about 10–20× F(2×2, 3×3)'s: near 1e-5 of the
+    /// largest output, 2e-6 in RMS; the figures are printed.
     func testRoundingErrorOfEachAlgorithmOnRealisticShapes() {
         var rng = RNG(seed: 5)
-        for (n, c, side) in [(4, 32, 16), (1, 96, 14)] {
+        for (n, c, side, k) in [(4, 32, 16, 3), (1, 96, 14, 3), (1, 48, 16, 5)] {
             let x = Tensor.normal([n, c, side, side], rng: &rng)
-            let w = Tensor.normal([c, c, 3, 3], rng: &rng).scaled(by: (2 / Float(9 * c)).squareRoot())
-            let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: 1)
+            let w = Tensor.normal([c, c, k, k], rng: &rng).scaled(by: (2 / Float(k * k * c)).squareRoot())
+            let padding = k / 2
+            let g = ConvGeometry(input: x.shape, weight: w.shape, stride: 1, padding: padding)
             let dy = Tensor.normal(g.outputShape, rng: &rng)
-            let yRef = Naive.conv2d(x, w, stride: 1, padding: 1)
-            let (dxRef, dwRef) = Naive.conv2dBackward(dy, x, w, stride: 1, padding: 1)
+            let yRef = Naive.conv2d(x, w, stride: 1, padding: padding)
+            let (dxRef, dwRef) = Naive.conv2dBackward(dy, x, w, stride: 1, padding: padding)
             /// max |a − ref| / max |ref| and ‖a − ref‖₂ / ‖ref‖₂.
             func errors(_ a: Tensor, _ ref: [Double]) -> (Double, Double) {
                 var e2 = 0.0, r2 = 0.0
@@ -224,14 +232,14 @@ final class ConvTests: XCTestCase {
                 return (maxAbsDiff(a.data, ref) / maxAbs(ref), (e2 / r2).squareRoot())
             }
             for a in ConvAlgorithm.allCases where g.supports(a) {
-                let y = errors(Tensor.conv2d(x, w, padding: 1, algorithm: a), yRef)
-                let dx = errors(Tensor.conv2dBackwardInput(dy, w, inputShape: x.shape, padding: 1, algorithm: a), dxRef)
+                let y = errors(Tensor.conv2d(x, w, padding: padding, algorithm: a), yRef)
+                let dx = errors(Tensor.conv2dBackwardInput(dy, w, inputShape: x.shape, padding: padding, algorithm: a), dxRef)
                 let dw = g.supports(a, .weightGradient)
-                    ? errors(Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: 1, algorithm: a), dwRef) : nil
-                print(String(format: "rounding %@ x [%d, %d, %d, %d]: forward max %.1e rms %.1e, dx max %.1e rms %.1e",
-                             a.rawValue, n, c, side, side, y.0, y.1, dx.0, dx.1)
+                    ? errors(Tensor.conv2dBackwardWeight(dy, x, weightShape: w.shape, padding: padding, algorithm: a), dwRef) : nil
+                print(String(format: "rounding %@ x [%d, %d, %d, %d] %d×%d: forward max %.1e rms %.1e, dx max %.1e rms %.1e",
+                             a.rawValue, n, c, side, side, k, k, y.0, y.1, dx.0, dx.1)
                       + (dw.map { String(format: ", dw max %.1e rms %.1e", $0.0, $0.1) } ?? ""))
-                let (maxBound, rmsBound) = [.winograd4, .winograd4c, .winograd4f].contains(a) ? (3e-5, 6e-6) : (4e-6, 1.5e-6)
+                let (maxBound, rmsBound) = [.winograd4, .winograd4c, .winograd4f, .winograd5c].contains(a) ? (3e-5, 6e-6) : (4e-6, 1.5e-6)
                 for (what, e) in [("forward", y), ("dx", dx)] + (dw.map { [("dw", $0)] } ?? []) {
                     XCTAssertLessThan(e.0, maxBound, "\(a) \(what) max, c \(c)")
                     XCTAssertLessThan(e.1, rmsBound, "\(a) \(what) rms, c \(c)")

@@ -25,14 +25,14 @@ int atx_simd_width(int level);
 /// returns the floating-point operations done (2 per lane per FMA). Timed by the caller.
 double atx_fma_loop(int level, long iterations);
 
-/// The tiling of a 3×3 stride-1 convolution for Winograd F(m×m, 3×3), m = 2 or 4: each sample's
-/// output is split into th × tw tiles of m×m outputs read from (m+2)×(m+2) input tiles at
-/// (m·ty − pad, m·tx − pad). V [α][C][rowLength] and M [α][O][rowLength] hold a block of
+/// The tiling of an r×r stride-1 convolution for Winograd F(m×m, r×r), (m, r) = (2, 3), (4, 3)
+/// or (2, 5; the channel-vectorised transforms only): each sample's output is split into
+/// th × tw tiles of m×m outputs read from (m+r−1)×(m+r−1) input tiles at (m·ty − pad, m·tx − pad). V [α][C][rowLength] and M [α][O][rowLength] hold a block of
 /// samples: sample s's tile (ty, tx) at s·tilesPerSample + ty·tw + tx; α planes
 /// inputAlphaStride / outputAlphaStride apart (each stride leaves ≥ 64 floats of slack after
 /// the last channel: the transforms read up to a vector past a row's last tile).
 typedef struct {
-    int m;
+    int m, r;
     int c, h, w, pad;
     int o, oh, ow;
     int th, tw;
@@ -59,9 +59,9 @@ int atx_winoc_blocks(int channels);
 void atx_winoc_input(const atx_wino_plan *p, const float *x, long q0, long q1, float *v);
 void atx_winoc_output(const atx_wino_plan *p, const float *m, long q0, long q1, float *y);
 void atx_winoc_output_grad(const atx_wino_plan *p, const float *dy, long q0, long q1, float *dm);
-/// u[α][c][o] for input channels [c0, c1); dw from du[α][c][o] likewise.
-void atx_winoc_weights(int m, const float *w, int o, int c, int c0, int c1, float *u);
-void atx_winoc_weight_grad(int m, const float *du, int o, int c, int c0, int c1, float *dw);
+/// u[α][c][o] for w [O, C, r, r] and input channels [c0, c1); dw from du[α][c][o] likewise.
+void atx_winoc_weights(int m, int r, const float *w, int o, int c, int c0, int c1, float *u);
+void atx_winoc_weight_grad(int m, int r, const float *du, int o, int c, int c0, int c1, float *dw);
 /// y = conv2d(x, w) for samples [s0, s1) by F(4×4, 3×3) with the channel-vectorised transforms
 /// and the α products fused per run of tiles (p->m = 4; u = atx_winoc_weights' u[α][c][o]).
 void atx_winof_forward(const atx_wino_plan *p, const float *x, const float *u, long s0, long s1, float *y);
