@@ -37,14 +37,23 @@ public struct Estimator {
         case forward(String)
         case method(student: String, teacher: String?, MethodKind)
 
-        /// The run's own step: its method, its teacher.
-        init(_ config: RunConfig) {
-            self = config.method.kind == .ce ? .train(config.student) : .method(student: config.student, teacher: config.teacher, config.method.kind)
+        /// The training step of `student` by a method of `kind` (with `teacher`, if it has one).
+        init(student: String, teacher: String?, _ kind: MethodKind) {
+            self = kind == .ce ? .train(student) : .method(student: student, teacher: teacher, kind)
         }
 
+        /// The run's own step: its method, its teacher.
+        init(_ config: RunConfig) { self.init(student: config.student, teacher: config.teacher, config.method.kind) }
+
         /// What a benchmark case times.
-        init(_ c: StepBenchCase) {
-            self = !c.trains ? .forward(c.student) : c.method.kind == .ce ? .train(c.student) : .method(student: c.student, teacher: c.teacher, c.method.kind)
+        init(_ c: StepBenchCase) { self = c.trains ? Step(student: c.student, teacher: c.teacher, c.method.kind) : .forward(c.student) }
+
+        /// The network whose step (or forward) it is, and the teacher in it.
+        var network: (student: String, teacher: String?) {
+            switch self {
+            case .train(let model), .forward(let model): return (model, nil)
+            case .method(let student, let teacher, _): return (student, teacher)
+            }
         }
 
         /// "wrn-16-1", "wrn-16-2 forward", "wrn-16-1←wrn-16-2 factt".
@@ -65,7 +74,9 @@ public struct Estimator {
         for r in (try? store.runs()) ?? [] {
             let ips = ((try? store.epochs(key: r.key)) ?? []).map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
             let side = (try? Worker.decodeConfig(r.configJSON))?.geometry?.crop
-            if !ips.isEmpty { m[Estimator.measuredKey(r.student, r.teacher, r.method, side: side), default: []] += ips }
+            if !ips.isEmpty, let kind = MethodKind(rawValue: r.method) {
+                m[Estimator.measuredKey(Step(student: r.student, teacher: r.teacher, kind), side: side), default: []] += ips
+            }
         }
         measured = m.mapValues { $0.sorted()[$0.count / 2] }
         var calibrated: [String: Double] = [:], sources: [String: Source] = [:]
@@ -88,19 +99,10 @@ public struct Estimator {
             }
             for (step, method) in steps.sorted(by: { $0.key.name < $1.key.name }) {
                 let name = step.name
-                switch step {
-                case .train(let model):
-                    if measured[Estimator.measuredKey(model, nil, "ce", side: side)] != nil { sources[name] = .store; continue }
-                case .method(let student, let teacher, let kind):
-                    if measured[Estimator.measuredKey(student, teacher, kind.rawValue, side: side)] != nil { sources[name] = .store; continue }
-                case .forward: break
-                }
-                let (student, teacher, trains): (String, String?, Bool) = switch step {
-                case .train(let model): (model, nil, true)
-                case .forward(let model): (model, nil, false)
-                case .method(let student, let teacher, _): (student, teacher, true)
-                }
-                let bench = StepBenchCase(name: name, student: student, teacher: teacher, method: method, trains: trains,
+                if measured[Estimator.measuredKey(step, side: side)] != nil { sources[name] = .store; continue }
+                let trains: Bool
+                if case .forward = step { trains = false } else { trains = true }
+                let bench = StepBenchCase(name: name, student: step.network.student, teacher: step.network.teacher, method: method, trains: trains,
                                           dataset: jpeg?.dataset ?? inMemory, geometry: jpeg?.geometry ?? .imageNet,
                                           freezing: jpeg == nil ? nil : grid.settings.freeze)
                 guard calibrate, let (rate, source) = Calibration.rate(bench, batch: min(grid.settings.batchSize, jpeg == nil ? 128 : 16),
@@ -128,10 +130,9 @@ public struct Estimator {
         }.joined(separator: "; ")
     }
 
-    /// Finished runs are grouped by student, teacher, method and, for the JPEG datasets, crop side.
-    static func measuredKey(_ student: String, _ teacher: String?, _ method: String, side: Int?) -> String {
-        student + (teacher.map { "←\($0)" } ?? "") + " \(method)" + (side.map { " @\($0)" } ?? "")
-    }
+    /// Finished runs are grouped by their step (student, teacher and method) and, for the JPEG
+    /// datasets, crop side.
+    static func measuredKey(_ step: Step, side: Int?) -> String { step.name + (side.map { " @\($0)" } ?? "") }
 
     /// Images/s of `step` on images of `side` (nil: 32×32): the calibration step's, scaled by the
     /// pixel count when it ran at another side; nil when it was not measured.
@@ -142,7 +143,7 @@ public struct Estimator {
     /// Cross-entropy training images/s of `model` on images of `side` (nil: 32×32): the store's
     /// runs at that size, else the calibration step's (50 when neither is known).
     func rate(_ model: String, side: Int? = nil) -> Double {
-        measured[Estimator.measuredKey(model, nil, "ce", side: side)] ?? calibratedRate(.train(model), side: side) ?? 50
+        measured[Estimator.measuredKey(.train(model), side: side)] ?? calibratedRate(.train(model), side: side) ?? 50
     }
 
     /// Training images per second of `config`: the store's median for the same student, teacher and
@@ -151,7 +152,7 @@ public struct Estimator {
     /// not measured counts as the student's cross-entropy step.
     public func throughput(_ config: RunConfig, sharing: Int = 1) -> Double {
         let side = config.geometry?.crop
-        if let m = measured[Estimator.measuredKey(config.student, config.teacher, config.method.name, side: side)] { return m }
+        if let m = measured[Estimator.measuredKey(Step(config), side: side)] { return m }
         guard config.method.kind != .ce, let step = calibratedRate(Step(config), side: side) else { return rate(config.student, side: side) }
         guard config.method.readsTeacherForward, sharing > 1, let teacher = config.teacher,
               let forward = calibratedRate(.forward(teacher), side: side) else { return step }
