@@ -57,9 +57,10 @@ public enum BenchProcesses {
 
     /// Runs `copies` `atx bench --step-only` processes at `threads` threads, releases them
     /// together after their warm-up, and returns their figures.
-    /// With `coreType`, the children start with OPENBLAS_CORETYPE set to it (unset if empty).
+    /// With `coreType`, the children start with OPENBLAS_CORETYPE set to it (unset if empty);
+    /// `quiet` discards what they print on stderr.
     public static func spawnSteps(_ c: StepBenchCase, batch: Int, threads: Int, copies: Int, reps: Int,
-                                  coreType: String? = nil) throws -> [StepBenchResult] {
+                                  coreType: String? = nil, quiet: Bool = false) throws -> [StepBenchResult] {
         let children = try (0..<copies).map { _ -> (Process, Pipe, Pipe) in
             let p = Process(), out = Pipe(), input = Pipe()
             p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -73,6 +74,7 @@ public enum BenchProcesses {
                            "--reps", String(reps), "--batch", String(batch)]
             p.standardOutput = out
             p.standardInput = input
+            if quiet { p.standardError = FileHandle.nullDevice }
             try p.run()
             return (p, out, input)
         }

@@ -22,6 +22,10 @@ public struct Estimator {
     var calibrationSide = ImageDataset.side
     /// Where each step's figure came from, by `Step.name`.
     public let sources: [String: Source]
+    /// A process's speed, as a share of its speed alone, while other workers run beside it (they
+    /// share the caches, the memory and the cores): measured on this machine for the grid's
+    /// number of workers (`Calibration.sideBySide`); nil for one worker or when not measured (1).
+    var sideBySide: Double?
 
     public enum Source: String, Sendable {
         case store = "finished runs in the store"
@@ -68,8 +72,9 @@ public struct Estimator {
 
     /// Reads the store's throughput and calibrates the steps of `grid` it has no runs of: each
     /// network's cross-entropy step, each teacher's forward, and each student's step of each
-    /// method and teacher. `threads` is the workers' thread count.
-    public init(store: Store, grid: Grid? = nil, threads: Int = 1, calibrate: Bool = true) {
+    /// method and teacher. `threads` is the workers' thread count; with `jobs` workers, how much
+    /// they slow each other down is measured too.
+    public init(store: Store, grid: Grid? = nil, jobs: Int = 1, threads: Int = 1, calibrate: Bool = true) {
         var m: [String: [Double]] = [:]
         for r in (try? store.runs()) ?? [] {
             let ips = ((try? store.epochs(key: r.key)) ?? []).map(\.imagesPerSecond).filter { $0.isFinite && $0 > 0 }
@@ -113,13 +118,15 @@ public struct Estimator {
         }
         self.calibrated = calibrated
         self.sources = sources
+        if calibrate, grid != nil, jobs > 1 { sideBySide = Calibration.sideBySide(jobs: jobs, threads: threads) }
     }
 
     /// Figures given by `Step.name` (tests).
-    init(measured: [String: Double] = [:], calibrated: [String: Double]) {
+    init(measured: [String: Double] = [:], calibrated: [String: Double], sideBySide: Double? = nil) {
         self.measured = measured
         self.calibrated = calibrated
         sources = calibrated.mapValues { _ in .cache }
+        self.sideBySide = sideBySide
     }
 
     /// "wrn-16-1 and wrn-16-2 from a step measured on this machine now; …".
@@ -189,29 +196,33 @@ public struct Estimator {
 
     /// What the runner would do with `todo` (each run with the epochs it has done) at `jobs`
     /// workers, simulated with its own rules (`GridRunner.nextWorkers`): the wall time, and each
-    /// run's seconds (a cohort's members share the teacher's forward, and train one after another
-    /// within each batch, so a worker takes the sum of its members' seconds).
+    /// run's seconds alone (a cohort's members share the teacher's forward, and train one after
+    /// another within each batch, so a worker takes the sum of its members' seconds). While two
+    /// or more workers run, each runs at `sideBySide` of its speed alone.
     public func simulate(_ grid: Grid, todo: [(run: PlannedRun, epochsDone: Int)], jobs: Int) -> (wall: Double, seconds: [String: Double]) {
         let priority = priorities(grid)
         let pending = Dictionary(uniqueKeysWithValues: todo.map { ($0.run.key, $0) })
         var waiting = grid.runs.filter { pending[$0.key] != nil }
         var finished = Set(grid.runs.map(\.key)).subtracting(pending.keys)
-        var running: [(end: Double, keys: [String])] = [], now = 0.0, seconds: [String: Double] = [:]
+        // Each running worker with its seconds of work left, counted at its speed alone.
+        var running: [(left: Double, keys: [String])] = [], now = 0.0, seconds: [String: Double] = [:]
         while !waiting.isEmpty || !running.isEmpty {
             let startable = waiting.filter { $0.teacherKey.map(finished.contains) ?? true }
             for worker in GridRunner.nextWorkers(startable, free: jobs - running.count, priority: priority) {
-                var end = now
+                var work = 0.0
                 for run in worker {
                     let s = self.seconds(run.config, epochsDone: pending[run.key]!.epochsDone, sharing: worker.count)
                     seconds[run.key] = s
-                    end += s
+                    work += s
                 }
-                running.append((end, worker.map(\.key)))
+                running.append((work, worker.map(\.key)))
                 let started = Set(worker.map(\.key))
                 waiting.removeAll { started.contains($0.key) }
             }
-            guard let next = running.indices.min(by: { running[$0].end < running[$1].end }) else { break }  // a teacher never planned
-            now = running[next].end
+            guard let next = running.indices.min(by: { running[$0].left < running[$1].left }) else { break }  // a teacher never planned
+            let speed = running.count > 1 ? sideBySide ?? 1 : 1, elapsed = running[next].left / speed
+            now += elapsed
+            for i in running.indices { running[i].left -= elapsed * speed }
             finished.formUnion(running[next].keys)
             running.remove(at: next)
         }
@@ -243,11 +254,34 @@ enum Calibration {
         guard let bench = try? StepBench(c, batch: batch),
               let result = try? bench.measure(threads: threads, reps: 2) else { return nil }
         table[key] = result.imagesPerSecond
+        save(table)
+        return (result.imagesPerSecond, .measuredNow)
+    }
+
+    /// A process's speed beside `jobs − 1` others, as a share of its speed alone: the WRN-16-1
+    /// row of `atx bench` at `threads` threads, once alone and in `jobs` processes released
+    /// together (`BenchProcesses.spawnSteps`), the mean of theirs over the one alone. Cached like
+    /// the steps; nil when the children cannot be run.
+    static func sideBySide(jobs: Int, threads: Int) -> Double? {
+        let key = [Host.name, BLASKernels.description, "conv kernels r\(ConvTuning.kernelRevision)", "side by side",
+                   "\(jobs) jobs", "threads \(threads)"].joined(separator: " | ")
+        var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
+        if let cached = table[key] { return cached }
+        guard let row = StepBenchCase.named("wrn-16-1"),
+              let alone = try? BenchProcesses.spawnSteps(row, batch: 128, threads: threads, copies: 1, reps: 3, quiet: true).first?.imagesPerSecond,
+              let together = try? BenchProcesses.spawnSteps(row, batch: 128, threads: threads, copies: jobs, reps: 3, quiet: true).map(\.imagesPerSecond),
+              alone > 0, !together.isEmpty else { return nil }
+        let share = min(1, together.reduce(0, +) / Double(together.count) / alone)
+        table[key] = share
+        save(table)
+        return share
+    }
+
+    static func save(_ table: [String: Double]) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try? FileManager.default.createDirectory(at: cacheURL.deletingLastPathComponent(), withIntermediateDirectories: true)
         try? encoder.encode(table).write(to: cacheURL, options: .atomic)
-        return (result.imagesPerSecond, .measuredNow)
     }
 
     static var cacheURL: URL { MachineCache.url("throughput.json") }

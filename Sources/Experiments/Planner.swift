@@ -8,7 +8,7 @@ public enum Planner {
     /// Runs to do, done, and the estimated time at `jobs` parallel runs.
     /// `threads` is each run's thread count (the estimate's throughput is measured at it).
     public static func describe(_ grid: Grid, store: Store, jobs: Int, threads: Int = 1, listRuns: Bool = false) throws -> String {
-        let estimator = Estimator(store: store, grid: grid, threads: threads)
+        let estimator = Estimator(store: store, grid: grid, jobs: max(jobs, 1), threads: threads)
         var done = 0, failed = 0, todo: [(PlannedRun, Int)] = []
         for run in grid.runs {
             let r = try store.run(key: run.key)
@@ -39,7 +39,8 @@ public enum Planner {
         of \(threads) thread\(threads == 1 ? "" : "s")
           on Slurm (`atx submit`, one array task per run, a student after its teacher): about \(Display.duration(chain)) \
         with a node like this one per task, \(Display.duration(compute)) of compute in all
-          throughput: \(estimator.sourceSummary.isEmpty ? "nothing measured" : estimator.sourceSummary)
+          throughput: \(estimator.sourceSummary.isEmpty ? "nothing measured" : estimator.sourceSummary)\
+        \(estimator.sideBySide.map { String(format: "; %d runs side by side each at %.0f%% of its speed alone (measured on this machine)", jobs, 100 * $0) } ?? "")
         """
         if listRuns {
             for run in grid.runs {

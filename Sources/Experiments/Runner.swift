@@ -62,7 +62,7 @@ public final class GridRunner: @unchecked Sendable {
         try GridRunner.register(grid, in: store)
         installSignalHandlers()
         var attempted = Set<String>()
-        let estimator = Estimator(store: store, grid: grid, threads: options.threads)
+        let estimator = Estimator(store: store, grid: grid, jobs: options.jobs, threads: options.threads)
         let priority = estimator.priorities(grid)
         while true {
             let records = Dictionary(uniqueKeysWithValues: try grid.runs.compactMap { try store.run(key: $0.key) }.map { ($0.key, $0) })

@@ -69,6 +69,17 @@ final class EstimatorTests: XCTestCase {
         let later = grid.runs.filter { $0.config.student != "wrn-10-2" }.map { (run: $0, epochsDone: $0.config.method == student.method ? 1 : 0) }
         XCTAssertEqual(estimator.simulate(grid, todo: later, jobs: 2).wall,
                        2 * shared - shared / Double(student.epochs) + b, accuracy: 1e-9)
+        // Workers side by side at 80% of their speed alone: every phase here has two equal
+        // workers, so the whole takes 1/0.8 as long; one worker runs alone at full speed.
+        let crowded = Estimator(calibrated: estimator.calibrated, sideBySide: 0.8)
+        XCTAssertEqual(crowded.simulate(grid, todo: todo, jobs: 2).wall, two.wall / 0.8, accuracy: 1e-9)
+        XCTAssertEqual(crowded.simulate(grid, todo: todo, jobs: 1).wall, one.wall, accuracy: 1e-9)
+        // With the teachers done and one cohort half trained, the other cohort runs beside it
+        // only until it finishes; the rest runs alone.
+        let half = grid.runs.filter { $0.config.student != "wrn-10-2" && $0.config.method != .ce }
+            .map { (run: $0, epochsDone: $0.config.seed == 0 ? student.epochs / 2 : 0) }
+        let (short, long) = (shared * Double(student.epochs - student.epochs / 2) / Double(student.epochs) * 2, 2 * shared)
+        XCTAssertEqual(crowded.simulate(grid, todo: half, jobs: 2).wall, short / 0.8 + (long - short), accuracy: 1e-9)
         // A forward so slow that the shares would take the student below its own cross-entropy
         // step: the cross-entropy step bounds it.
         let odd = Estimator(calibrated: ["wrn-10-1": 50, "wrn-10-2 forward": 10, "wrn-10-1←wrn-10-2 at": 30])
