@@ -7,12 +7,13 @@
 //   weight    dU_α[O, C] = Σ dM_α[O, T] · V_α[C, T]ᵀ,  dM = A dy Aᵀ,  dw = Gᵀ dU G.
 // α runs over the (m+r−1)² tile positions, T over the tiles of a block of samples; d is the
 // (m+r−1)×(m+r−1) input tile at (m·ty − p, m·tx − p). F(4×4, 3×3) and F(2×2, 5×5) interpolate
-// at the same six points, so they share Bᵀ and the input transform. The input gradient of a stride-1 convolution is
-// itself a convolution (see Conv.swift), so it takes this path too. Every step is exact algebra;
-// only the rounding differs from a direct sum. F(2×2, 3×3)'s coefficients are ±1 and ½;
-// F(4×4, 3×3)'s reach 8 and 1/24, F(2×2, 5×5)'s 5 and 1/24, so their rounding errors are about
-// 10–20× larger (still ~1e-6 of the largest output; Tests/TensorTests/ConvTests.swift measures it).
-// F(2×2, 5×5) has the channel-vectorised transforms only.
+// at the same six points, so they share Bᵀ and the input transform. The input gradient of a
+// stride-1 convolution is itself a convolution (see Conv.swift), so it takes this path too.
+// Every step is exact algebra; only the rounding differs from a direct sum. F(2×2, 3×3)'s
+// coefficients are ±1 and ½; F(4×4, 3×3)'s reach 8 and 1/24, F(2×2, 5×5)'s 5 and 1/24, so their
+// rounding errors are about 10–20× larger (still ~1e-6 of the largest output;
+// Tests/TensorTests/ConvTests.swift measures it). F(2×2, 5×5) has the channel-vectorised
+// transforms only.
 //
 // The transforms are C (CKernels: AVX-512, AVX2 or portable, picked at run time), the GEMMs
 // OpenBLAS at one thread; `fusedForward` does the products in C as well, a run of tiles at a
