@@ -52,6 +52,12 @@ public struct Estimator {
         /// What a benchmark case times.
         init(_ c: StepBenchCase) { self = c.trains ? Step(student: c.student, teacher: c.teacher, c.method.kind) : .forward(c.student) }
 
+        /// Whether it is a training step (not a forward).
+        var trains: Bool {
+            if case .forward = self { return false }
+            return true
+        }
+
         /// The network whose step (or forward) it is, and the teacher in it.
         var network: (student: String, teacher: String?) {
             switch self {
@@ -105,9 +111,7 @@ public struct Estimator {
             for (step, method) in steps.sorted(by: { $0.key.name < $1.key.name }) {
                 let name = step.name
                 if measured[Estimator.measuredKey(step, side: side)] != nil { sources[name] = .store; continue }
-                let trains: Bool
-                if case .forward = step { trains = false } else { trains = true }
-                let bench = StepBenchCase(name: name, student: step.network.student, teacher: step.network.teacher, method: method, trains: trains,
+                let bench = StepBenchCase(name: name, student: step.network.student, teacher: step.network.teacher, method: method, trains: step.trains,
                                           dataset: jpeg?.dataset ?? inMemory, geometry: jpeg?.geometry ?? .imageNet,
                                           freezing: jpeg == nil ? nil : grid.settings.freeze)
                 guard calibrate, let (rate, source) = Calibration.rate(bench, batch: min(grid.settings.batchSize, jpeg == nil ? 128 : 16),
@@ -247,7 +251,7 @@ enum Calibration {
                    + (c.dataset.descriptor.channels == 3 ? [] : ["\(c.dataset.descriptor.channels) channel"])
                    + (c.freezing.map { ["freeze \($0.batchNorm) \($0.stem) \($0.groups)"] } ?? []))
             .joined(separator: " | ")
-        var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
+        var table = load()
         if let cached = table[key] { return (cached, .cache) }
         let previous = Threads.count
         defer { Threads.set(previous) }
@@ -265,7 +269,7 @@ enum Calibration {
     static func sideBySide(jobs: Int, threads: Int) -> Double? {
         let key = [Host.name, BLASKernels.description, "conv kernels r\(ConvTuning.kernelRevision)", "side by side",
                    "\(jobs) jobs", "threads \(threads)"].joined(separator: " | ")
-        var table = (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
+        var table = load()
         if let cached = table[key] { return cached }
         guard let row = StepBenchCase.named("wrn-16-1"),
               let alone = try? BenchProcesses.spawnSteps(row, batch: 128, threads: threads, copies: 1, reps: 3, quiet: true).first?.imagesPerSecond,
@@ -275,6 +279,11 @@ enum Calibration {
         table[key] = share
         save(table)
         return share
+    }
+
+    /// The cached figures by key (empty when there is no readable cache).
+    static func load() -> [String: Double] {
+        (try? Data(contentsOf: cacheURL)).flatMap { try? JSONDecoder().decode([String: Double].self, from: $0) } ?? [:]
     }
 
     static func save(_ table: [String: Double]) {
